@@ -1,1 +1,3 @@
-export {};
+export { main, VERSION } from './main.js';
+export type { Command, CommandContext } from './context.js';
+export { CliError } from './errors.js';

@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '@harper-tls/cert-gen';
+import { formatFlags, parseArgs } from '../args.js';
+import type { Command } from '../context.js';
+import { CliError } from '../errors.js';
+import { ROOT_FLAG, usage, CONFIG_FLAG } from './common.js';
+import { openLocalCa } from './local-ca.js';
+
+const ISSUE_FLAGS = {
+  ...ROOT_FLAG,
+  ...CONFIG_FLAG,
+  cn: { type: 'string' as const, valueName: 'NAME', help: 'common name: the username for a client certificate (required)' },
+  days: { type: 'string' as const, valueName: 'N', help: 'validity in days (default 365)' },
+  san: { type: 'string' as const, valueName: 'LIST', help: 'subject alternative names, e.g. DNS:x,IP:y,email:z,URI:u' },
+  server: { type: 'boolean' as const, help: 'issue a server certificate (serverAuth) instead of a client one' },
+  out: { type: 'string' as const, valueName: 'DIR', help: 'where to write NAME.pem and NAME-key.pem (default: current directory)' },
+  force: { type: 'boolean' as const, help: 'overwrite NAME.pem / NAME-key.pem if they exist' },
+};
+
+/** A file name for a CN: anything outside a safe set becomes "_" (a CN may hold "/" or spaces). */
+export function fileBase(cn: string): string {
+  const safe = cn.replace(/[^A-Za-z0-9._@+-]/g, '_').replace(/^\.+/, '_');
+  return safe.slice(0, 200) || 'certificate';
+}
+
+export const certIssue: Command = {
+  name: 'cert issue',
+  summary: 'issue a client (or --server) certificate from the local CA',
+  usage: usage(['Usage: harper-tls cert issue --cn NAME [--days N] [--san DNS:x,IP:y,email:z,URI:u] [--server] [--out DIR]'], ISSUE_FLAGS, formatFlags),
+  async run(ctx) {
+    const { flags, positionals } = parseArgs(ctx.argv, ISSUE_FLAGS);
+    if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"`);
+    const cn = flags.cn as string | undefined;
+    if (!cn) throw new CliError('--cn NAME is required');
+    let days: number | undefined;
+    if (flags.days !== undefined) {
+      days = Number(flags.days);
+      if (!Number.isInteger(days) || days <= 0) throw new CliError(`--days must be a whole number of days above 0; got "${flags.days}"`);
+    }
+    const sans = flags.san ? String(flags.san).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    const outDir = resolve((flags.out as string | undefined) ?? '.');
+    const base = fileBase(cn);
+    const certPath = join(outDir, `${base}.pem`);
+    const keyPath = join(outDir, `${base}-key.pem`);
+    if (!flags.force) for (const p of [certPath, keyPath]) if (existsSync(p)) throw new CliError(`${p} exists; choose another --out or pass --force`);
+    const { ca, close } = await openLocalCa(ctx, flags);
+    try {
+      const issued = await ca.issue({ cn, days, sans, server: flags.server === true });
+      await writeFileAtomic(certPath, issued.certificatePem, { mode: 0o644 });
+      await writeFileAtomic(keyPath, issued.privateKeyPem, { mode: 0o600 });
+      ctx.stdout(`Issued ${flags.server ? 'server' : 'client'} certificate for CN=${cn}, serial ${issued.serialHex}\n  certificate: ${certPath}\n  private key: ${keyPath}\n`);
+      return 0;
+    } finally {
+      await close();
+    }
+  },
+};
+
+const REVOKE_FLAGS = {
+  ...ROOT_FLAG,
+  ...CONFIG_FLAG,
+  serial: { type: 'string' as const, valueName: 'HEX', help: 'serial number of the certificate to revoke' },
+  reason: { type: 'string' as const, valueName: 'R', help: 'unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn' },
+};
+
+export const certRevoke: Command = {
+  name: 'cert revoke',
+  summary: 'revoke a certificate issued by the local CA',
+  usage: usage(['Usage: harper-tls cert revoke (FILE | --serial HEX) [--reason R]'], REVOKE_FLAGS, formatFlags),
+  async run(ctx) {
+    const { flags, positionals } = parseArgs(ctx.argv, REVOKE_FLAGS);
+    if (positionals.length > 1) throw new CliError(`unexpected argument "${positionals[1]}"`);
+    const file = positionals[0];
+    if (!file === !flags.serial) throw new CliError('give either a certificate FILE or --serial HEX');
+    let target: string;
+    if (file) {
+      try {
+        target = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    } else target = String(flags.serial);
+    const { ca, close } = await openLocalCa(ctx, flags);
+    try {
+      const rec = await ca.revoke(target, flags.reason as never);
+      ctx.stdout(`Revoked serial ${(rec as { serialHex?: string })?.serialHex ?? target}${flags.reason ? ` (${flags.reason})` : ''}\n`);
+      return 0;
+    } finally {
+      await close();
+    }
+  },
+};
+
+const LIST_FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG, json: { type: 'boolean' as const, help: 'print JSON' } };
+
+export const certList: Command = {
+  name: 'cert list',
+  summary: 'list the certificates issued by the local CA',
+  usage: usage(['Usage: harper-tls cert list [--json]'], LIST_FLAGS, formatFlags),
+  async run(ctx) {
+    const { flags } = parseArgs(ctx.argv, LIST_FLAGS);
+    const { ca, close } = await openLocalCa(ctx, flags);
+    try {
+      const list = await ca.list();
+      if (flags.json) {
+        ctx.stdout(`${JSON.stringify(list, null, 2)}\n`);
+        return 0;
+      }
+      if (list.length === 0) {
+        ctx.stdout('No certificates issued yet (harper-tls cert issue --cn NAME)\n');
+        return 0;
+      }
+      const rows = list.map((c) => [c.serialHex, c.cn, new Date(c.notAfter).toISOString().slice(0, 10), c.status + (c.reason ? ` (${c.reason})` : '')]);
+      const head = ['SERIAL', 'CN', 'EXPIRES', 'STATUS'];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      for (const r of [head, ...rows]) ctx.stdout(`${r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+      return 0;
+    } finally {
+      await close();
+    }
+  },
+};

@@ -1,0 +1,65 @@
+import { createRevocationChecker, type RevocationVerdict } from '@harper-tls/revocation';
+import { formatFlags, parseArgs } from '../args.js';
+import type { Command } from '../context.js';
+import { CliError } from '../errors.js';
+import { ROOT_FLAG, usage } from './common.js';
+import { readCertificates, readUserFile } from './files.js';
+import { defaultVerificationConfig } from './verification-defaults.js';
+
+const FLAGS = {
+  ...ROOT_FLAG,
+  cert: { type: 'string' as const, valueName: 'FILE', help: 'the certificate to check (PEM or DER; extra PEM blocks are its chain)' },
+  chain: { type: 'string' as const, valueName: 'FILE', multiple: true, help: 'issuer certificates up to and including the trust anchor' },
+  crl: { type: 'string' as const, valueName: 'FILE', multiple: true, help: 'a CRL to use (DER or PEM)' },
+  at: { type: 'string' as const, valueName: 'ISO', help: 'check as of this time (e.g. 2026-01-31T00:00:00Z)' },
+  'no-fetch': { type: 'boolean' as const, help: 'do not download CRLs or ask OCSP responders; use only --crl files' },
+  json: { type: 'boolean' as const, help: 'print the verdict as JSON' },
+};
+
+export const EXIT = { good: 0, badInput: 1, revoked: 2, unknown: 3 } as const;
+
+export const checkRevocation: Command = {
+  name: 'check-revocation',
+  summary: 'check the revocation status of a certificate and its chain (CRL, then OCSP)',
+  usage: usage(
+    [
+      'Usage: harper-tls check-revocation --cert FILE [--chain FILE]... [--crl FILE]... [--at ISO] [--no-fetch] [--json]',
+      '',
+      'Exit codes: 0 good, 2 revoked, 3 undetermined, 1 bad input.',
+    ],
+    FLAGS,
+    formatFlags,
+  ),
+  async run(ctx) {
+    const { flags, positionals } = parseArgs(ctx.argv, FLAGS);
+    if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"`);
+    if (!flags.cert) throw new CliError('--cert FILE is required');
+    const chain = [...readCertificates(flags.cert as string, '--cert'), ...((flags.chain as string[] | undefined) ?? []).flatMap((f) => readCertificates(f, '--chain'))];
+    const crls = ((flags.crl as string[] | undefined) ?? []).map((f) => new Uint8Array(readUserFile(f, '--crl')));
+    let at: Date | undefined;
+    if (flags.at !== undefined) {
+      at = new Date(String(flags.at));
+      if (Number.isNaN(at.getTime())) throw new CliError(`--at must be an ISO 8601 time such as 2026-01-31T00:00:00Z; got "${flags.at}"`);
+    }
+    const checker = createRevocationChecker({ config: defaultVerificationConfig(), crls });
+    let verdict: RevocationVerdict;
+    try {
+      verdict = await checker.check(chain, { at, noFetch: flags['no-fetch'] === true });
+    } finally {
+      await checker.close();
+    }
+    if (flags.json) ctx.stdout(`${JSON.stringify(verdict, null, 2)}\n`);
+    else ctx.stdout(describeVerdict(verdict));
+    return verdict.status === 'good' ? EXIT.good : verdict.status === 'revoked' ? EXIT.revoked : EXIT.unknown;
+  },
+};
+
+export function describeVerdict(v: RevocationVerdict): string {
+  const lines = v.certificates.map((c) => {
+    const how = [c.method, c.source, c.cache ? `cache ${c.cache}` : undefined, `${Math.round(c.ms)} ms`].filter(Boolean).join(', ');
+    const reason = c.reason ? ` (${c.reason})` : '';
+    const errors = c.errors.length ? `\n    ${c.errors.join('\n    ')}` : '';
+    return `${c.subject} [serial ${c.serialHex}]: ${c.status}${reason}${how ? ` — ${how}` : ''}${errors}`;
+  });
+  return `${lines.join('\n')}\nResult: ${v.status}\n`;
+}

@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { CliError } from '../errors.js';
+
+/** Reads a file a user named on the command line; a missing or unreadable one is a one-line error. */
+export function readUserFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new CliError(`${flag} ${path}: ${why}`);
+  }
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Certificates in a file: every PEM block, or the whole file as one DER certificate. */
+export function readCertificates(path: string, flag: string): Uint8Array[] {
+  const bytes = readUserFile(path, flag);
+  const text = bytes.toString('latin1');
+  if (text.includes('-----BEGIN')) {
+    const blocks = text.match(PEM_CERT);
+    if (!blocks) throw new CliError(`${flag} ${path}: no "BEGIN CERTIFICATE" block in this PEM file`);
+    return blocks.map((b) => new Uint8Array(Buffer.from(b.replace(/-----[^-]+-----|\s/g, ''), 'base64')));
+  }
+  if (bytes.length === 0) throw new CliError(`${flag} ${path}: the file is empty`);
+  return [new Uint8Array(bytes)];
+}

@@ -1,0 +1,22 @@
+import { createLocalCa } from '@harper-tls/cert-gen';
+import { keyValueStore, loadAutoCa, localCaUrls, openServerDatabase } from '@harper-tls/server';
+import type { CommandContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { loadExistingConfig } from './common.js';
+
+export type LocalCa = ReturnType<typeof createLocalCa>;
+
+/**
+ * Opens the local CA the running server uses: the auto-generated CA in <root>/keys/ and its
+ * records in the embedded store (shared with a running server; lmdb is multi-process safe).
+ */
+export async function openLocalCa(ctx: CommandContext, flags: Record<string, unknown>): Promise<{ ca: LocalCa; close(): Promise<void> }> {
+  const config = await loadExistingConfig(ctx, flags);
+  const auto = loadAutoCa(config.rootPath);
+  if (!auto) {
+    throw new CliError(`no local CA in ${config.rootPath}/keys/ (ca.pem and ca-privateKey.pem); start the server once (harper-tls start --root ${config.rootPath}) to create it`);
+  }
+  const db = openServerDatabase(config.rootPath);
+  const ca = createLocalCa({ ca: auto, store: keyValueStore(db.localCa), ...localCaUrls(config) });
+  return { ca, close: () => db.close() };
+}

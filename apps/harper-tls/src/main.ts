@@ -1,0 +1,72 @@
+import { isHarperTlsError } from '@harper-tls/config';
+import type { Command, CommandContext } from './context.js';
+import { CliError } from './errors.js';
+import { COMMANDS } from './commands/index.js';
+
+export const VERSION = '0.1.0';
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'harper-tls — TLS, mTLS and certificate management server',
+    '',
+    'Usage: harper-tls <command> [options]   (no command: start)',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --root DIR (else $ROOTPATH, else ~/hdb) and --help.',
+  ].join('\n');
+}
+
+function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
+  // Two-word commands first ("cert issue"), then one word; no command word means start.
+  for (const c of COMMANDS) {
+    const words = c.name.split(' ');
+    if (words.every((w, i) => argv[i] === w)) return { command: c, rest: argv.slice(words.length) };
+  }
+  if (argv.length === 0 || argv[0]!.startsWith('--')) {
+    const start = COMMANDS.find((c) => c.name === 'start')!;
+    return { command: start, rest: argv };
+  }
+  return undefined;
+}
+
+/** Runs the CLI; resolves with the exit code. User mistakes print one line, never a stack. */
+export async function main(ctx: CommandContext): Promise<number> {
+  const argv = ctx.argv;
+  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    ctx.stdout(overview() + '\n');
+    return 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    ctx.stdout(`${VERSION}\n`);
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+    const hint = group.length ? `; "${argv[0]}" takes one of: ${group.map((c) => c.name.split(' ')[1]).join(', ')}` : '; see harper-tls --help';
+    ctx.stderr(`harper-tls: unknown command "${argv.slice(0, 2).join(' ')}"${hint}\n`);
+    return 1;
+  }
+  const { command, rest } = found;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.stdout(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run({ ...ctx, argv: rest });
+  } catch (err) {
+    if (err instanceof CliError) {
+      ctx.stderr(`harper-tls ${command.name}: ${err.message}\n`);
+      return 1;
+    }
+    if (isHarperTlsError(err)) {
+      ctx.stderr(`harper-tls ${command.name}: ${err.message}\n`);
+      return 1;
+    }
+    ctx.stderr(`harper-tls ${command.name}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 70;
+  }
+}

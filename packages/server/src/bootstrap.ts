@@ -1,0 +1,186 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import type { HarperConfig, MtlsConfig } from '@harper-tls/config';
+import { createLocalCa, createOcspHttpHandler } from '@harper-tls/cert-gen';
+import { createRevocationChecker, type RevocationChecker } from '@harper-tls/revocation';
+import { createAuthenticator, createTokenService, handleAuthOperation, loadOrCreateSecret, openUserStore, type UserStore } from '@harper-tls/mtls-auth';
+import type { Logger } from './logger.js';
+import { openServerDatabase, databaseDir, keyValueStore, bytesStore, type ServerDatabase } from './database.js';
+import { CertificateRegistry } from './certificates/registry.js';
+import { watchTlsFiles } from './certificates/watch.js';
+import { HarperServer, planListeners, type Authenticate, type ListeningInfo, type ListenerName } from './server.js';
+import { certificateOperations } from './operations/certificates.js';
+import type { OperationHandler } from './operations/types.js';
+import { localCaRoute, metricsRoute, CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
+import { ServerMetrics } from './metrics.js';
+import { instrumentChecker } from './revocation-metrics.js';
+
+const DAY_MS = 86_400_000;
+
+export interface StartOptions {
+  config: HarperConfig;
+  logger: Logger;
+  /** Admin user to create on first start (HDB_ADMIN_USERNAME / HDB_ADMIN_PASSWORD). */
+  admin?: { username?: string; password?: string };
+  /** Bind address; default all interfaces. */
+  host?: string;
+  /** Replaces configured ports (tests pass 0 to get free ports). */
+  portOverrides?: Partial<Record<ListenerName, number>>;
+  now?: () => Date;
+}
+
+export interface HarperInstance {
+  server: HarperServer;
+  listening: ListeningInfo[];
+  users: UserStore;
+  registry: CertificateRegistry;
+  metrics: ServerMetrics;
+  database: ServerDatabase;
+  /** The admin password when this start generated it (print it once). */
+  generatedAdminPassword?: string;
+  /** Certificates in use that expire within 30 days. */
+  expiringSoon: Array<{ name: string; subject: string; validTo: string }>;
+  close(): Promise<void>;
+}
+
+/** URLs the local CA puts in issued certificates: this server's plain HTTP port when it has one. */
+export function localCaUrls(config: HarperConfig): { crlUrl?: string; ocspUrl?: string } {
+  const port = config.http.port ?? config.http.securePort;
+  if (port === null) return {};
+  const scheme = config.http.port !== null ? 'http' : 'https';
+  return { crlUrl: `${scheme}://localhost:${port}${CRL_PATH}`, ocspUrl: `${scheme}://localhost:${port}${OCSP_PATH}` };
+}
+
+/**
+ * Composes the whole server from a validated configuration: the embedded store, users and
+ * tokens, run-time certificates, revocation checkers, authenticators, the local CA endpoints
+ * and metrics, then listens. The caller (the CLI) has already generated default certificates
+ * and validated the TLS material.
+ */
+export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
+  const { config, logger } = opts;
+  const now = opts.now ?? (() => new Date());
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c();
+  };
+  try {
+    const database = openServerDatabase(config.rootPath);
+    closers.push(() => database.close());
+    const dbDir = databaseDir(config.rootPath);
+    const users = await openUserStore({ path: join(dbDir, 'users.mdb') });
+    closers.push(() => users.close());
+    const admin = await users.ensureAdmin({ username: opts.admin?.username ?? 'admin', password: opts.admin?.password });
+    const tokens = createTokenService({
+      secret: await loadOrCreateSecret(dbDir),
+      operationTokenTimeoutMs: config.authentication.operationTokenTimeoutMs,
+      refreshTokenTimeoutMs: config.authentication.refreshTokenTimeoutMs,
+      now,
+    });
+
+    const registry = new CertificateRegistry({ store: keyValueStore(database.certificates), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
+    await registry.init();
+    const metrics = new ServerMetrics();
+
+    const checkers = new Map<MtlsConfig, RevocationChecker>();
+    const checkerFor = (mtls: MtlsConfig | false): RevocationChecker | undefined => {
+      if (!mtls || !mtls.certificateVerification) return undefined;
+      let c = checkers.get(mtls);
+      if (!c) {
+        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, store: bytesStore(database.revocation), logger }), metrics);
+        checkers.set(mtls, c);
+        closers.push(() => c!.close());
+      }
+      return c;
+    };
+
+    const authenticate = (api: 'app' | 'operations', secure: boolean): Authenticate => {
+      const mtls = secure ? (api === 'app' ? config.http.mtls : config.operationsApi.network.mtls) : false;
+      const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
+      const auth = createAuthenticator({
+        users,
+        tokens,
+        mtls,
+        trustedCas: (socket?: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string })?.servername || undefined),
+        revocation: checkerFor(mtls),
+        logger,
+      });
+      const listener = `${api}${secure ? '-secure' : ''}`;
+      return async (req) => {
+        const result = await auth.authenticate(req);
+        metrics.authentications.inc({ listener, method: result.ok ? result.method : 'none', outcome: result.ok ? 'ok' : 'rejected', reason: result.ok ? '' : result.error });
+        return result;
+      };
+    };
+
+    const ca = loadAutoCa(config.rootPath);
+    const urls = localCaUrls(config);
+    const localCa = ca ? createLocalCa({ ca, store: keyValueStore(database.localCa), ...urls, now }) : undefined;
+
+    const authOps: OperationHandler = async (body, caller) => {
+      const result = await handleAuthOperation({ users, tokens, caller: caller ? { ok: true, user: { username: caller.username, role: caller.role, active: true }, method: caller.method } : undefined }, body);
+      return result;
+    };
+
+    const listeners = planListeners(config, {
+      appContexts: registry.contexts('https'),
+      operationsContexts: registry.contexts('operations-api'),
+      authenticate,
+    }).map((p) => ({ ...p, port: opts.portOverrides?.[p.name] ?? p.port }));
+
+    const server = new HarperServer({
+      logger,
+      listeners,
+      host: opts.host,
+      operations: [authOps, certificateOperations(registry)],
+      appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
+      operationsRoutes: [metricsRoute(() => metrics.render())],
+    });
+    for (const l of listeners) {
+      const s = server.server(l.name);
+      if (l.tls) {
+        s?.on('secureConnection', () => metrics.handshakes.inc({ listener: l.name, outcome: 'ok' }));
+        s?.on('tlsClientError', () => metrics.handshakes.inc({ listener: l.name, outcome: 'error' }));
+      }
+    }
+    const listening = await server.listen();
+    closers.push(() => server.close());
+
+    const watcher = watchTlsFiles([...config.tls, ...config.operationsApi.tls], () => {
+      registry.reloadConfigured();
+      metrics.setCertificates(registry.allCertificates(), now());
+    });
+    closers.push(() => watcher.close());
+
+    metrics.setCertificates(registry.allCertificates(), now());
+    const expiringSoon = registry
+      .allCertificates()
+      .filter((c) => new Date(c.cert.validTo).getTime() - now().getTime() < 30 * DAY_MS)
+      .map((c) => ({ name: c.name, subject: c.cert.subject.replace(/\n/g, ', '), validTo: new Date(c.cert.validTo).toISOString() }));
+    for (const e of expiringSoon) logger.warn(e, 'certificate expires within 30 days');
+
+    return {
+      server,
+      listening,
+      users,
+      registry,
+      metrics,
+      database,
+      generatedAdminPassword: admin.generatedPassword,
+      expiringSoon,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist. */
+export function loadAutoCa(rootPath: string): { certificatePem: string; privateKeyPem: string; serialHex: string } | undefined {
+  const cert = join(rootPath, 'keys', 'ca.pem');
+  const key = join(rootPath, 'keys', 'ca-privateKey.pem');
+  if (!existsSync(cert) || !existsSync(key)) return undefined;
+  return { certificatePem: readFileSync(cert, 'utf8'), privateKeyPem: readFileSync(key, 'utf8'), serialHex: '' };
+}

@@ -1,0 +1,186 @@
+import type { X509Certificate } from 'node:crypto';
+import type { TlsEntry } from '@harper-tls/config';
+import type { Logger } from '../logger.js';
+import { buildEntry, loadConfiguredEntry, parseCertificates, splitCertificates, type LoadedTlsEntry } from '../tls/material.js';
+import { TlsContextSet, type TlsMaterial } from '../tls/context-set.js';
+import { describeCertificate, validateAddCertificate, type CertificateInfo, type CertificateUse, type StoredCertificate } from './validate.js';
+import { ServerError } from '../errors.js';
+
+/** The persistent side: the server's lmdb `certificates` database, or a Map in tests. */
+export interface CertificateStore {
+  get(key: string): Promise<string | undefined>;
+  put(key: string, value: string): Promise<void>;
+  remove(key: string): Promise<void>;
+  list(prefix: string): Promise<Array<[string, string]>>;
+}
+
+interface Api {
+  use: CertificateUse;
+  configured: TlsEntry[];
+  loaded: LoadedTlsEntry[];
+  contexts?: TlsContextSet;
+}
+
+const PREFIX = 'cert:';
+
+/**
+ * Certificates of both APIs: the configured ones (files, reloaded when they change) and the
+ * ones added at run time (stored, applied to every listener of their `uses` at once through
+ * `setSecureContext` and the SNI contexts — no restart, open connections keep theirs).
+ */
+export class CertificateRegistry {
+  readonly #store: CertificateStore;
+  readonly #logger: Logger;
+  readonly #now: () => Date;
+  readonly #apis: Record<CertificateUse, Api>;
+  #runtime = new Map<string, StoredCertificate>();
+
+  constructor(opts: { store: CertificateStore; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date }) {
+    this.#store = opts.store;
+    this.#logger = opts.logger;
+    this.#now = opts.now ?? (() => new Date());
+    this.#apis = {
+      https: { use: 'https', configured: opts.appTls, loaded: [] },
+      'operations-api': { use: 'operations-api', configured: opts.operationsTls, loaded: [] },
+    };
+  }
+
+  /** Loads configured files and stored certificates and builds the contexts. Throws on bad configured material. */
+  async init(): Promise<void> {
+    for (const api of Object.values(this.#apis)) api.loaded = loadEntries(api.configured, api.use);
+    for (const [, json] of await this.#store.list(PREFIX)) {
+      try {
+        const stored = JSON.parse(json) as StoredCertificate;
+        this.#runtime.set(stored.name, stored);
+      } catch (err) {
+        this.#logger.error({ err: (err as Error).message }, 'a stored certificate could not be read; skipped');
+      }
+    }
+    for (const api of Object.values(this.#apis)) api.contexts = new TlsContextSet(this.#material(api));
+  }
+
+  contexts(use: CertificateUse): TlsContextSet {
+    const c = this.#apis[use].contexts;
+    if (!c) throw new Error('CertificateRegistry.init() was not called');
+    return c;
+  }
+
+  /** add_certificate: validates, stores, applies. Replaces a runtime certificate of the same name. */
+  async add(body: Record<string, unknown>): Promise<{ name: string; replaced: boolean }> {
+    const cert = validateAddCertificate(body, this.#now());
+    // Build the contexts before storing, so a certificate Node cannot use is refused up front.
+    const next = new Map(this.#runtime).set(cert.name, cert);
+    this.#apply(next);
+    await this.#store.put(PREFIX + cert.name, JSON.stringify(cert));
+    const replaced = this.#runtime.has(cert.name);
+    this.#runtime = next;
+    this.#logger.info({ name: cert.name, isAuthority: cert.isAuthority, uses: cert.uses, hosts: cert.hosts }, 'certificate added');
+    return { name: cert.name, replaced };
+  }
+
+  async remove(name: string): Promise<void> {
+    if (!this.#runtime.has(name)) {
+      throw new ServerError('ERR_SERVER_CERTIFICATE', `no certificate named "${name}" was added at run time (configured certificates are changed in the config file)`);
+    }
+    const next = new Map(this.#runtime);
+    next.delete(name);
+    this.#apply(next);
+    await this.#store.remove(PREFIX + name);
+    this.#runtime = next;
+    this.#logger.info({ name }, 'certificate removed');
+  }
+
+  list(): CertificateInfo[] {
+    const out: CertificateInfo[] = [];
+    for (const api of Object.values(this.#apis)) {
+      for (const e of api.loaded) {
+        out.push(describeCertificate(e.certPem, { name: e.name, is_authority: false, hosts: e.hosts, uses: [api.use], source: 'config' }));
+        e.caPems.forEach((pem, i) => out.push(describeCertificate(pem, { name: `${e.name}.ca${i}`, is_authority: true, hosts: [], uses: [api.use], source: 'config' })));
+      }
+    }
+    for (const c of this.#runtime.values()) {
+      out.push(describeCertificate(c.certificate, { name: c.name, is_authority: c.isAuthority, hosts: c.hosts, uses: c.uses, source: 'runtime' }));
+    }
+    return out;
+  }
+
+  /** Every served and trusted certificate, for expiry gauges and warnings. */
+  allCertificates(): Array<{ name: string; use: CertificateUse; kind: 'served' | 'trusted'; cert: X509Certificate }> {
+    const out: Array<{ name: string; use: CertificateUse; kind: 'served' | 'trusted'; cert: X509Certificate }> = [];
+    for (const api of Object.values(this.#apis)) {
+      const m = api.contexts?.material;
+      if (!m) continue;
+      for (const e of m.entries) {
+        out.push({ name: e.name, use: api.use, kind: 'served', cert: e.leaf });
+        e.cas.forEach((cert, i) => out.push({ name: `${e.name}.ca${i}`, use: api.use, kind: 'trusted', cert }));
+      }
+      m.extraCas.forEach((cert, i) => out.push({ name: `runtime.ca${i}`, use: api.use, kind: 'trusted', cert }));
+    }
+    return out;
+  }
+
+  /**
+   * Re-reads the configured files of both APIs. A file that fails to load leaves the last good
+   * material serving and is logged; never a listener without a certificate.
+   */
+  reloadConfigured(): { ok: boolean; error?: string } {
+    const fresh: Partial<Record<CertificateUse, LoadedTlsEntry[]>> = {};
+    try {
+      for (const api of Object.values(this.#apis)) fresh[api.use] = loadEntries(api.configured, api.use);
+    } catch (err) {
+      const error = (err as Error).message;
+      this.#logger.error({ err: error }, 'configured certificate files changed but cannot be used; the previous certificates keep serving');
+      return { ok: false, error };
+    }
+    const previous = Object.values(this.#apis).map((api) => api.loaded);
+    try {
+      for (const api of Object.values(this.#apis)) api.loaded = fresh[api.use]!;
+      this.#apply(this.#runtime);
+    } catch (err) {
+      Object.values(this.#apis).forEach((api, i) => (api.loaded = previous[i]!));
+      const error = (err as Error).message;
+      this.#logger.error({ err: error }, 'configured certificate files changed but cannot be used; the previous certificates keep serving');
+      return { ok: false, error };
+    }
+    this.#logger.info('configured certificate files reloaded');
+    return { ok: true };
+  }
+
+  /** Builds every context for `runtime`; all or nothing. */
+  #apply(runtime: Map<string, StoredCertificate>): void {
+    const apis = Object.values(this.#apis);
+    const materials = apis.map((api) => this.#material(api, runtime));
+    const previous = apis.map((api) => api.contexts?.material);
+    try {
+      apis.forEach((api, i) => api.contexts?.update(materials[i]!));
+    } catch (err) {
+      apis.forEach((api, i) => previous[i] && api.contexts?.update(previous[i]!));
+      throw new ServerError('ERR_SERVER_CERTIFICATE', `the certificate cannot be used by TLS: ${(err as Error).message}`);
+    }
+  }
+
+  #material(api: Api, runtime = this.#runtime): TlsMaterial {
+    const mine = [...runtime.values()].filter((c) => c.uses.includes(api.use));
+    const runtimeEntries = mine
+      .filter((c) => !c.isAuthority && c.privateKey)
+      .map((c) => buildEntry({ certPem: c.certificate, keyPem: c.privateKey!, hosts: c.hosts, name: c.name }));
+    // Run-time server certificates trust the configured CAs of the default entry too.
+    const defaultEntry = api.loaded[0]!;
+    for (const e of runtimeEntries) {
+      e.caPems = defaultEntry.caPems;
+      e.cas = defaultEntry.cas;
+    }
+    const caPems = mine.filter((c) => c.isAuthority).flatMap((c) => splitCertificates(c.certificate));
+    const extraCas = caPems.length ? parseCertificates(caPems.join('\n'), 'run-time authorities') : [];
+    return {
+      entries: [...runtimeEntries, ...api.loaded],
+      defaultIndex: runtimeEntries.length,
+      extraCaPems: caPems,
+      extraCas,
+    };
+  }
+}
+
+function loadEntries(entries: TlsEntry[], use: CertificateUse): LoadedTlsEntry[] {
+  return entries.map((e, i) => loadConfiguredEntry(e, `${use === 'https' ? 'tls' : 'operationsApi.tls'}${entries.length > 1 ? `[${i}]` : ''}`));
+}

@@ -1,0 +1,9 @@
+import { HarperTlsError } from '@harper-tls/config';
+
+/**
+ * Errors of @harper-tls/server. Codes:
+ * - ERR_SERVER_TLS_MATERIAL: a certificate, key or CA could not be loaded or does not fit.
+ * - ERR_SERVER_LISTEN: a port could not be bound (in use, permission).
+ * - ERR_SERVER_CERTIFICATE: an add/remove certificate request is invalid.
+ */
+export class ServerError extends HarperTlsError {}

@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync, renameSync, copyFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import type { TlsEntry, PemSource } from '@harper-tls/config';
+import { CertificateRegistry, type CertificateStore } from '../../src/certificates/registry.js';
+import { HarperServer } from '../../src/server.js';
+import { createTestPki, type TestPki } from '../helpers/pki.js';
+import { memoryLogger } from '../helpers/logger.js';
+import { httpsRequest } from '../helpers/client.js';
+
+function fileSource(path: string): PemSource {
+  return { kind: 'file', value: path, isDefault: false, origin: 'test' };
+}
+
+function mapStore(): CertificateStore & { map: Map<string, string> } {
+  const map = new Map<string, string>();
+  return {
+    map,
+    async get(k) {
+      return map.get(k);
+    },
+    async put(k, v) {
+      map.set(k, v);
+    },
+    async remove(k) {
+      map.delete(k);
+    },
+    async list(prefix) {
+      return [...map].filter(([k]) => k.startsWith(prefix)).sort();
+    },
+  };
+}
+
+describe('CertificateRegistry with a live HTTPS listener', () => {
+  let pki: TestPki;
+  let server: HarperServer;
+  let registry: CertificateRegistry;
+  let port: number;
+  let store: ReturnType<typeof mapStore>;
+  const { logger, lines } = memoryLogger();
+
+  beforeAll(async () => {
+    pki = createTestPki();
+    pki.ca('caA');
+    pki.ca('caB');
+    pki.leaf('server', 'caA', { cn: 'localhost', sans: 'DNS:localhost,IP:127.0.0.1' });
+    pki.leaf('api', 'caA', { cn: 'api.test', sans: 'DNS:api.test' });
+    pki.leaf('alice', 'caB', { cn: 'alice', eku: 'clientAuth' });
+    pki.leaf('expired', 'caA', { cn: 'old.test', sans: 'DNS:old.test', days: 1 });
+    // The served files live in their own directory so the test can replace them.
+    copyFileSync(pki.file('server.pem'), pki.file('served.pem'));
+    copyFileSync(pki.file('server.key'), pki.file('served.key'));
+    store = mapStore();
+    registry = new CertificateRegistry({ store, logger, appTls: [entry()], operationsTls: [entry()] });
+    await registry.init();
+    server = new HarperServer({
+      logger,
+      host: '127.0.0.1',
+      listeners: [
+        {
+          name: 'https',
+          api: 'app',
+          port: 0,
+          tls: { contexts: registry.contexts('https'), mtls: { required: true, user: { kind: 'cn' }, certificateVerification: false } },
+          authenticate: async () => ({ ok: false, status: 401, error: 'Login failed' }),
+        },
+      ],
+      operations: [],
+    });
+    [{ port }] = await server.listen();
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    pki?.cleanup();
+  });
+
+  const entry = (): TlsEntry => ({ certificate: fileSource(pki.file('served.pem')), privateKey: fileSource(pki.file('served.key')), certificateAuthority: fileSource(pki.file('caA.pem')) });
+  const clientA = () => ({ cert: pki.read('alice.pem'), key: pki.read('alice.key') });
+
+  it('refuses a client whose CA is not trusted (mtls required)', async () => {
+    await expect(httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), ...clientA() })).rejects.toThrow();
+  });
+
+  it('trusts a CA added at run time, at once, and forgets it when removed', async () => {
+    await registry.add({ certificate: pki.read('caB.pem'), is_authority: true, name: 'caB' });
+    const ok = await httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), ...clientA() });
+    expect(ok.status).toBe(200);
+    await registry.remove('caB');
+    await expect(httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), ...clientA() })).rejects.toThrow();
+    await registry.add({ certificate: pki.read('caB.pem'), is_authority: true, name: 'caB' });
+  });
+
+  it('serves a run-time server certificate by SNI and the default one otherwise', async () => {
+    await registry.add({ certificate: pki.read('api.pem'), private_key: pki.read('api.key') });
+    const api = await httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), servername: 'api.test', ...clientA() });
+    expect(api.peer?.subject?.CN).toBe('api.test');
+    const def = await httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), servername: 'localhost', ...clientA() });
+    expect(def.peer?.subject?.CN).toBe('localhost');
+  });
+
+  it('stores run-time certificates and a new registry picks them up', async () => {
+    expect([...store.map.keys()].sort()).toEqual(['cert:api.test', 'cert:caB']);
+    expect([...store.map.values()].join('')).toContain('PRIVATE KEY'); // the key is kept, only in the store
+    const again = new CertificateRegistry({ store, logger, appTls: [entry()], operationsTls: [entry()] });
+    await again.init();
+    expect(again.list().filter((c) => c.source === 'runtime').map((c) => c.name).sort()).toEqual(['api.test', 'caB']);
+    expect(again.contexts('https').trustedCas(undefined).map((c) => c.subject)).toContain('CN=caB Test CA');
+  });
+
+  it('lists certificates without any private key', () => {
+    const list = registry.list();
+    expect(list.map((c) => c.name)).toEqual(expect.arrayContaining(['tls', 'api.test', 'caB']));
+    expect(JSON.stringify(list)).not.toMatch(/PRIVATE KEY/);
+    const api = list.find((c) => c.name === 'api.test')!;
+    expect(api.subject_alt_names).toEqual(['DNS:api.test']);
+    expect(api.is_authority).toBe(false);
+  });
+
+  it.each([
+    ['a key that does not match', () => ({ certificate: pki.read('api.pem'), private_key: pki.read('server.key') }), /does not match/],
+    ['a CA without CA basic constraints', () => ({ certificate: pki.read('api.pem'), is_authority: true }), /not a CA/],
+    ['a server certificate without its key', () => ({ certificate: pki.read('api.pem') }), /private_key/],
+    ['garbage PEM', () => ({ certificate: 'hello', private_key: 'x' }), /no PEM certificate/],
+    ['an unknown use', () => ({ certificate: pki.read('caB.pem'), is_authority: true, uses: ['smtp'] }), /uses/],
+  ])('rejects %s with a reason', async (_name, body, message) => {
+    await expect(registry.add(body() as Record<string, unknown>)).rejects.toThrow(message);
+  });
+
+  it('rejects an expired certificate', async () => {
+    const later = new CertificateRegistry({ store: mapStore(), logger, appTls: [], operationsTls: [], now: () => new Date(Date.now() + 3 * 86_400_000) });
+    // validation happens before any context is touched, so an uninitialised registry is enough
+    await expect(later.add({ certificate: pki.read('expired.pem'), private_key: pki.read('expired.key') })).rejects.toThrow(/expired/);
+  });
+
+  it('keeps serving the last good certificate when a configured file is corrupted, and takes a valid replacement', async () => {
+    writeFileSync(pki.file('served.tmp'), 'not a certificate');
+    renameSync(pki.file('served.tmp'), pki.file('served.pem'));
+    const bad = registry.reloadConfigured();
+    expect(bad.ok).toBe(false);
+    expect(lines.some((l) => String(l.msg).includes('previous certificates keep serving'))).toBe(true);
+    const still = await httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), ...clientA() });
+    expect(still.peer?.subject?.CN).toBe('localhost');
+
+    pki.leaf('renewed', 'caA', { cn: 'localhost', sans: 'DNS:localhost' });
+    copyFileSync(pki.file('renewed.key'), pki.file('served.key'));
+    copyFileSync(pki.file('renewed.pem'), pki.file('served.pem'));
+    expect(registry.reloadConfigured().ok).toBe(true);
+    const renewed = await httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), ...clientA() });
+    expect(renewed.peer?.serialNumber).toBe(new X509Certificate(pki.read('renewed.pem')).serialNumber);
+  });
+
+  it('removing an unknown name is an error that says so', async () => {
+    await expect(registry.remove('nope')).rejects.toThrow(/no certificate named "nope"/);
+  });
+});
