@@ -12,3 +12,13 @@ export type {
   HarperConfig,
 } from './types.js';
 export { HarperTlsError, isHarperTlsError } from './errors.js';
+export { ConfigError, formatIssue, formatIssues } from './issues.js';
+export type { ConfigIssue } from './issues.js';
+export { loadConfig } from './load.js';
+export type { LoadConfigOptions, LoadConfigResult } from './load.js';
+export { resolveRootPath } from './root.js';
+export { parseDuration } from './duration.js';
+export { readPemSource, validateTlsMaterial } from './pem.js';
+export { DEFAULT_CONFIG_YAML } from './default-config.js';
+export { defaultCertificateVerification, CRL_DEFAULTS, OCSP_DEFAULTS } from './mtls.js';
+export { KEY_TREE } from './keys.js';

@@ -1,0 +1,143 @@
+import { existsSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync } from 'node:fs';
+import { homedir as osHomedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { HarperConfig, ListenerNetwork, LogLevel } from './types.js';
+import { ConfigError, type ConfigIssue } from './issues.js';
+import { expandHome, resolveRootPath } from './root.js';
+import { applyCli, applyEnv, readYaml, type RawConfig } from './sources.js';
+import { ResolveContext } from './context.js';
+import { checkUnknownKeys } from './unknown-keys.js';
+import { readDuration, readEnum, readPort } from './values.js';
+import { readMtls } from './mtls.js';
+import { readTls } from './tls.js';
+import { DEFAULT_CONFIG_YAML } from './default-config.js';
+
+export interface LoadConfigOptions {
+  /** `--root DIR`; else `env.ROOTPATH`, else `~/hdb`. */
+  root?: string;
+  /** `--config FILE`; default `<root>/harperdb-config.yaml`. */
+  configFile?: string;
+  /** Raw `--KEY VALUE` arguments. */
+  overrides?: readonly string[];
+  /** Default `process.env`. */
+  env?: Record<string, string | undefined>;
+  homedir?: string;
+  /** Write the default file when it is missing. Default true. */
+  createIfMissing?: boolean;
+}
+
+export interface LoadConfigResult {
+  config: HarperConfig;
+  warnings: ConfigIssue[];
+  /** True when this call created the file. */
+  created: boolean;
+}
+
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
+
+function writeNewFile(path: string, text: string): boolean {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  if (existsSync(path)) return false; // someone else created it meanwhile: theirs wins
+  renameSync(tmp, path);
+  return true;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+function readNetwork(ctx: ResolveContext, path: string[], defPort: number | null): ListenerNetwork {
+  return {
+    port: readPort(ctx, [...path, 'port'], defPort),
+    securePort: readPort(ctx, [...path, 'securePort'], null),
+    mtls: readMtls(ctx, [...path, 'mtls']),
+  };
+}
+
+function checkPorts(ctx: ResolveContext, config: HarperConfig): void {
+  const ports: Array<[string[], number | null]> = [
+    [['http', 'port'], config.http.port],
+    [['http', 'securePort'], config.http.securePort],
+    [['operationsApi', 'network', 'port'], config.operationsApi.network.port],
+    [['operationsApi', 'network', 'securePort'], config.operationsApi.network.securePort],
+  ];
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const [a, pa] = ports[i]!;
+      const [b, pb] = ports[j]!;
+      if (pa !== null && pa === pb) ctx.issue(b, pb, `the same port as ${a.join('.')}; two listeners cannot share a port (set a different one, or null to disable)`);
+    }
+  }
+}
+
+/**
+ * Loads `<root>/harperdb-config.yaml` (creating it with the defaults on first start), applies
+ * environment and command-line overrides, and validates everything at once.
+ * @throws ConfigError listing every problem with its file, line, key and value.
+ */
+export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConfigResult> {
+  const env = opts.env ?? process.env;
+  const home = opts.homedir ?? osHomedir();
+  const rootPath = resolveRootPath({ root: opts.root, env, homedir: home });
+  const configPath = opts.configFile ? resolve(expandHome(opts.configFile, home)) : join(rootPath, 'harperdb-config.yaml');
+  const issues: ConfigIssue[] = [];
+  let created = false;
+  let text = '';
+  if (existsSync(configPath)) {
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch (err) {
+      throw new ConfigError([{ key: '(file)', file: configPath, source: 'file', message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    }
+  } else if (opts.configFile) {
+    throw new ConfigError([{ key: '--config', source: 'cli', value: opts.configFile, message: 'the configuration file does not exist' }]);
+  } else if (opts.createIfMissing !== false) {
+    created = writeNewFile(configPath, DEFAULT_CONFIG_YAML);
+    text = readFileSync(configPath, 'utf8');
+  }
+  const raw: RawConfig = text ? readYaml(text, configPath, issues) : { value: {}, origins: new Map() };
+  applyEnv(raw, env);
+  applyCli(raw, opts.overrides ?? [], issues);
+
+  const ctx = new ResolveContext(raw, rootPath, configPath, home);
+  checkUnknownKeys(ctx);
+  const tls = readTls(ctx, ['tls']);
+  const opsTlsRaw = ctx.get(['operationsApi', 'tls']);
+  const tlsInherited = opsTlsRaw === undefined || opsTlsRaw === null;
+  const config: HarperConfig = {
+    rootPath,
+    configPath,
+    http: readNetwork(ctx, ['http'], 9926),
+    tls,
+    operationsApi: {
+      network: readNetwork(ctx, ['operationsApi', 'network'], 9925),
+      tls: tlsInherited ? tls : readTls(ctx, ['operationsApi', 'tls'], tls[0]),
+      tlsInherited,
+    },
+    authentication: (() => {
+      const op = readDuration(ctx, ['authentication', 'operationTokenTimeout'], '1d');
+      const rf = readDuration(ctx, ['authentication', 'refreshTokenTimeout'], '30d');
+      return { operationTokenTimeout: op.text, operationTokenTimeoutMs: op.ms, refreshTokenTimeout: rf.text, refreshTokenTimeoutMs: rf.ms };
+    })(),
+    logging: { level: readEnum(ctx, ['logging', 'level'], LEVELS, 'info') },
+  };
+  checkPorts(ctx, config);
+  for (const [net, key] of [[config.http, 'http'], [config.operationsApi.network, 'operationsApi.network']] as const) {
+    if (net.mtls && net.securePort === null) ctx.issue([...key.split('.'), 'mtls'], undefined, `has no effect: ${key}.securePort is null, so no listener asks for client certificates`, true);
+  }
+  const all = [...issues, ...ctx.issues];
+  if (all.length) throw new ConfigError(all);
+  return { config: deepFreeze(config), warnings: ctx.warnings, created };
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import type { HarperConfig, PemSource, TlsEntry } from './types.js';
+import { ConfigError, type ConfigIssue } from './issues.js';
+
+function sourceIssue(key: string, src: PemSource, message: string): ConfigIssue {
+  const m = /^(.*):(\d+)$/.exec(src.origin);
+  const fromFile = m && !src.origin.startsWith('env ') && !src.origin.startsWith('--');
+  return {
+    key,
+    source: fromFile ? 'file' : src.origin === 'default' ? 'default' : src.origin.startsWith('env ') ? 'env' : 'cli',
+    ...(fromFile ? { file: m![1], line: Number(m![2]) } : {}),
+    ...(src.origin.startsWith('env ') ? { name: src.origin.slice(4) } : src.origin.startsWith('--') ? { name: src.origin } : {}),
+    value: src.kind === 'file' ? src.value : '(inline PEM)',
+    message,
+  };
+}
+
+function readText(key: string, src: PemSource): { text?: string; issue?: ConfigIssue } {
+  if (src.kind === 'inline') return { text: src.value };
+  try {
+    return { text: readFileSync(src.value, 'utf8') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : (err as Error).message;
+    return { issue: sourceIssue(key, src, `cannot read the file: ${why}`) };
+  }
+}
+
+/** The PEM text of a source (file contents or inline text). @throws ConfigError naming the source. */
+export function readPemSource(src: PemSource, key = 'tls'): string {
+  const r = readText(key, src);
+  if (r.issue) throw new ConfigError([r.issue]);
+  return r.text!;
+}
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function checkEntry(prefix: string, e: TlsEntry, issues: ConfigIssue[]): void {
+  const certKey = `${prefix}.certificate`;
+  const keyKey = `${prefix}.privateKey`;
+  const caKey = `${prefix}.certificateAuthority`;
+  let leaf: X509Certificate | undefined;
+  const cert = readText(certKey, e.certificate);
+  if (cert.issue) issues.push(cert.issue);
+  else {
+    const blocks = cert.text!.match(CERT_BLOCK);
+    if (!blocks) issues.push(sourceIssue(certKey, e.certificate, 'no PEM certificate (-----BEGIN CERTIFICATE-----) in it'));
+    else {
+      try {
+        leaf = new X509Certificate(blocks[0]);
+      } catch (err) {
+        issues.push(sourceIssue(certKey, e.certificate, `the certificate cannot be parsed (${(err as Error).message})`));
+      }
+    }
+  }
+  let key: KeyObject | undefined;
+  const keyText = readText(keyKey, e.privateKey);
+  if (keyText.issue) issues.push(keyText.issue);
+  else {
+    try {
+      key = createPrivateKey(keyText.text!);
+    } catch (err) {
+      issues.push(sourceIssue(keyKey, e.privateKey, `not a readable unencrypted PEM private key (${(err as Error).message})`));
+    }
+  }
+  if (leaf && key && !leaf.checkPrivateKey(key)) {
+    issues.push(sourceIssue(keyKey, e.privateKey, `the private key does not match the certificate ${e.certificate.kind === 'file' ? e.certificate.value : '(inline)'}`));
+  }
+  if (e.certificateAuthority) {
+    const ca = readText(caKey, e.certificateAuthority);
+    if (ca.issue) issues.push(ca.issue);
+    else {
+      const blocks = ca.text!.match(CERT_BLOCK) ?? [];
+      if (blocks.length === 0) issues.push(sourceIssue(caKey, e.certificateAuthority, 'no PEM certificate (-----BEGIN CERTIFICATE-----) in it'));
+      else {
+        let anyCa = false;
+        for (const b of blocks) {
+          try {
+            if (new X509Certificate(b).ca) anyCa = true;
+          } catch (err) {
+            issues.push(sourceIssue(caKey, e.certificateAuthority, `a certificate cannot be parsed (${(err as Error).message})`));
+          }
+        }
+        if (!anyCa) issues.push(sourceIssue(caKey, e.certificateAuthority, 'none of its certificates is a CA (basicConstraints cA=TRUE), so it cannot verify client certificates'));
+      }
+    }
+  }
+}
+
+/**
+ * Checks the certificate material the configuration names: readable, parseable, keys matching
+ * their certificates, CAs that are CAs. Run after first-start generation. Returns every issue.
+ */
+export function validateTlsMaterial(config: HarperConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  const check = (prefix: string, entries: TlsEntry[]) =>
+    entries.forEach((e, i) => {
+      const p = entries.length > 1 ? `${prefix}[${i}]` : prefix;
+      const id = JSON.stringify([e.certificate.value, e.privateKey.value, e.certificateAuthority?.value]);
+      if (seen.has(id)) return;
+      seen.add(id);
+      checkEntry(p, e, issues);
+    });
+  // Checked even when HTTPS is off: the server loads them for run-time changes and the local CA.
+  check('tls', config.tls);
+  if (!config.operationsApi.tlsInherited) check('operationsApi.tls', config.operationsApi.tls);
+  return issues;
+}

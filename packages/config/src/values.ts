@@ -1,0 +1,58 @@
+import type { ResolveContext } from './context.js';
+import type { PathPart } from './sources.js';
+import { parseDuration } from './duration.js';
+
+/** Value readers: each returns the default (and records an issue) when the value is invalid. */
+
+export function readPort(ctx: ResolveContext, path: PathPart[], def: number | null): number | null {
+  const v = ctx.get(path);
+  if (v === undefined) return def;
+  if (v === null) return null;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
+  ctx.issue(path, v, typeof v === 'number' && Number.isInteger(v) ? 'out of range; expected an integer 1-65535, or null to disable' : 'expected a port number (an integer 1-65535), or null to disable');
+  return def;
+}
+
+export function readBoolean(ctx: ResolveContext, path: PathPart[], def: boolean): boolean {
+  const v = ctx.get(path);
+  if (v === undefined) return def;
+  if (typeof v === 'boolean') return v;
+  ctx.issue(path, v, 'expected true or false');
+  return def;
+}
+
+export function readEnum<T extends string>(ctx: ResolveContext, path: PathPart[], allowed: readonly T[], def: T): T {
+  const v = ctx.get(path);
+  if (v === undefined) return def;
+  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+  ctx.issue(path, v, `expected one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+  return def;
+}
+
+/** A number of milliseconds with a minimum. */
+export function readMs(ctx: ResolveContext, path: PathPart[], def: number, min: number): number {
+  const v = ctx.get(path);
+  if (v === undefined) return def;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
+  ctx.issue(path, v, typeof v === 'number' ? `too small or not whole; expected an integer number of milliseconds >= ${min}` : `expected a number of milliseconds (an integer >= ${min})`);
+  return def;
+}
+
+export function readDuration(ctx: ResolveContext, path: PathPart[], def: string): { text: string; ms: number } {
+  const v = ctx.get(path);
+  if (v === undefined) return { text: def, ms: parseDuration(def) };
+  if (typeof v === 'string' || typeof v === 'number') {
+    try {
+      return { text: String(v), ms: parseDuration(v) };
+    } catch (err) {
+      ctx.issue(path, v, (err as Error).message.replace(/^.*? is not a duration; /, 'not a duration; '));
+      return { text: def, ms: parseDuration(def) };
+    }
+  }
+  ctx.issue(path, v, 'expected a duration such as "1d", "12h", "15m" or a number of seconds');
+  return { text: def, ms: parseDuration(def) };
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
