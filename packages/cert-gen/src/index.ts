@@ -1,1 +1,13 @@
-export {};
+export { createCA, issueCertificate, BACKDATE_MS } from './certificate.js';
+export type { KeyAndCert, CertificateKind } from './certificate.js';
+export { ensureSelfSignedCertificates, renewSelfSignedCertificates, expiringWithin, FILES, MANIFEST, CA_DAYS, SERVER_DAYS } from './self-signed.js';
+export type { KeyPaths, RenewResult } from './self-signed.js';
+export { generateKeyPair, importSigningKey, KEY_TYPES, DEFAULT_KEY_TYPE } from './keys.js';
+export type { KeyType } from './keys.js';
+export { parseSan } from './san.js';
+export type { SanName } from './san.js';
+export { randomSerialHex, normalizeSerialHex } from './serial.js';
+export { pemToDer, derToPem, splitPemBlocks } from './pem.js';
+export type { PemBlock } from './pem.js';
+export { writeFileAtomic } from './fs.js';
+export { CertGenError } from './errors.js';

@@ -1,0 +1,195 @@
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { createCA, issueCertificate, type KeyAndCert } from './certificate.js';
+import { CertGenError } from './errors.js';
+import { writeFileAtomic } from './fs.js';
+import { DEFAULT_KEY_TYPE, type KeyType } from './keys.js';
+
+export const FILES = { ca: 'ca.pem', caKey: 'ca-privateKey.pem', certificate: 'certificate.pem', privateKey: 'privateKey.pem' } as const;
+/** Records which files harper-tls wrote (name → sha256), so user-supplied files are never replaced. */
+export const MANIFEST = '.harper-tls-generated.json';
+const DAY_MS = 86_400_000;
+/** Validity of generated certificates, days. */
+export const CA_DAYS = 3650;
+export const SERVER_DAYS = 365;
+/** A generated CA this close to expiry is renewed by renew-certs, days. */
+export const RENEW_CA_WITHIN_DAYS = 30;
+
+type FileKey = keyof typeof FILES;
+export type KeyPaths = Record<FileKey, string>;
+
+interface Options {
+  keysDir: string;
+  /** Extra SANs for the server certificate, besides localhost, 127.0.0.1, ::1 and the host name. */
+  hostnames?: string[];
+  keyType?: KeyType;
+  now?: () => Date;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+class KeyDir {
+  readonly paths: KeyPaths;
+  manifest: Record<string, string> = {};
+  contents: Partial<Record<FileKey, string>> = {};
+
+  constructor(readonly dir: string) {
+    this.paths = Object.fromEntries(Object.entries(FILES).map(([k, f]) => [k, join(dir, f)])) as KeyPaths;
+  }
+
+  async load(): Promise<void> {
+    try {
+      this.manifest = JSON.parse(await readFile(join(this.dir, MANIFEST), 'utf8')).files ?? {};
+    } catch {
+      this.manifest = {};
+    }
+    for (const k of Object.keys(FILES) as FileKey[]) {
+      try {
+        this.contents[k] = await readFile(this.paths[k], 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new CertGenError('ERR_CERTGEN_FILES', `cannot read ${this.paths[k]}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  exists(k: FileKey): boolean {
+    return this.contents[k] !== undefined;
+  }
+
+  /** Written by harper-tls and unchanged since. */
+  ours(k: FileKey): boolean {
+    const text = this.contents[k];
+    return text !== undefined && this.manifest[FILES[k]] === sha256(text);
+  }
+
+  /** The manifest entry goes first, so a crash between the two writes never leaves our file unrecorded. */
+  async write(k: FileKey, text: string): Promise<void> {
+    this.manifest[FILES[k]] = sha256(text);
+    await writeFileAtomic(join(this.dir, MANIFEST), JSON.stringify({ files: this.manifest }, null, 2) + '\n', { mode: 0o644 });
+    await writeFileAtomic(this.paths[k], text, { mode: k === 'caKey' || k === 'privateKey' ? 0o600 : 0o644 });
+    this.contents[k] = text;
+  }
+
+  /** A pair that may be (re)generated: missing, or entirely ours. Throws for a half of a user's pair. */
+  replaceable(a: FileKey, b: FileKey): boolean {
+    const present = [a, b].filter((k) => this.exists(k));
+    if (present.length === 0) return true;
+    const foreign = present.filter((k) => !this.ours(k));
+    if (foreign.length === 0) return true;
+    if (present.length === 2) return false;
+    throw new CertGenError(
+      'ERR_CERTGEN_FILES',
+      `${this.paths[foreign[0]!]} exists but ${this.paths[a === foreign[0] ? b : a]} does not, and harper-tls did not create the first one, so it will not replace it; add the missing file or remove the other`,
+    );
+  }
+}
+
+function serverNames(hostnames: string[] = []): string[] {
+  const names = ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1'];
+  const host = osHostname().toLowerCase();
+  if (host && host !== 'localhost' && /^[a-z0-9.-]+$/.test(host)) names.push(`DNS:${host}`);
+  for (const h of hostnames) names.push(h.includes(':') ? h : `DNS:${h}`);
+  return [...new Set(names)];
+}
+
+function keyMatches(certPem: string, keyPem: string): boolean {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
+}
+
+async function writeCa(kd: KeyDir, opts: Options): Promise<KeyAndCert> {
+  const ca = await createCA({ commonName: `harper-tls Root CA ${osHostname()}`.slice(0, 64), days: CA_DAYS, keyType: opts.keyType ?? DEFAULT_KEY_TYPE, now: opts.now });
+  await kd.write('caKey', ca.privateKeyPem);
+  await kd.write('ca', ca.certificatePem);
+  return ca;
+}
+
+async function writeServer(kd: KeyDir, ca: KeyAndCert, opts: Options): Promise<void> {
+  const cert = await issueCertificate({ ca, kind: 'server', commonName: 'localhost', sans: serverNames(opts.hostnames), days: SERVER_DAYS, keyType: opts.keyType ?? DEFAULT_KEY_TYPE, now: opts.now });
+  await kd.write('privateKey', cert.privateKeyPem);
+  await kd.write('certificate', cert.certificatePem);
+}
+
+function currentCa(kd: KeyDir): KeyAndCert | undefined {
+  if (!kd.exists('ca') || !kd.exists('caKey')) return undefined;
+  if (!keyMatches(kd.contents.ca!, kd.contents.caKey!)) {
+    throw new CertGenError('ERR_CERTGEN_FILES', `${kd.paths.caKey} does not match ${kd.paths.ca}`);
+  }
+  return { certificatePem: kd.contents.ca!, privateKeyPem: kd.contents.caKey!, serialHex: new X509Certificate(kd.contents.ca!).serialNumber.toLowerCase() };
+}
+
+/**
+ * First start: in `keysDir`, creates what is missing of a self-signed CA (`ca.pem`,
+ * `ca-privateKey.pem`) and a server certificate signed by it (`certificate.pem`,
+ * `privateKey.pem`; SANs localhost, 127.0.0.1, ::1 and the host name). Keys are 0600, every
+ * file is written atomically, and existing files are reused; a half of a pair that harper-tls
+ * did not write is never replaced (ERR_CERTGEN_FILES).
+ */
+export async function ensureSelfSignedCertificates(opts: Options): Promise<{ generated: boolean; paths: KeyPaths }> {
+  const kd = new KeyDir(opts.keysDir);
+  await kd.load();
+  let generated = false;
+  let ca = currentCa(kd);
+  const caIncomplete = !kd.exists('ca') || !kd.exists('caKey');
+  if (caIncomplete && kd.replaceable('ca', 'caKey')) {
+    ca = await writeCa(kd, opts);
+    generated = true;
+  }
+  const serverIncomplete = !kd.exists('certificate') || !kd.exists('privateKey');
+  // A server pair we generated under a CA that was just replaced must be reissued too.
+  const orphaned = generated && kd.ours('certificate') && kd.ours('privateKey');
+  if ((serverIncomplete || orphaned) && kd.replaceable('certificate', 'privateKey')) {
+    if (!ca) throw new CertGenError('ERR_CERTGEN_FILES', `cannot issue ${kd.paths.certificate}: no CA key at ${kd.paths.caKey}`);
+    await writeServer(kd, ca, opts);
+    generated = true;
+  }
+  return { generated, paths: kd.paths };
+}
+
+export interface RenewResult {
+  renewed: string[];
+  skipped: Array<{ file: string; reason: string }>;
+}
+
+/**
+ * `renew-certs`: reissues the generated server certificate, and the generated CA when it expires
+ * within 30 days or `renewCa` is set (keeping the CA key otherwise, so clients keep trusting it).
+ * Files harper-tls did not write, or that were changed since, are left alone and reported.
+ */
+export async function renewSelfSignedCertificates(opts: Options & { renewCa?: boolean }): Promise<RenewResult> {
+  const kd = new KeyDir(opts.keysDir);
+  await kd.load();
+  const now = (opts.now ?? (() => new Date()))();
+  const result: RenewResult = { renewed: [], skipped: [] };
+  let ca = currentCa(kd);
+  const caOurs = kd.ours('ca') && kd.ours('caKey');
+  const caDue = ca ? expiringWithin(ca.certificatePem, RENEW_CA_WITHIN_DAYS, now) : true;
+  if ((opts.renewCa || caDue || !ca) && caOurs) {
+    ca = await writeCa(kd, opts);
+    result.renewed.push(kd.paths.ca, kd.paths.caKey);
+  } else if (opts.renewCa && !caOurs) {
+    result.skipped.push({ file: kd.paths.ca, reason: 'not generated by harper-tls (or changed since), so it is yours to renew' });
+  } else if (!ca) {
+    throw new CertGenError('ERR_CERTGEN_FILES', `no CA in ${opts.keysDir}; start the server once to generate one`);
+  }
+  if (kd.ours('certificate') && kd.ours('privateKey')) {
+    await writeServer(kd, ca!, opts);
+    result.renewed.push(kd.paths.certificate, kd.paths.privateKey);
+  } else if (kd.exists('certificate')) {
+    result.skipped.push({ file: kd.paths.certificate, reason: 'not generated by harper-tls (or changed since), so it is yours to renew' });
+  } else if (kd.replaceable('certificate', 'privateKey')) {
+    await writeServer(kd, ca!, opts);
+    result.renewed.push(kd.paths.certificate, kd.paths.privateKey);
+  }
+  return result;
+}
+
+/** True when the certificate's notAfter is within `days` of `now` (or already past). */
+export function expiringWithin(certPem: string, days: number, now: Date = new Date()): boolean {
+  return new Date(new X509Certificate(certPem).validTo).getTime() - now.getTime() < days * DAY_MS;
+}

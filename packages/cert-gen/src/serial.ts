@@ -1,0 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import { invalid } from './errors.js';
+
+/**
+ * A random positive serial of 128 bits (RFC 5280 allows 20 octets; CA/B Forum asks for 64 bits
+ * of entropy). The top bit is cleared so the DER INTEGER stays positive without a 00 pad, and
+ * the top byte is non-zero so the length is stable. Unlike mkcert's small range, these do not
+ * collide, which matters when revoking by serial.
+ */
+export function randomSerialHex(): string {
+  const b = randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return b.toString('hex');
+}
+
+/** Normalises a serial given by a user: hex, optional colons and 0x, lower case, no leading zeros. */
+export function normalizeSerialHex(serial: string): string {
+  const s = serial.trim().toLowerCase().replace(/^0x/, '').replace(/:/g, '');
+  if (!/^[0-9a-f]+$/.test(s) || s.length > 42) invalid(`serial "${serial}" is not a hexadecimal number of at most 20 bytes`);
+  const t = s.replace(/^0+(?=.)/, '');
+  return t;
+}

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync, unlinkSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureSelfSignedCertificates, expiringWithin, renewSelfSignedCertificates } from '../src/index.js';
+import { openssl, tempDir } from './helpers.js';
+
+let t: ReturnType<typeof tempDir>;
+afterEach(() => t?.cleanup());
+const read = (f: string) => readFileSync(join(t.dir, 'keys', f), 'utf8');
+
+describe('ensureSelfSignedCertificates', () => {
+  it('generates a CA and a server certificate openssl accepts, keys 0600, and reuses them', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    const first = await ensureSelfSignedCertificates({ keysDir: keys });
+    expect(first.generated).toBe(true);
+    expect(statSync(keys).isDirectory()).toBe(true);
+    for (const f of ['ca-privateKey.pem', 'privateKey.pem']) expect(statSync(join(keys, f)).mode & 0o777).toBe(0o600);
+    for (const f of ['ca.pem', 'certificate.pem']) expect(statSync(join(keys, f)).mode & 0o777).toBe(0o644);
+    expect(openssl(['verify', '-CAfile', join(keys, 'ca.pem'), '-purpose', 'sslserver', join(keys, 'certificate.pem')]).trim()).toMatch(/OK$/);
+    const sans = new X509Certificate(read('certificate.pem')).subjectAltName!;
+    expect(sans).toContain('DNS:localhost');
+    expect(sans).toContain('IP Address:127.0.0.1');
+    expect(sans).toContain('IP Address:0:0:0:0:0:0:0:1');
+    expect(readdirSync(keys).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const before = read('certificate.pem');
+    const second = await ensureSelfSignedCertificates({ keysDir: keys });
+    expect(second.generated).toBe(false);
+    expect(read('certificate.pem')).toBe(before);
+  });
+
+  it('reissues only the missing server pair under the existing CA', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    const ca = read('ca.pem');
+    unlinkSync(join(keys, 'certificate.pem'));
+    expect((await ensureSelfSignedCertificates({ keysDir: keys })).generated).toBe(true);
+    expect(read('ca.pem')).toBe(ca);
+    expect(openssl(['verify', '-CAfile', join(keys, 'ca.pem'), join(keys, 'certificate.pem')]).trim()).toMatch(/OK$/);
+  });
+
+  it('never replaces half of a pair the user supplied', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    writeFileSync(join(keys, 'privateKey.pem'), 'my own key\n');
+    unlinkSync(join(keys, 'certificate.pem'));
+    await expect(ensureSelfSignedCertificates({ keysDir: keys })).rejects.toMatchObject({ code: 'ERR_CERTGEN_FILES', message: expect.stringContaining('will not replace it') });
+    expect(read('privateKey.pem')).toBe('my own key\n');
+  });
+});
+
+describe('renewSelfSignedCertificates', () => {
+  it('renews the generated server certificate and keeps the CA unless it is due', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    const ca = read('ca.pem');
+    const cert = read('certificate.pem');
+    const r = await renewSelfSignedCertificates({ keysDir: keys });
+    expect(r.renewed).toEqual([join(keys, 'certificate.pem'), join(keys, 'privateKey.pem')]);
+    expect(read('ca.pem')).toBe(ca);
+    expect(read('certificate.pem')).not.toBe(cert);
+    const due = await renewSelfSignedCertificates({ keysDir: keys, now: () => new Date(Date.now() + 3640 * 86_400_000) });
+    expect(due.renewed).toContain(join(keys, 'ca.pem'));
+    expect(read('ca.pem')).not.toBe(ca);
+  });
+
+  it('leaves user-supplied certificates alone and says so', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    writeFileSync(join(keys, 'certificate.pem'), read('certificate.pem') + '\n'); // "changed since": no longer ours
+    const mine = read('certificate.pem');
+    const r = await renewSelfSignedCertificates({ keysDir: keys, renewCa: true });
+    expect(r.skipped).toEqual([expect.objectContaining({ file: join(keys, 'certificate.pem') })]);
+    expect(read('certificate.pem')).toBe(mine);
+  });
+});
+
+describe('expiringWithin', () => {
+  it('compares notAfter with now + days', async () => {
+    t = tempDir();
+    await ensureSelfSignedCertificates({ keysDir: join(t.dir, 'keys') });
+    const pem = read('certificate.pem');
+    expect(expiringWithin(pem, 30)).toBe(false);
+    expect(expiringWithin(pem, 400)).toBe(true);
+  });
+});
