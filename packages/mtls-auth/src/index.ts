@@ -1,1 +1,13 @@
-export {};
+export { openUserStore, checkUsername } from './users.js';
+export type { User, UserStore } from './users.js';
+export { hashPassword, verifyPasswordHash, SCRYPT } from './password.js';
+export { createTokenService, loadOrCreateSecret } from './tokens.js';
+export type { TokenService } from './tokens.js';
+export { createAuthenticator, LOGIN_FAILED, CERT_REJECTED } from './authenticator.js';
+export type { Authenticator, AuthenticatorOptions, AuthResult, RevocationGate, AuthLogger } from './authenticator.js';
+export { handleAuthOperation, requireSuperUser } from './operations.js';
+export type { OperationContext, OperationReply } from './operations.js';
+export { usernameFromCertificate, subjectCommonNames } from './identity.js';
+export { peerChainFromSocket, verifyClientChain } from './chain.js';
+export type { ChainResult } from './chain.js';
+export { AuthError } from './errors.js';

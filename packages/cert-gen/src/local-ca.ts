@@ -1,0 +1,132 @@
+import { X509Certificate as NodeX509 } from 'node:crypto';
+import { issueCertificate, type KeyAndCert } from './certificate.js';
+import { createCrl, checkReason, type RevocationReason } from './crl.js';
+import { createOcspResponder, type CertStatus, type OcspResponder } from './ocsp-responder.js';
+import { CertGenError, invalid } from './errors.js';
+import type { KeyType } from './keys.js';
+import { normalizeSerialHex } from './serial.js';
+
+/** Where the local CA keeps its records: the server's lmdb, or memory. Values are JSON text. */
+export interface LocalCaStore {
+  get(key: string): Promise<string | undefined>;
+  put(key: string, value: string): Promise<void>;
+  list(prefix: string): Promise<Array<[string, string]>>;
+}
+
+export interface IssuedRecord {
+  serialHex: string;
+  cn: string;
+  kind: 'client' | 'server';
+  issuedAt: string;
+  notAfter: string;
+  status: 'good' | 'revoked' | 'expired';
+  revokedAt?: string;
+  reason?: RevocationReason;
+}
+
+/** A Map-backed store, for tests and for users who do not need persistence. */
+export function createMemoryLocalCaStore(): LocalCaStore {
+  const map = new Map<string, string>();
+  return {
+    get: async (k) => map.get(k),
+    put: async (k, v) => void map.set(k, v),
+    list: async (prefix) => [...map].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)),
+  };
+}
+
+const ISSUED = 'issued:';
+const VERSION = 'meta:version';
+const CRL_NUMBER = 'meta:crlNumber';
+/** A CRL is valid for a day (nextUpdate) and re-signed after half of that, or at once after a revocation. */
+export const CRL_VALIDITY_MS = 86_400_000;
+
+/**
+ * The server's local CA: issues client (and server) certificates that carry this server's CRL
+ * and OCSP URLs, revokes them, and answers for them through a signed CRL and an OCSP responder.
+ * Records live in `store`, so several processes (the server, `harper-tls cert ...`) agree.
+ */
+export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'privateKeyPem'>; store: LocalCaStore; crlUrl?: string; ocspUrl?: string; now?: () => Date }) {
+  const { store } = opts;
+  const now = opts.now ?? (() => new Date());
+  const caCert = new NodeX509(opts.ca.certificatePem);
+  let cached: { version: string; der: Uint8Array; signedAt: number } | undefined;
+
+  const record = async (serialHex: string): Promise<IssuedRecord | undefined> => {
+    const text = await store.get(ISSUED + serialHex);
+    return text ? (JSON.parse(text) as IssuedRecord) : undefined;
+  };
+  const withExpiry = (r: IssuedRecord): IssuedRecord => (r.status === 'good' && new Date(r.notAfter) < now() ? { ...r, status: 'expired' } : r);
+  const bumpVersion = async () => store.put(VERSION, String(Number((await store.get(VERSION)) ?? '0') + 1));
+
+  const ocspResponder: OcspResponder = createOcspResponder({
+    issuer: opts.ca,
+    now,
+    lookup: async (serialHex): Promise<CertStatus> => {
+      const r = await record(serialHex);
+      if (!r) return { status: 'unknown' };
+      if (r.status === 'revoked') return { status: 'revoked', revokedAt: new Date(r.revokedAt!), reason: r.reason };
+      return { status: 'good' };
+    },
+  });
+
+  return {
+    /** Issues a certificate: clientAuth by default (`server: true` for serverAuth), CN = `cn`. */
+    async issue(input: { cn: string; days?: number; sans?: string[]; server?: boolean; keyType?: KeyType }): Promise<KeyAndCert> {
+      const kind = input.server ? 'server' : 'client';
+      const cert = await issueCertificate({ ca: opts.ca as KeyAndCert, kind, commonName: input.cn, days: input.days, sans: input.sans, keyType: input.keyType, crlUrl: opts.crlUrl, ocspUrl: opts.ocspUrl, now });
+      const notAfter = new Date(new NodeX509(cert.certificatePem).validTo).toISOString();
+      const rec: IssuedRecord = { serialHex: normalizeSerialHex(cert.serialHex), cn: input.cn, kind, issuedAt: now().toISOString(), notAfter, status: 'good' };
+      await store.put(ISSUED + rec.serialHex, JSON.stringify(rec));
+      return cert;
+    },
+
+    /** Revokes by serial (hex) or by the certificate's PEM. Revoking twice keeps the first date. */
+    async revoke(target: string, reason?: RevocationReason): Promise<IssuedRecord> {
+      checkReason(reason);
+      let serialHex: string;
+      if (target.includes('-----BEGIN')) {
+        let cert: NodeX509;
+        try {
+          cert = new NodeX509(target);
+        } catch (err) {
+          return invalid(`the certificate cannot be read (${(err as Error).message})`);
+        }
+        if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) {
+          throw new CertGenError('ERR_CERTGEN_UNKNOWN_SERIAL', `the certificate (${cert.subject.replace(/\n/g, ', ')}) was not issued by this CA`);
+        }
+        serialHex = normalizeSerialHex(cert.serialNumber);
+      } else serialHex = normalizeSerialHex(target);
+      const r = await record(serialHex);
+      if (!r) throw new CertGenError('ERR_CERTGEN_UNKNOWN_SERIAL', `no certificate with serial ${serialHex} was issued by this CA (see harper-tls cert list)`);
+      if (r.status === 'revoked') return r;
+      const revoked: IssuedRecord = { ...r, status: 'revoked', revokedAt: now().toISOString(), reason };
+      await store.put(ISSUED + serialHex, JSON.stringify(revoked));
+      await bumpVersion();
+      return revoked;
+    },
+
+    async list(): Promise<IssuedRecord[]> {
+      return (await store.list(ISSUED)).map(([, v]) => withExpiry(JSON.parse(v) as IssuedRecord));
+    },
+
+    /** The current CRL (DER): re-signed after any revocation (by any process) or half its validity. */
+    async crl(): Promise<Uint8Array> {
+      const version = (await store.get(VERSION)) ?? '0';
+      const at = now().getTime();
+      if (cached && cached.version === version && at - cached.signedAt < CRL_VALIDITY_MS / 2) return cached.der;
+      const crlNumber = BigInt((await store.get(CRL_NUMBER)) ?? '0') + 1n;
+      await store.put(CRL_NUMBER, crlNumber.toString());
+      const revoked = (await store.list(ISSUED))
+        .map(([, v]) => JSON.parse(v) as IssuedRecord)
+        .filter((r) => r.status === 'revoked')
+        .map((r) => ({ serialHex: r.serialHex, revokedAt: new Date(r.revokedAt!), reason: r.reason }));
+      const der = await createCrl({ ca: opts.ca, revoked, crlNumber, thisUpdate: new Date(at), nextUpdate: new Date(at + CRL_VALIDITY_MS) });
+      cached = { version, der, signedAt: at };
+      return der;
+    },
+
+    ocspResponder,
+  };
+}
+
+export type LocalCa = ReturnType<typeof createLocalCa>;

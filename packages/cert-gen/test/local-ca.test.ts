@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCA, createLocalCa, createMemoryLocalCaStore, type KeyAndCert } from '../src/index.js';
+import { openssl, tempDir } from './helpers.js';
+
+const t = tempDir();
+afterAll(() => t.cleanup());
+
+describe('createLocalCa', () => {
+  let ca: KeyAndCert;
+  beforeAll(async () => {
+    ca = await createCA({ commonName: 'Local CA' });
+  });
+
+  it('issues, lists, revokes and publishes the revocation in a new CRL, shared through the store', async () => {
+    const store = createMemoryLocalCaStore();
+    let clock = new Date('2026-03-01T00:00:00Z');
+    const a = createLocalCa({ ca, store, crlUrl: 'http://localhost:9926/ca/crl', ocspUrl: 'http://localhost:9926/ca/ocsp', now: () => clock });
+    const b = createLocalCa({ ca, store, now: () => clock }); // e.g. the CLI, another process
+    const alice = await a.issue({ cn: 'alice' });
+    expect(openssl(['x509', '-noout', '-text', '-in', t.write('alice.pem', alice.certificatePem)])).toContain('URI:http://localhost:9926/ca/crl');
+    expect(await b.list()).toEqual([expect.objectContaining({ serialHex: alice.serialHex, cn: 'alice', status: 'good', kind: 'client' })]);
+    const crl1 = await a.crl();
+    expect(await a.crl()).toBe(crl1); // cached while nothing changed
+    await b.revoke(alice.certificatePem, 'keyCompromise');
+    const crl2 = await a.crl();
+    expect(crl2).not.toBe(crl1);
+    const text = openssl(['crl', '-inform', 'DER', '-in', t.write('crl2.der', crl2), '-CAfile', t.write('ca.pem', ca.certificatePem), '-noout', '-text']);
+    expect(text.toUpperCase()).toContain(alice.serialHex.toUpperCase());
+    expect(text).toMatch(/CRL Number: \n\s+2/);
+    expect((await a.list())[0]).toMatchObject({ status: 'revoked', reason: 'keyCompromise', revokedAt: clock.toISOString() });
+    clock = new Date('2027-06-01T00:00:00Z');
+    const bob = await a.issue({ cn: 'bob', days: 1 });
+    clock = new Date('2027-06-03T00:00:00Z');
+    expect((await a.list()).find((r) => r.serialHex === bob.serialHex)?.status).toBe('expired');
+  });
+
+  it('revoking twice keeps the first record; unknown serials and foreign certificates are errors', async () => {
+    const local = createLocalCa({ ca, store: createMemoryLocalCaStore() });
+    const c = await local.issue({ cn: 'carol' });
+    const first = await local.revoke(c.serialHex);
+    expect(await local.revoke(c.serialHex, 'superseded')).toEqual(first);
+    await expect(local.revoke('abcdef')).rejects.toMatchObject({ code: 'ERR_CERTGEN_UNKNOWN_SERIAL' });
+    const other = await createCA({ commonName: 'Other' });
+    const foreign = createLocalCa({ ca: other, store: createMemoryLocalCaStore() });
+    const f = await foreign.issue({ cn: 'x' });
+    await expect(local.revoke(f.certificatePem)).rejects.toMatchObject({ code: 'ERR_CERTGEN_UNKNOWN_SERIAL', message: expect.stringContaining('not issued by this CA') });
+    await expect(local.revoke(c.serialHex, 'sad' as never)).rejects.toMatchObject({ code: 'ERR_CERTGEN_INVALID_INPUT' });
+  });
+});

@@ -1,0 +1,169 @@
+import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { MtlsConfig } from '@harper-tls/config';
+import type { User, UserStore } from './users.js';
+import type { TokenService } from './tokens.js';
+import { peerChainFromSocket, verifyClientChain } from './chain.js';
+import { usernameFromCertificate } from './identity.js';
+
+/** The part of @harper-tls/revocation's checker the authenticator uses. */
+export interface RevocationGate {
+  check(chain: Uint8Array[]): Promise<{ status: string; allowed: boolean }>;
+}
+
+export interface AuthLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export type AuthResult =
+  | { ok: true; user: User; method: 'mtls' | 'basic' | 'jwt' }
+  | { ok: false; status: 401; error: 'Login failed' | 'Certificate revoked or verification failed'; reason: string };
+
+export const LOGIN_FAILED = 'Login failed' as const;
+export const CERT_REJECTED = 'Certificate revoked or verification failed' as const;
+
+export interface AuthenticatorOptions {
+  users: UserStore;
+  tokens: TokenService;
+  /** `http.mtls` (or the Operations API's); false: client certificates are ignored. */
+  mtls: MtlsConfig | false;
+  /** CAs trusted for client certificates on this listener, per connection (SNI may pick the entry). */
+  trustedCas: X509Certificate[] | ((socket: TLSSocket) => X509Certificate[]);
+  /** Required when `mtls.certificateVerification` is on; the check is never skipped silently. */
+  revocation?: RevocationGate;
+  logger?: AuthLogger;
+  now?: () => Date;
+}
+
+/** What a TLS connection's certificate says, computed once per connection. */
+type MtlsOutcome =
+  | { kind: 'none' }
+  | { kind: 'untrusted'; reason: string }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'trusted'; username?: string; reason?: string };
+
+type Credentials = { kind: 'basic'; username: string; password: string; raw: string } | { kind: 'bearer'; token: string } | { kind: 'malformed'; reason: string } | undefined;
+
+const MAX_AUTH_HEADER = 8192;
+
+function parseAuthorization(header: string | undefined): Credentials {
+  if (header === undefined) return undefined;
+  if (header.length > MAX_AUTH_HEADER) return { kind: 'malformed', reason: 'authorization header too long' };
+  const m = /^(\S+)\s+(\S+)\s*$/.exec(header);
+  if (!m) return { kind: 'malformed', reason: 'authorization header is not "<scheme> <value>"' };
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'bearer') return { kind: 'bearer', token: m[2]! };
+  if (scheme !== 'basic') return { kind: 'malformed', reason: `unsupported authorization scheme ${m[1]!.slice(0, 20)}` };
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(m[2]!)) return { kind: 'malformed', reason: 'basic credentials are not base64' };
+  const decoded = Buffer.from(m[2]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return { kind: 'malformed', reason: 'basic credentials have no "user:password"' };
+  return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), raw: m[2]! };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/**
+ * Who is this request? mTLS first (chain verified against this listener's CAs, revocation
+ * checked, identity from `mtls.user`), then Basic or JWT credentials. The certificate outcome is
+ * computed once per TLS connection and reused by every request on it; resumed sessions are new
+ * connections, so they are verified and checked again. A successful Basic password check is
+ * also cached per connection (until the user's password, role or active flag changes).
+ */
+export function createAuthenticator(opts: AuthenticatorOptions) {
+  const { users, tokens, mtls } = opts;
+  const now = opts.now ?? (() => new Date());
+  if (mtls && mtls.certificateVerification && !opts.revocation) {
+    throw new Error('mtls.certificateVerification is on but no revocation checker was given');
+  }
+  const perSocket = new WeakMap<TLSSocket, Promise<MtlsOutcome>>();
+  const basicCache = new WeakMap<object, { key: Buffer; username: string; version: string }>();
+
+  const trusted = (socket: TLSSocket) => (typeof opts.trustedCas === 'function' ? opts.trustedCas(socket) : opts.trustedCas);
+
+  async function evaluateCertificate(socket: TLSSocket): Promise<MtlsOutcome> {
+    const presented = peerChainFromSocket(socket);
+    if (presented.length === 0) return { kind: 'none' };
+    const chain = verifyClientChain(presented, trusted(socket), now());
+    if (!chain.ok) return { kind: 'untrusted', reason: chain.reason };
+    if (mtls && mtls.certificateVerification) {
+      const ders = [...chain.path, chain.anchor].map((c) => new Uint8Array(c.raw));
+      let verdict: { status: string; allowed: boolean };
+      try {
+        verdict = await opts.revocation!.check(ders);
+      } catch (err) {
+        return { kind: 'rejected', reason: `revocation check failed: ${(err as Error).message}` };
+      }
+      if (!verdict.allowed) return { kind: 'rejected', reason: `revocation status ${verdict.status}` };
+    }
+    if (!mtls) return { kind: 'trusted' };
+    const leaf = chain.path[0]!;
+    if (mtls.user.kind === 'none') return { kind: 'trusted' };
+    if (mtls.user.kind === 'fixed') return { kind: 'trusted', username: mtls.user.username };
+    const cn = usernameFromCertificate(new Uint8Array(leaf.raw));
+    return cn === undefined ? { kind: 'trusted', reason: 'the certificate subject has no single readable CN' } : { kind: 'trusted', username: cn };
+  }
+
+  function mtlsOutcome(req: IncomingMessage): Promise<MtlsOutcome> {
+    const socket = req.socket as TLSSocket;
+    if (!mtls || !socket.encrypted) return Promise.resolve({ kind: 'none' });
+    let p = perSocket.get(socket);
+    if (!p) {
+      p = evaluateCertificate(socket);
+      perSocket.set(socket, p);
+    }
+    return p;
+  }
+
+  async function withCredentials(req: IncomingMessage, creds: Exclude<Credentials, undefined>): Promise<AuthResult> {
+    if (creds.kind === 'malformed') return { ok: false, status: 401, error: LOGIN_FAILED, reason: creds.reason };
+    if (creds.kind === 'bearer') {
+      const username = await tokens.verifyOperationToken(creds.token);
+      if (!username) return { ok: false, status: 401, error: LOGIN_FAILED, reason: 'invalid or expired token' };
+      const user = await users.get(username);
+      if (!user || !user.active) return { ok: false, status: 401, error: LOGIN_FAILED, reason: `token user ${user ? 'inactive' : 'unknown'}` };
+      return { ok: true, user, method: 'jwt' };
+    }
+    const key = digest(creds.raw);
+    const cached = basicCache.get(req.socket);
+    if (cached && cached.key.length === key.length && timingSafeEqual(cached.key, key) && cached.username === creds.username) {
+      const [user, version] = await Promise.all([users.get(creds.username), users.version(creds.username)]);
+      if (user && user.active && version === cached.version) return { ok: true, user, method: 'basic' };
+    }
+    const user = await users.verifyPassword(creds.username, creds.password);
+    if (!user) return { ok: false, status: 401, error: LOGIN_FAILED, reason: 'wrong password, unknown or inactive user' };
+    const version = await users.version(user.username);
+    if (version) basicCache.set(req.socket, { key, username: user.username, version });
+    return { ok: true, user, method: 'basic' };
+  }
+
+  return {
+    async authenticate(req: IncomingMessage): Promise<AuthResult> {
+      const creds = parseAuthorization(req.headers.authorization);
+      const cert = await mtlsOutcome(req);
+      let result: AuthResult;
+      if (cert.kind === 'rejected') {
+        // A revoked or unverifiable certificate is refused even when credentials come along.
+        result = { ok: false, status: 401, error: CERT_REJECTED, reason: cert.reason };
+      } else if (cert.kind === 'trusted' && cert.username !== undefined) {
+        const user = await users.get(cert.username);
+        if (user && user.active) result = { ok: true, user, method: 'mtls' };
+        else if (creds && !(mtls && mtls.required)) result = await withCredentials(req, creds);
+        else result = { ok: false, status: 401, error: LOGIN_FAILED, reason: `certificate user ${user ? 'inactive' : 'unknown'}` };
+      } else if (creds) {
+        result = await withCredentials(req, creds);
+      } else {
+        const why = cert.kind === 'untrusted' ? cert.reason : cert.kind === 'trusted' ? (cert.reason ?? 'the certificate names no user and no credentials were given') : 'no credentials';
+        result = { ok: false, status: 401, error: LOGIN_FAILED, reason: why };
+      }
+      if (!result.ok) opts.logger?.info({ reason: result.reason, remote: req.socket.remoteAddress }, 'authentication failed');
+      return result;
+    },
+  };
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;

@@ -1,0 +1,53 @@
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const ANY_EKU = '2.5.29.37.0';
+
+/** The peer's certificates as Node hands them: leaf first, walking `issuerCertificate` until it repeats. */
+export function peerChainFromSocket(socket: TLSSocket): X509Certificate[] {
+  const first = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
+  if (!first || !first.raw) return [];
+  const out: X509Certificate[] = [];
+  const seen = new Set<string>();
+  let cur: (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined = first;
+  while (cur?.raw && !seen.has(cur.fingerprint256) && out.length < 10) {
+    seen.add(cur.fingerprint256);
+    out.push(new X509Certificate(cur.raw));
+    cur = cur.issuerCertificate as typeof cur;
+  }
+  return out;
+}
+
+export type ChainResult = { ok: true; path: X509Certificate[]; anchor: X509Certificate } | { ok: false; reason: string };
+
+/**
+ * Verifies the client chain ourselves against `trusted`: signatures, validity at `now` for every
+ * certificate, CA flags on issuers, and clientAuth on the leaf when it has an EKU. Needed because
+ * with `required: false` the TLS layer accepts any certificate, and a resumed session carries
+ * the certificate of its first handshake, possibly from another listener or trust store.
+ */
+export function verifyClientChain(presented: X509Certificate[], trusted: X509Certificate[], now: Date): ChainResult {
+  const leaf = presented[0];
+  if (!leaf) return { ok: false, reason: 'no client certificate' };
+  const path = [leaf];
+  let current = leaf;
+  for (let depth = 0; depth < 8; depth++) {
+    const anchor = trusted.find((t) => t.checkIssued(current) && current.verify(t.publicKey));
+    if (anchor) {
+      for (const c of [...path, anchor]) {
+        if (now < new Date(c.validFrom)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is not valid yet` };
+        if (now > new Date(c.validTo)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} has expired` };
+      }
+      for (const c of [...path.slice(1), anchor]) if (!c.ca) return { ok: false, reason: `issuer ${c.subject.replace(/\n/g, ', ')} is not a CA` };
+      const eku = leaf.keyUsage;
+      if (eku && eku.length && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) return { ok: false, reason: 'the certificate is not for client authentication (extended key usage)' };
+      return { ok: true, path, anchor };
+    }
+    const next = presented.find((p) => !path.includes(p) && p.checkIssued(current) && current.verify(p.publicKey));
+    if (!next) return { ok: false, reason: 'the certificate does not chain to a trusted CA' };
+    path.push(next);
+    current = next;
+  }
+  return { ok: false, reason: 'the certificate chain is too long' };
+}

@@ -1,0 +1,129 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { open, type RootDatabase } from 'lmdb';
+import { AuthError } from './errors.js';
+import { dummyHash, hashPassword, verifyPasswordHash } from './password.js';
+
+/** A user as the rest of the system sees it: never the password hash. */
+export interface User {
+  username: string;
+  role: string;
+  active: boolean;
+}
+
+interface StoredUser extends User {
+  passwordHash: string;
+}
+
+export interface UserStore {
+  get(username: string): Promise<User | undefined>;
+  create(input: { username: string; password: string; role: string; active?: boolean }): Promise<User>;
+  alter(username: string, changes: { password?: string; role?: string; active?: boolean }): Promise<User>;
+  drop(username: string): Promise<void>;
+  list(): Promise<User[]>;
+  /** The user when the password is right and the user is active; constant time for unknown users. */
+  verifyPassword(username: string, password: string): Promise<User | undefined>;
+  /** A token that changes whenever the user's password, role or active flag changes (for per-connection caches). */
+  version(username: string): Promise<string | undefined>;
+  /** First start: creates `username` as super_user when no user exists; returns the generated password if it made one. */
+  ensureAdmin(opts: { username: string; password?: string }): Promise<{ created: boolean; generatedPassword?: string }>;
+  close(): Promise<void>;
+}
+
+const MAX_NAME = 256;
+
+export function checkUsername(username: unknown): string {
+  if (typeof username !== 'string' || username.length === 0) throw new AuthError('ERR_AUTH_INVALID_INPUT', '"username" must be a non-empty string');
+  if (username.length > MAX_NAME) throw new AuthError('ERR_AUTH_INVALID_INPUT', `"username" is longer than ${MAX_NAME} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(username)) throw new AuthError('ERR_AUTH_INVALID_INPUT', '"username" must not contain control characters');
+  return username;
+}
+
+function checkPassword(password: unknown): string {
+  if (typeof password !== 'string' || password.length === 0) throw new AuthError('ERR_AUTH_INVALID_INPUT', '"password" must be a non-empty string');
+  if (password.length > 1024) throw new AuthError('ERR_AUTH_INVALID_INPUT', '"password" is longer than 1024 characters');
+  return password;
+}
+
+function checkRole(role: unknown): string {
+  if (typeof role !== 'string' || role.length === 0 || role.length > 128 || /[\u0000-\u001f]/.test(role)) throw new AuthError('ERR_AUTH_INVALID_INPUT', '"role" must be a non-empty string ("super_user" or another role name)');
+  return role;
+}
+
+const publicUser = (u: StoredUser): User => ({ username: u.username, role: u.role, active: u.active });
+
+/**
+ * Users in an lmdb database at `path` (the server uses `<ROOTPATH>/database/users.mdb`), with
+ * scrypt password hashes. lmdb is multi-process safe, so CLI commands can read it while the
+ * server runs.
+ */
+export async function openUserStore(opts: { path: string }): Promise<UserStore> {
+  mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+  let db: RootDatabase<StoredUser, string>;
+  try {
+    db = open<StoredUser, string>({ path: opts.path, name: undefined });
+  } catch (err) {
+    throw new AuthError('ERR_AUTH_STORE', `cannot open the user store at ${opts.path}: ${(err as Error).message}`, { cause: err });
+  }
+  const getStored = (username: string) => db.get(username) as StoredUser | undefined;
+  const store: UserStore = {
+    async get(username) {
+      const u = typeof username === 'string' ? getStored(username) : undefined;
+      return u ? publicUser(u) : undefined;
+    },
+    async create(input) {
+      const username = checkUsername(input.username);
+      const password = checkPassword(input.password);
+      const role = checkRole(input.role);
+      if (input.active !== undefined && typeof input.active !== 'boolean') throw new AuthError('ERR_AUTH_INVALID_INPUT', '"active" must be true or false');
+      const user: StoredUser = { username, role, active: input.active ?? true, passwordHash: await hashPassword(password) };
+      const ok = await db.ifNoExists(username, () => db.put(username, user));
+      if (!ok) throw new AuthError('ERR_AUTH_USER_EXISTS', `user "${username}" already exists`);
+      return publicUser(user);
+    },
+    async alter(username, changes) {
+      const current = getStored(checkUsername(username));
+      if (!current) throw new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
+      const next: StoredUser = { ...current };
+      if (changes.password !== undefined) next.passwordHash = await hashPassword(checkPassword(changes.password));
+      if (changes.role !== undefined) next.role = checkRole(changes.role);
+      if (changes.active !== undefined) {
+        if (typeof changes.active !== 'boolean') throw new AuthError('ERR_AUTH_INVALID_INPUT', '"active" must be true or false');
+        next.active = changes.active;
+      }
+      await db.put(username, next);
+      return publicUser(next);
+    },
+    async drop(username) {
+      const ok = await db.remove(checkUsername(username));
+      if (!ok) throw new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
+    },
+    async list() {
+      return [...db.getRange({})].map(({ value }) => publicUser(value));
+    },
+    async verifyPassword(username, password) {
+      const u = typeof username === 'string' && username.length <= MAX_NAME ? getStored(username) : undefined;
+      if (!u) {
+        await verifyPasswordHash(String(password), await dummyHash());
+        return undefined;
+      }
+      const ok = await verifyPasswordHash(String(password), u.passwordHash);
+      return ok && u.active ? publicUser(u) : undefined;
+    },
+    async version(username) {
+      const u = getStored(username);
+      return u ? `${u.passwordHash}|${u.role}|${u.active}` : undefined;
+    },
+    async ensureAdmin({ username, password }) {
+      if (db.getKeysCount() > 0) return { created: false };
+      const generated = password ? undefined : randomBytes(18).toString('base64url');
+      await store.create({ username, password: password ?? generated!, role: 'super_user', active: true });
+      return { created: true, generatedPassword: generated };
+    },
+    async close() {
+      await db.close();
+    },
+  };
+  return store;
+}
