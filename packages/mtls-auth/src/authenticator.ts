@@ -6,6 +6,7 @@ import type { User, UserStore } from './users.js';
 import type { TokenService } from './tokens.js';
 import { peerChainFromSocket, verifyClientChain } from './chain.js';
 import { usernameFromCertificate } from './identity.js';
+import { compileSanMapping, type SanMapping } from './san.js';
 
 /** The part of @harper-tls/revocation's checker the authenticator uses. */
 export interface RevocationGate {
@@ -34,7 +35,13 @@ export interface AuthenticatorOptions {
   /** Required when `mtls.certificateVerification` is on; the check is never skipped silently. */
   revocation?: RevocationGate;
   logger?: AuthLogger;
+  /** Clock for certificate validity; default `() => new Date()`. */
   now?: () => Date;
+  /**
+   * Beyond Harper, default off: with `mtls.user` = cn, take the username from a subjectAltName
+   * matching this pattern instead of the CN (e.g. SPIFFE URIs). No match: no user.
+   */
+  sanMapping?: SanMapping;
 }
 
 /** What a TLS connection's certificate says, computed once per connection. */
@@ -80,6 +87,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   if (mtls && mtls.certificateVerification && !opts.revocation) {
     throw new Error('mtls.certificateVerification is on but no revocation checker was given');
   }
+  const sanUser = opts.sanMapping ? compileSanMapping(opts.sanMapping) : undefined;
   const perSocket = new WeakMap<TLSSocket, Promise<MtlsOutcome>>();
   const basicCache = new WeakMap<object, { key: Buffer; username: string; version: string }>();
 
@@ -104,6 +112,10 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     const leaf = chain.path[0]!;
     if (mtls.user.kind === 'none') return { kind: 'trusted' };
     if (mtls.user.kind === 'fixed') return { kind: 'trusted', username: mtls.user.username };
+    if (sanUser) {
+      const name = sanUser(leaf);
+      return name === undefined ? { kind: 'trusted', reason: 'no subjectAltName matches sanMapping' } : { kind: 'trusted', username: name };
+    }
     const cn = usernameFromCertificate(new Uint8Array(leaf.raw));
     return cn === undefined ? { kind: 'trusted', reason: 'the certificate subject has no single readable CN' } : { kind: 'trusted', username: cn };
   }

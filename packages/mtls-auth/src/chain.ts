@@ -33,7 +33,7 @@ export function verifyClientChain(presented: X509Certificate[], trusted: X509Cer
   const path = [leaf];
   let current = leaf;
   for (let depth = 0; depth < 8; depth++) {
-    const anchor = trusted.find((t) => t.checkIssued(current) && current.verify(t.publicKey));
+    const anchor = trusted.find((t) => current.checkIssued(t) && current.verify(t.publicKey));
     if (anchor) {
       for (const c of [...path, anchor]) {
         if (now < new Date(c.validFrom)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is not valid yet` };
@@ -44,7 +44,7 @@ export function verifyClientChain(presented: X509Certificate[], trusted: X509Cer
       if (eku && eku.length && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) return { ok: false, reason: 'the certificate is not for client authentication (extended key usage)' };
       return { ok: true, path, anchor };
     }
-    const next = presented.find((p) => !path.includes(p) && p.checkIssued(current) && current.verify(p.publicKey));
+    const next = presented.find((p) => !path.includes(p) && current.checkIssued(p) && current.verify(p.publicKey));
     if (!next) return { ok: false, reason: 'the certificate does not chain to a trusted CA' };
     path.push(next);
     current = next;

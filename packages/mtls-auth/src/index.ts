@@ -11,3 +11,5 @@ export { usernameFromCertificate, subjectCommonNames } from './identity.js';
 export { peerChainFromSocket, verifyClientChain } from './chain.js';
 export type { ChainResult } from './chain.js';
 export { AuthError } from './errors.js';
+export { compileSanMapping, sanEntries } from './san.js';
+export type { SanMapping } from './san.js';

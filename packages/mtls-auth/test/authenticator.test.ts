@@ -1,0 +1,263 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { request, Agent } from 'node:https';
+import type { MtlsConfig } from '@harper-tls/config';
+import { createAuthenticator, createTokenService, openUserStore, type UserStore, type TokenService } from '../src/index.js';
+import { makePki, type TestPki, type Pem } from './certs.js';
+import { fakeChecker, rawRequests, startServer } from './helpers.js';
+
+let pki: TestPki;
+let users: UserStore;
+let tokens: TokenService;
+const cleanups: Array<() => Promise<void>> = [];
+const basic = (u: string, p: string) => ({ Authorization: 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64') });
+const VERIFY = { enabled: true } as unknown as MtlsConfig['certificateVerification'];
+
+beforeAll(async () => {
+  pki = makePki();
+  users = await openUserStore({ path: join(mkdtempSync(join(tmpdir(), 'mtls-auth-users-')), 'users.mdb') });
+  await users.create({ username: 'alice', password: 'alice-pw', role: 'super_user' });
+  await users.create({ username: 'bob', password: 'bob-pw', role: 'user', active: false });
+  await users.create({ username: 'jörg', password: 'x', role: 'user' });
+  tokens = createTokenService({ secret: randomBytes(32), operationTokenTimeoutMs: 60_000, refreshTokenTimeoutMs: 120_000 });
+});
+afterAll(async () => {
+  for (const c of cleanups) await c();
+  await users.close();
+});
+
+async function serve(mtls: MtlsConfig | false, extra: { checker?: ReturnType<typeof fakeChecker>; server?: Pem; ca?: Pem; ticketKeys?: Buffer } = {}) {
+  const ca = extra.ca ?? pki.caA;
+  const auth = createAuthenticator({ users, tokens, mtls, trustedCas: [ca.x509], revocation: extra.checker });
+  const required = mtls ? mtls.required : false;
+  const s = await startServer(auth, { key: (extra.server ?? pki.server).key, cert: (extra.server ?? pki.server).cert, ca: [ca.cert], requestCert: !!mtls, rejectUnauthorized: required, ticketKeys: extra.ticketKeys, sessionIdContext: 'harper-tls-test' });
+  cleanups.push(s.close);
+  return s;
+}
+
+const client = (c?: Pem) => ({ ca: [pki.caA.cert, pki.caB.cert], ...(c ? { cert: c.cert, key: c.key } : {}) });
+const one = async (port: number, c: Pem | undefined, headers: Record<string, string> = {}) => {
+  const r = await rawRequests(port, client(c), [headers]);
+  if (r.error) throw r.error;
+  return r.replies[0]!;
+};
+
+describe('mTLS required', () => {
+  let port: number;
+  beforeAll(async () => {
+    port = (await serve({ required: true, user: { kind: 'cn' }, certificateVerification: false })).port;
+  });
+
+  it('rejects the handshake without a client certificate', async () => {
+    const r = await rawRequests(port, client(), [{}]);
+    expect(r.error).toBeDefined();
+    expect(r.replies).toHaveLength(0);
+  });
+
+  it('authenticates CN=alice as alice by mtls', async () => {
+    const r = await one(port, pki.alice);
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ username: 'alice', role: 'super_user', authenticatedBy: 'mtls' });
+  });
+
+  it('reads a UTF-8 CN exactly (jörg)', async () => {
+    expect((await one(port, pki.jorg)).body.username).toBe('jörg');
+  });
+
+  it.each([
+    ['inactive user bob', 'bob'],
+    ['unknown CN', 'unknown'],
+    ['two CNs', 'twoCns'],
+    ['no CN', 'noCn'],
+    ['CN with "," and "="', 'commaCn'],
+  ] as const)('401 Login failed for %s', async (_label, name) => {
+    const r = await one(port, pki[name]);
+    expect(r.status).toBe(401);
+    expect(r.body.error).toBe('Login failed');
+  });
+
+  it('does not fall back to Basic when mTLS is required and the cert user is inactive', async () => {
+    const r = await one(port, pki.bob, basic('alice', 'alice-pw'));
+    expect(r.status).toBe(401);
+  });
+
+  it('works with curl', async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('curl', ['-sS', '--cacert', join(pki.dir, 'caA.crt'), '--cert', join(pki.dir, 'alice.crt'), '--key', join(pki.dir, 'alice.key'), '-w', ' %{http_code}', `https://localhost:${port}/whoami`, '--resolve', `localhost:${port}:127.0.0.1`], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    expect(out).toBe('{"username":"alice","role":"super_user","authenticatedBy":"mtls"} 200');
+  });
+});
+
+describe('mTLS optional (rejectUnauthorized false): our own chain check and the fallback', () => {
+  let port: number;
+  beforeAll(async () => {
+    port = (await serve({ required: false, user: { kind: 'cn' }, certificateVerification: false })).port;
+  });
+
+  it('no credentials at all → 401 "no credentials"', async () => {
+    const r = await one(port, undefined);
+    expect(r).toMatchObject({ status: 401, body: { error: 'Login failed', reason: 'no credentials' } });
+  });
+
+  it('Basic without a certificate', async () => {
+    expect((await one(port, undefined, basic('alice', 'alice-pw'))).body.authenticatedBy).toBe('basic');
+  });
+
+  it.each([
+    ['an untrusted CA', 'untrustedAlice', /trusted CA/],
+    ['an expired certificate', 'expired', /expired/],
+    ['a not-yet-valid certificate', 'notYet', /not valid yet/],
+    ['a serverAuth-only EKU', 'serverAuthOnly', /extended key usage/],
+  ] as const)('CN=alice from %s is not accepted, Basic in the same request is', async (_l, name, why) => {
+    const alone = await one(port, pki[name]);
+    expect(alone.status).toBe(401);
+    expect(alone.body.error).toBe('Login failed');
+    expect(String(alone.body.reason)).toMatch(why);
+    const withBasic = await one(port, pki[name], basic('alice', 'alice-pw'));
+    expect(withBasic.body).toMatchObject({ username: 'alice', authenticatedBy: 'basic' });
+  });
+
+  it('an inactive certificate user falls back to Basic credentials in the same request', async () => {
+    expect((await one(port, pki.bob, basic('alice', 'alice-pw'))).body.authenticatedBy).toBe('basic');
+  });
+
+  it('wrong password, unknown user and inactive user → 401 Login failed', async () => {
+    for (const h of [basic('alice', 'nope'), basic('nobody', 'x'), basic('bob', 'bob-pw')]) {
+      expect(await one(port, undefined, h)).toMatchObject({ status: 401, body: { error: 'Login failed' } });
+    }
+  });
+
+  it('Bearer operation token → jwt; a refresh token is not an operation token', async () => {
+    const t = await tokens.createTokens('alice');
+    expect((await one(port, undefined, { Authorization: `Bearer ${t.operation_token}` })).body.authenticatedBy).toBe('jwt');
+    expect((await one(port, undefined, { Authorization: `Bearer ${t.refresh_token}` })).status).toBe(401);
+    const bobTokens = await tokens.createTokens('bob');
+    expect((await one(port, undefined, { Authorization: `Bearer ${bobTokens.operation_token}` })).status).toBe(401);
+  });
+
+  it('a huge header gets 431 and the server keeps serving', async () => {
+    const r = await rawRequests(port, client(), [{ Authorization: 'Basic ' + 'A'.repeat(64 * 1024) }]);
+    expect(r.replies[0]?.status ?? 431).toBe(431);
+    expect((await one(port, undefined, basic('alice', 'alice-pw'))).status).toBe(200);
+  });
+
+  it('caches a Basic password check per connection, and drops it when the password changes', async () => {
+    await users.create({ username: 'carol', password: 'carol-pw', role: 'user' });
+    const r = await rawRequests(port, client(), Array.from({ length: 4 }, () => basic('carol', 'carol-pw')));
+    expect(r.replies.map((x) => x.status)).toEqual([200, 200, 200, 200]);
+    // The same connection must not keep authenticating an old password.
+    const mixed = await rawRequests(port, client(), [basic('carol', 'carol-pw'), basic('carol', 'wrong'), basic('carol', 'carol-pw')]);
+    expect(mixed.replies.map((x) => x.status)).toEqual([200, 401, 200]);
+  });
+});
+
+describe('mtls.user fixed and none', () => {
+  it('fixed: every trusted certificate is that user', async () => {
+    const { port } = await serve({ required: true, user: { kind: 'fixed', username: 'alice' }, certificateVerification: false });
+    expect((await one(port, pki.unknown)).body).toMatchObject({ username: 'alice', authenticatedBy: 'mtls' });
+  });
+  it('none: the certificate names no user; credentials are still needed', async () => {
+    const { port } = await serve({ required: true, user: { kind: 'none' }, certificateVerification: false });
+    expect((await one(port, pki.alice)).status).toBe(401);
+    expect((await one(port, pki.alice, basic('alice', 'alice-pw'))).body.authenticatedBy).toBe('basic');
+  });
+});
+
+describe('revocation gate', () => {
+  it('a denying checker → 401 "Certificate revoked or verification failed", even with Basic', async () => {
+    const checker = fakeChecker('revoked');
+    const { port } = await serve({ required: false, user: { kind: 'cn' }, certificateVerification: VERIFY }, { checker });
+    const r = await one(port, pki.alice, basic('alice', 'alice-pw'));
+    expect(r.status).toBe(401);
+    expect(r.body.error).toBe('Certificate revoked or verification failed');
+    expect(checker.state.calls).toBe(1);
+  });
+
+  it('is consulted once per connection for N keep-alive requests', async () => {
+    const checker = fakeChecker('good');
+    const { port } = await serve({ required: true, user: { kind: 'cn' }, certificateVerification: VERIFY }, { checker });
+    const r = await rawRequests(port, client(pki.alice), Array.from({ length: 6 }, () => ({})));
+    expect(r.replies.map((x) => x.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(checker.state.calls).toBe(1);
+  });
+
+  it('refuses to be built without a checker when certificateVerification is on', () => {
+    expect(() => createAuthenticator({ users, tokens, mtls: { required: true, user: { kind: 'cn' }, certificateVerification: VERIFY }, trustedCas: [] })).toThrow(/revocation/);
+  });
+
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    it(`${version}: a resumed session is re-checked (checker flipped to revoked → 401)`, async () => {
+      const checker = fakeChecker('good');
+      const { port } = await serve({ required: true, user: { kind: 'cn' }, certificateVerification: VERIFY }, { checker });
+      const opts = { ...client(pki.alice), minVersion: version, maxVersion: version };
+      const first = await rawRequests(port, opts, [{}]);
+      expect(first.replies[0]?.status).toBe(200);
+      expect(first.session).toBeDefined();
+      checker.state.status = 'revoked';
+      const second = await rawRequests(port, { ...opts, session: first.session }, [{}]);
+      expect(second.replies[0]?.reused).toBe(true);
+      expect(second.replies[0]?.status).toBe(401);
+      expect(second.replies[0]?.body.error).toBe('Certificate revoked or verification failed');
+      expect(checker.state.calls).toBe(2);
+    });
+
+    it(`${version}: a session from a CA-A server is not authenticated by a CA-B server`, async () => {
+      const ticketKeys = randomBytes(48); // shared, so the resumption really happens on server B
+      const mtls = { required: true, user: { kind: 'cn' }, certificateVerification: false } as const;
+      const a = await serve(mtls, { ticketKeys });
+      const b = await serve(mtls, { ticketKeys, ca: pki.caB, server: pki.serverB });
+      const opts = { ...client(pki.alice), minVersion: version, maxVersion: version };
+      const first = await rawRequests(a.port, opts, [{}]);
+      expect(first.replies[0]?.body.authenticatedBy).toBe('mtls');
+      const second = await rawRequests(b.port, { ...opts, session: first.session }, [{}]);
+      if (second.replies[0]) {
+        expect(second.replies[0].reused).toBe(true);
+        expect(second.replies[0].status).toBe(401);
+        expect(String(second.replies[0].body.reason)).toMatch(/trusted CA/);
+      } else {
+        expect(second.error).toBeDefined(); // a refused handshake is just as good
+      }
+    });
+  }
+});
+
+describe('sanMapping (beyond Harper)', () => {
+  it('maps a SPIFFE URI SAN to the user', async () => {
+    const auth = createAuthenticator({ users, tokens, mtls: { required: true, user: { kind: 'cn' }, certificateVerification: false }, trustedCas: [pki.caA.x509], sanMapping: { type: 'uri', pattern: 'spiffe://example\\.org/user/(.+)' } });
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: true });
+    cleanups.push(s.close);
+    expect((await one(s.port, pki.spiffe)).body).toMatchObject({ username: 'alice', authenticatedBy: 'mtls' });
+    expect((await one(s.port, pki.alice)).status).toBe(401); // CN is not used when sanMapping is on
+  });
+});
+
+describe('node https client', () => {
+  it('keep-alive agent requests reuse one connection', async () => {
+    const checker = fakeChecker('good');
+    const { port } = await serve({ required: true, user: { kind: 'cn' }, certificateVerification: VERIFY }, { checker });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: [pki.caA.cert], cert: pki.alice.cert, key: pki.alice.key });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', servername: 'localhost', port, path: '/whoami', agent }, (res) => {
+            let b = '';
+            res.setEncoding('utf8');
+            res.on('data', (c) => (b += c));
+            res.on('end', () => resolve(b));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        expect(JSON.parse(body).username).toBe('alice');
+      }
+      expect(checker.state.calls).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
