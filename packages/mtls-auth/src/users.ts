@@ -96,8 +96,9 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
       return publicUser(next);
     },
     async drop(username) {
-      const ok = await db.remove(checkUsername(username));
-      if (!ok) throw new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
+      // lmdb's remove() resolves true even for a missing key, so look first.
+      if (!getStored(checkUsername(username))) throw new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
+      await db.remove(username);
     },
     async list() {
       return [...db.getRange({})].map(({ value }) => publicUser(value));

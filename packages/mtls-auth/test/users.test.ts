@@ -1,0 +1,116 @@
+import { describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return { ...real, timingSafeEqual: vi.fn(real.timingSafeEqual) };
+});
+const crypto = await import('node:crypto');
+const { openUserStore, hashPassword, verifyPasswordHash, SCRYPT, AuthError } = await import('../src/index.js');
+
+const tmp = () => join(mkdtempSync(join(tmpdir(), 'mtls-auth-store-')), 'database', 'users.mdb');
+
+describe('password hashing', () => {
+  it('encodes scrypt$N$r$p$salt$hash with a per-password salt, compared with timingSafeEqual', async () => {
+    const a = await hashPassword('pw');
+    const b = await hashPassword('pw');
+    expect(a).toMatch(new RegExp(`^scrypt\\$${SCRYPT.N}\\$8\\$1\\$[A-Za-z0-9_-]{22}\\$[A-Za-z0-9_-]{43}$`));
+    expect(a).not.toBe(b);
+    vi.mocked(crypto.timingSafeEqual).mockClear();
+    expect(await verifyPasswordHash('pw', a)).toBe(true);
+    expect(await verifyPasswordHash('pW', a)).toBe(false);
+    expect(vi.mocked(crypto.timingSafeEqual)).toHaveBeenCalledTimes(2);
+  });
+  it('treats malformed stored hashes as a mismatch, not a crash', async () => {
+    for (const bad of ['', 'scrypt', 'bcrypt$1$2$3$4$5', 'scrypt$99999999$8$1$AA$AA', 'scrypt$x$8$1$AA$AA', 'scrypt$16384$8$1$AA$']) {
+      expect(await verifyPasswordHash('pw', bad)).toBe(false);
+    }
+  });
+});
+
+describe('openUserStore', () => {
+  it('creates, alters, lists and drops users; never returns hashes; survives reopen', async () => {
+    const path = tmp();
+    let store = await openUserStore({ path });
+    expect(await store.create({ username: 'alice', password: 'a', role: 'super_user' })).toEqual({ username: 'alice', role: 'super_user', active: true });
+    await store.create({ username: 'bob', password: 'b', role: 'user', active: false });
+    await expect(store.create({ username: 'alice', password: 'x', role: 'user' })).rejects.toMatchObject({ code: 'ERR_AUTH_USER_EXISTS' });
+    expect(JSON.stringify(await store.list())).not.toMatch(/scrypt|passwordHash/);
+    expect(JSON.stringify(await store.get('alice'))).not.toMatch(/scrypt|passwordHash/);
+    await store.close();
+    expect(readdirSync(join(path, '..')).length).toBeGreaterThan(0);
+
+    store = await openUserStore({ path });
+    expect((await store.list()).map((u) => u.username).sort()).toEqual(['alice', 'bob']);
+    expect(await store.verifyPassword('alice', 'a')).toEqual({ username: 'alice', role: 'super_user', active: true });
+    expect(await store.verifyPassword('alice', 'b')).toBeUndefined();
+    expect(await store.verifyPassword('bob', 'b')).toBeUndefined(); // inactive
+    await store.alter('bob', { active: true, password: 'b2', role: 'reader' });
+    expect(await store.verifyPassword('bob', 'b2')).toMatchObject({ role: 'reader', active: true });
+    expect(await store.verifyPassword('bob', 'b')).toBeUndefined();
+    await store.drop('bob');
+    expect(await store.get('bob')).toBeUndefined();
+    await expect(store.drop('bob')).rejects.toMatchObject({ code: 'ERR_AUTH_USER_NOT_FOUND' });
+    await expect(store.alter('bob', { role: 'x' })).rejects.toMatchObject({ code: 'ERR_AUTH_USER_NOT_FOUND' });
+    await store.close();
+  });
+
+  it('validates input with typed errors', async () => {
+    const store = await openUserStore({ path: tmp() });
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ username: '', password: 'x', role: 'r' }, /username/],
+      [{ username: 'a'.repeat(257), password: 'x', role: 'r' }, /longer than 256/],
+      [{ username: 'a\nb', password: 'x', role: 'r' }, /control characters/],
+      [{ username: 'a\u0000b', password: 'x', role: 'r' }, /control characters/],
+      [{ username: 'ok', password: '', role: 'r' }, /password/],
+      [{ username: 'ok', password: 'x', role: '' }, /role/],
+      [{ username: 'ok', password: 'x', role: 'r', active: 'yes' }, /active/],
+      [{ username: 42, password: 'x', role: 'r' }, /username/],
+    ];
+    for (const [input, msg] of cases) {
+      const err = await store.create(input as never).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AuthError);
+      expect(err).toMatchObject({ code: 'ERR_AUTH_INVALID_INPUT' });
+      expect((err as Error).message).toMatch(msg);
+    }
+    expect(await store.create({ username: 'a'.repeat(256), password: 'x', role: 'r' })).toMatchObject({ active: true });
+    await store.close();
+  });
+
+  it('ensureAdmin creates a super_user once, generating a password when none is given', async () => {
+    const store = await openUserStore({ path: tmp() });
+    const first = await store.ensureAdmin({ username: 'admin' });
+    expect(first.created).toBe(true);
+    expect(first.generatedPassword).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(await store.verifyPassword('admin', first.generatedPassword!)).toMatchObject({ role: 'super_user' });
+    expect(await store.ensureAdmin({ username: 'other', password: 'x' })).toEqual({ created: false });
+    expect(await store.get('other')).toBeUndefined();
+    const given = await openUserStore({ path: tmp() });
+    expect(await given.ensureAdmin({ username: 'root', password: 'pw' })).toEqual({ created: true, generatedPassword: undefined });
+    await store.close();
+    await given.close();
+  });
+
+  it('spends comparable time for unknown users and wrong passwords (no user-existence oracle)', async () => {
+    const store = await openUserStore({ path: tmp() });
+    await store.create({ username: 'alice', password: 'a', role: 'user' });
+    await store.verifyPassword('nobody', 'x'); // warm the dummy hash
+    const time = async (u: string) => {
+      const t = process.hrtime.bigint();
+      await store.verifyPassword(u, 'wrong');
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      known.push(await time('alice'));
+      unknown.push(await time('nobody'));
+    }
+    const med = (a: number[]) => a.sort((x, y) => x - y)[1]!;
+    expect(med(unknown)).toBeGreaterThan(med(known) * 0.5);
+    expect(med(unknown)).toBeLessThan(med(known) * 2);
+    await store.close();
+  });
+});
