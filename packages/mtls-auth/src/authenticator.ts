@@ -42,6 +42,12 @@ export interface AuthenticatorOptions {
    * matching this pattern instead of the CN (e.g. SPIFFE URIs). No match: no user.
    */
   sanMapping?: SanMapping;
+  /**
+   * Cache a successful Basic password check per connection (keyed by a SHA-256 digest of the
+   * credentials, compared in constant time; dropped when the user's password, role or active
+   * flag changes). Default true; false makes every request pay scrypt (benchmarks).
+   */
+  basicCache?: boolean;
 }
 
 /** What a TLS connection's certificate says, computed once per connection. */
@@ -141,7 +147,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
       return { ok: true, user, method: 'jwt' };
     }
     const key = digest(creds.raw);
-    const cached = basicCache.get(req.socket);
+    const cached = opts.basicCache === false ? undefined : basicCache.get(req.socket);
     if (cached && cached.key.length === key.length && timingSafeEqual(cached.key, key) && cached.username === creds.username) {
       const [user, version] = await Promise.all([users.get(creds.username), users.version(creds.username)]);
       if (user && user.active && version === cached.version) return { ok: true, user, method: 'basic' };
@@ -149,7 +155,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     const user = await users.verifyPassword(creds.username, creds.password);
     if (!user) return { ok: false, status: 401, error: LOGIN_FAILED, reason: 'wrong password, unknown or inactive user' };
     const version = await users.version(user.username);
-    if (version) basicCache.set(req.socket, { key, username: user.username, version });
+    if (version && opts.basicCache !== false) basicCache.set(req.socket, { key, username: user.username, version });
     return { ok: true, user, method: 'basic' };
   }
 

@@ -1,6 +1,7 @@
 import { AuthError } from './errors.js';
 import type { User, UserStore } from './users.js';
 import type { TokenService } from './tokens.js';
+import type { AuthResult } from './authenticator.js';
 
 export interface OperationContext {
   users: UserStore;
@@ -18,8 +19,14 @@ const FORBIDDEN: OperationReply = { status: 403, body: { error: 'This operation 
 const bad = (error: string): OperationReply => ({ status: 400, body: { error } });
 const USER_OPS = new Set(['add_user', 'alter_user', 'drop_user', 'list_users']);
 
-export function requireSuperUser(caller: OperationContext['caller']): boolean {
-  return caller?.role === 'super_user';
+/**
+ * True when the caller has the super_user role. Takes either an operation caller
+ * (`{ username, role }`) or an AuthResult from `authenticate()`.
+ */
+export function requireSuperUser(caller: OperationContext['caller'] | AuthResult | undefined): boolean {
+  if (!caller) return false;
+  if ('ok' in caller) return caller.ok && caller.user.role === 'super_user';
+  return caller.role === 'super_user';
 }
 
 const show = (u: User) => ({ username: u.username, role: u.role, active: u.active });

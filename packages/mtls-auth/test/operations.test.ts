@@ -40,6 +40,8 @@ describe('handleAuthOperation', () => {
     expect(requireSuperUser(admin)).toBe(true);
     expect(requireSuperUser(plain)).toBe(false);
     expect(requireSuperUser(undefined)).toBe(false);
+    expect(requireSuperUser({ ok: true, user: { username: 'admin', role: 'super_user', active: true }, method: 'basic' })).toBe(true);
+    expect(requireSuperUser({ ok: false, status: 401, error: 'Login failed', reason: 'x' })).toBe(false);
   });
 
   it('add, list, alter, drop; never a hash; 400 with the reason for bad fields', async () => {
