@@ -7,10 +7,12 @@ import type { TokenService } from './tokens.js';
 import { peerChainFromSocket, verifyClientChain } from './chain.js';
 import { usernameFromCertificate } from './identity.js';
 import { compileSanMapping, type SanMapping } from './san.js';
+import { AuthError } from './errors.js';
 
 /** The part of @harper-tls/revocation's checker the authenticator uses. */
 export interface RevocationGate {
-  check(chain: Uint8Array[]): Promise<{ status: string; allowed: boolean }>;
+  /** `chain`: DER, leaf first, ending with the trust anchor; `opts.at`: the authenticator's clock. */
+  check(chain: Uint8Array[], opts?: { at?: Date }): Promise<{ status: string; allowed: boolean }>;
 }
 
 export interface AuthLogger {
@@ -76,6 +78,16 @@ function parseAuthorization(header: string | undefined): Credentials {
   return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1), raw: m[2]! };
 }
 
+/**
+ * The object that stands for the connection. HTTP/1: `req.socket`. HTTP/2 compat requests hand
+ * out a new proxy per stream as `req.socket`, so the per-connection caches key on the session's
+ * socket proxy instead, which is one object per connection.
+ */
+function connectionSocket(req: IncomingMessage): TLSSocket {
+  const session = (req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session;
+  return (session?.socket ?? req.socket) as TLSSocket;
+}
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -91,7 +103,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   const { users, tokens, mtls } = opts;
   const now = opts.now ?? (() => new Date());
   if (mtls && mtls.certificateVerification && !opts.revocation) {
-    throw new Error('mtls.certificateVerification is on but no revocation checker was given');
+    throw new AuthError('ERR_AUTH_INVALID_OPTION', 'mtls.certificateVerification is on but no revocation checker was given (options.revocation)');
   }
   const sanUser = opts.sanMapping ? compileSanMapping(opts.sanMapping) : undefined;
   const perSocket = new WeakMap<TLSSocket, Promise<MtlsOutcome>>();
@@ -108,7 +120,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
       const ders = [...chain.path, chain.anchor].map((c) => new Uint8Array(c.raw));
       let verdict: { status: string; allowed: boolean };
       try {
-        verdict = await opts.revocation!.check(ders);
+        verdict = await opts.revocation!.check(ders, { at: now() });
       } catch (err) {
         return { kind: 'rejected', reason: `revocation check failed: ${(err as Error).message}` };
       }
@@ -127,7 +139,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   }
 
   function mtlsOutcome(req: IncomingMessage): Promise<MtlsOutcome> {
-    const socket = req.socket as TLSSocket;
+    const socket = connectionSocket(req);
     if (!mtls || !socket.encrypted) return Promise.resolve({ kind: 'none' });
     let p = perSocket.get(socket);
     if (!p) {
@@ -147,7 +159,8 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
       return { ok: true, user, method: 'jwt' };
     }
     const key = digest(creds.raw);
-    const cached = opts.basicCache === false ? undefined : basicCache.get(req.socket);
+    const conn = connectionSocket(req);
+    const cached = opts.basicCache === false ? undefined : basicCache.get(conn);
     if (cached && cached.key.length === key.length && timingSafeEqual(cached.key, key) && cached.username === creds.username) {
       const [user, version] = await Promise.all([users.get(creds.username), users.version(creds.username)]);
       if (user && user.active && version === cached.version) return { ok: true, user, method: 'basic' };
@@ -155,7 +168,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     const user = await users.verifyPassword(creds.username, creds.password);
     if (!user) return { ok: false, status: 401, error: LOGIN_FAILED, reason: 'wrong password, unknown or inactive user' };
     const version = await users.version(user.username);
-    if (version && opts.basicCache !== false) basicCache.set(req.socket, { key, username: user.username, version });
+    if (version && opts.basicCache !== false) basicCache.set(conn, { key, username: user.username, version });
     return { ok: true, user, method: 'basic' };
   }
 

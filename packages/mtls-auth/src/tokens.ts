@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT, jwtVerify } from 'jose';
 import { writeFileAtomic } from '@harper-tls/cert-gen';
+import { AuthError } from './errors.js';
 
 type TokenType = 'operation' | 'refresh';
 
@@ -26,7 +27,10 @@ const ISSUER = 'harper-tls';
  */
 export function createTokenService(opts: { secret: Uint8Array; operationTokenTimeoutMs: number; refreshTokenTimeoutMs: number; now?: () => Date }): TokenService {
   const now = opts.now ?? (() => new Date());
-  if (opts.secret.length < 32) throw new Error('the JWT secret must be at least 32 bytes');
+  if (!(opts.secret instanceof Uint8Array) || opts.secret.length < 32) throw new AuthError('ERR_AUTH_INVALID_OPTION', 'the JWT secret (options.secret) must be at least 32 bytes');
+  for (const k of ['operationTokenTimeoutMs', 'refreshTokenTimeoutMs'] as const) {
+    if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new AuthError('ERR_AUTH_INVALID_OPTION', `options.${k} must be a positive number of milliseconds`);
+  }
   const sign = (username: string, type: TokenType, lifetimeMs: number) => {
     const iat = Math.floor(now().getTime() / 1000);
     return new SignJWT({ token_type: type })

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request, Agent } from 'node:https';
+import { connect as h2connect, createSecureServer } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import type { MtlsConfig } from '@harper-tls/config';
 import { createAuthenticator, createTokenService, openUserStore, type UserStore, type TokenService } from '../src/index.js';
 import { makePki, type TestPki, type Pem } from './certs.js';
@@ -142,7 +144,7 @@ describe('mTLS optional (rejectUnauthorized false): our own chain check and the 
 
   it('a huge header gets 431 and the server keeps serving', async () => {
     const r = await rawRequests(port, client(), [{ Authorization: 'Basic ' + 'A'.repeat(64 * 1024) }]);
-    expect(r.replies[0]?.status ?? 431).toBe(431);
+    expect(r.replies[0]?.status).toBe(431);
     expect((await one(port, undefined, basic('alice', 'alice-pw'))).status).toBe(200);
   });
 
@@ -256,5 +258,50 @@ describe('node https client', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('HTTP/2', () => {
+  it('authenticates by mTLS and checks revocation once per HTTP/2 connection', async () => {
+    const checker = fakeChecker('good');
+    const auth = createAuthenticator({ users, tokens, mtls: { required: true, user: { kind: 'cn' }, certificateVerification: VERIFY }, trustedCas: [pki.caA.x509], revocation: checker });
+    const server = createSecureServer({ key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      void auth.authenticate(req as never).then((r) => {
+        res.writeHead(r.ok ? 200 : 401);
+        res.end(r.ok ? `${r.user.username}/${r.method}` : r.error);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const session = h2connect(`https://localhost:${(server.address() as AddressInfo).port}`, { ca: [pki.caA.cert], cert: pki.alice.cert, key: pki.alice.key, host: '127.0.0.1', servername: 'localhost', lookup: (_h, _o, cb) => (cb as (e: null, a: string, f: number) => void)(null, '127.0.0.1', 4) });
+    try {
+      const get = () =>
+        new Promise<string>((resolve, reject) => {
+          const s = session.request({ ':path': '/whoami' });
+          let b = '';
+          s.setEncoding('utf8');
+          s.on('data', (c) => (b += c));
+          s.on('end', () => resolve(b));
+          s.on('error', reject);
+          s.end();
+        });
+      expect(await Promise.all([get(), get(), get(), get()])).toEqual(Array(4).fill('alice/mtls'));
+      expect(checker.state.calls).toBe(1);
+    } finally {
+      session.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('logging', () => {
+  it('logs the reason of a failure, never the password', async () => {
+    const lines: Array<{ obj: object; msg?: string }> = [];
+    const logger = { info: (obj: object, msg?: string) => lines.push({ obj, msg }), warn: (obj: object, msg?: string) => lines.push({ obj, msg }) };
+    const auth = createAuthenticator({ users, tokens, mtls: false, trustedCas: [], logger });
+    const r = await auth.authenticate({ headers: { authorization: basic('alice', 'secret-guess').Authorization }, socket: {} } as never);
+    expect(r).toMatchObject({ ok: false, error: 'Login failed' });
+    expect(lines).toHaveLength(1);
+    expect(JSON.stringify(lines)).toMatch(/wrong password/);
+    expect(JSON.stringify(lines)).not.toMatch(/secret-guess/);
   });
 });
