@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { MtlsConfig } from '@harper-tls/config';
 import type { User, UserStore } from './users.js';
@@ -23,6 +24,9 @@ export interface AuthLogger {
 export type AuthResult =
   | { ok: true; user: User; method: 'mtls' | 'basic' | 'jwt' }
   | { ok: false; status: 401; error: 'Login failed' | 'Certificate revoked or verification failed'; reason: string };
+
+/** An HTTP/1 `IncomingMessage` or an HTTP/2 compat `Http2ServerRequest` (Fastify: `request.raw`). */
+export type AuthRequest = IncomingMessage | Http2ServerRequest;
 
 export const LOGIN_FAILED = 'Login failed' as const;
 export const CERT_REJECTED = 'Certificate revoked or verification failed' as const;
@@ -83,7 +87,7 @@ function parseAuthorization(header: string | undefined): Credentials {
  * out a new proxy per stream as `req.socket`, so the per-connection caches key on the session's
  * socket proxy instead, which is one object per connection.
  */
-function connectionSocket(req: IncomingMessage): TLSSocket {
+function connectionSocket(req: AuthRequest): TLSSocket {
   const session = (req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session;
   return (session?.socket ?? req.socket) as TLSSocket;
 }
@@ -138,18 +142,19 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     return cn === undefined ? { kind: 'trusted', reason: 'the certificate subject has no single readable CN' } : { kind: 'trusted', username: cn };
   }
 
-  function mtlsOutcome(req: IncomingMessage): Promise<MtlsOutcome> {
+  function mtlsOutcome(req: AuthRequest): Promise<MtlsOutcome> {
     const socket = connectionSocket(req);
     if (!mtls || !socket.encrypted) return Promise.resolve({ kind: 'none' });
     let p = perSocket.get(socket);
     if (!p) {
-      p = evaluateCertificate(socket);
+      // An unexpected throw must not poison the connection with a 500 on every request: fail closed.
+      p = evaluateCertificate(socket).catch((err: unknown) => ({ kind: 'rejected' as const, reason: `certificate evaluation failed: ${(err as Error)?.message ?? String(err)}` }));
       perSocket.set(socket, p);
     }
     return p;
   }
 
-  async function withCredentials(req: IncomingMessage, creds: Exclude<Credentials, undefined>): Promise<AuthResult> {
+  async function withCredentials(req: AuthRequest, creds: Exclude<Credentials, undefined>): Promise<AuthResult> {
     if (creds.kind === 'malformed') return { ok: false, status: 401, error: LOGIN_FAILED, reason: creds.reason };
     if (creds.kind === 'bearer') {
       const username = await tokens.verifyOperationToken(creds.token);
@@ -173,7 +178,8 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   }
 
   return {
-    async authenticate(req: IncomingMessage): Promise<AuthResult> {
+    /** Authenticates one request; never rejects for bad input (a 401 result instead). */
+    async authenticate(req: AuthRequest): Promise<AuthResult> {
       const creds = parseAuthorization(req.headers.authorization);
       const cert = await mtlsOutcome(req);
       let result: AuthResult;

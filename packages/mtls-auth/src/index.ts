@@ -4,7 +4,7 @@ export { hashPassword, verifyPasswordHash, SCRYPT } from './password.js';
 export { createTokenService, loadOrCreateSecret } from './tokens.js';
 export type { TokenService } from './tokens.js';
 export { createAuthenticator, LOGIN_FAILED, CERT_REJECTED } from './authenticator.js';
-export type { Authenticator, AuthenticatorOptions, AuthResult, RevocationGate, AuthLogger } from './authenticator.js';
+export type { Authenticator, AuthenticatorOptions, AuthResult, AuthRequest, RevocationGate, AuthLogger } from './authenticator.js';
 export { handleAuthOperation, requireSuperUser } from './operations.js';
 export type { OperationContext, OperationReply } from './operations.js';
 export { usernameFromCertificate, subjectCommonNames } from './identity.js';

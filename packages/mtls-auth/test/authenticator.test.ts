@@ -266,7 +266,7 @@ describe('HTTP/2', () => {
     const checker = fakeChecker('good');
     const auth = createAuthenticator({ users, tokens, mtls: { required: true, user: { kind: 'cn' }, certificateVerification: VERIFY }, trustedCas: [pki.caA.x509], revocation: checker });
     const server = createSecureServer({ key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      void auth.authenticate(req as never).then((r) => {
+      void auth.authenticate(req).then((r) => {
         res.writeHead(r.ok ? 200 : 401);
         res.end(r.ok ? `${r.user.username}/${r.method}` : r.error);
       });
@@ -303,5 +303,16 @@ describe('logging', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.stringify(lines)).toMatch(/wrong password/);
     expect(JSON.stringify(lines)).not.toMatch(/secret-guess/);
+  });
+});
+
+describe('robustness', () => {
+  it('a throwing trust-store callback fails closed with 401, not a rejection', async () => {
+    const auth = createAuthenticator({ users, tokens, mtls: { required: false, user: { kind: 'cn' }, certificateVerification: false }, trustedCas: () => { throw new Error('boom'); } });
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    const r = await one(s.port, pki.alice);
+    expect(r.status).toBe(401);
+    expect(String(r.body.reason)).toMatch(/boom/);
   });
 });
