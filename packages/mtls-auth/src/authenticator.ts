@@ -66,6 +66,8 @@ type MtlsOutcome =
 type Credentials = { kind: 'basic'; username: string; password: string; raw: string } | { kind: 'bearer'; token: string } | { kind: 'malformed'; reason: string } | undefined;
 
 const MAX_AUTH_HEADER = 8192;
+/** Intermediates remembered for resumed sessions (oldest dropped first). */
+const MAX_INTERMEDIATES = 256;
 
 function parseAuthorization(header: string | undefined): Credentials {
   if (header === undefined) return undefined;
@@ -110,6 +112,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     throw new AuthError('ERR_AUTH_INVALID_OPTION', 'mtls.certificateVerification is on but no revocation checker was given (options.revocation)');
   }
   const sanUser = opts.sanMapping ? compileSanMapping(opts.sanMapping) : undefined;
+  const intermediates = new Map<string, X509Certificate>();
   const perSocket = new WeakMap<TLSSocket, Promise<MtlsOutcome>>();
   const basicCache = new WeakMap<object, { key: Buffer; username: string; version: string }>();
 
@@ -118,8 +121,16 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   async function evaluateCertificate(socket: TLSSocket): Promise<MtlsOutcome> {
     const presented = peerChainFromSocket(socket);
     if (presented.length === 0) return { kind: 'none' };
-    const chain = verifyClientChain(presented, trusted(socket), now());
+    // OpenSSL keeps only the leaf in a resumed session, not the intermediates the client sent, so
+    // intermediates from earlier verified chains are offered as path candidates. Safe: every
+    // link is still signature-checked up to a trust anchor of this listener.
+    const chain = verifyClientChain([...presented, ...intermediates.values()], trusted(socket), now());
     if (!chain.ok) return { kind: 'untrusted', reason: chain.reason };
+    for (const c of chain.path.slice(1)) {
+      if (intermediates.has(c.fingerprint256)) continue;
+      if (intermediates.size >= MAX_INTERMEDIATES) intermediates.delete(intermediates.keys().next().value!);
+      intermediates.set(c.fingerprint256, c);
+    }
     if (mtls && mtls.certificateVerification) {
       const ders = [...chain.path, chain.anchor].map((c) => new Uint8Array(c.raw));
       let verdict: { status: string; allowed: boolean };

@@ -25,6 +25,7 @@ beforeAll(async () => {
   await users.create({ username: 'alice', password: 'alice-pw', role: 'super_user' });
   await users.create({ username: 'bob', password: 'bob-pw', role: 'user', active: false });
   await users.create({ username: 'jörg', password: 'x', role: 'user' });
+  await users.create({ username: 'dave', password: 'x', role: 'user' });
   tokens = createTokenService({ secret: randomBytes(32), operationTokenTimeoutMs: 60_000, refreshTokenTimeoutMs: 120_000 });
 });
 afterAll(async () => {
@@ -315,4 +316,20 @@ describe('robustness', () => {
     expect(r.status).toBe(401);
     expect(String(r.body.reason)).toMatch(/boom/);
   });
+});
+
+describe('intermediate CA', () => {
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    it(`${version}: a leaf under an intermediate the client sends is authenticated, also on resumption`, async () => {
+      const checker = fakeChecker('good');
+      const { port } = await serve({ required: true, user: { kind: 'cn' }, certificateVerification: VERIFY }, { checker });
+      const opts = { ca: [pki.caA.cert], cert: pki.dave.cert + pki.inter.cert, key: pki.dave.key, minVersion: version, maxVersion: version };
+      const first = await rawRequests(port, opts, [{}]);
+      expect(first.replies[0]?.body).toMatchObject({ username: 'dave', authenticatedBy: 'mtls' });
+      const second = await rawRequests(port, { ...opts, session: first.session }, [{}]);
+      expect(second.replies[0]?.reused).toBe(true);
+      expect(second.replies[0]?.status).toBe(200);
+      expect(checker.state.calls).toBe(2);
+    });
+  }
 });

@@ -37,12 +37,12 @@ let counter = 0;
  * A leaf issued by `caName` through `openssl ca` (which, unlike `x509 -req`, takes explicit
  * start and end dates, and keeps the subject exactly as requested with -preserveDN).
  */
-function makeLeaf(dir: string, caName: string, name: string, subj: string, opts: { eku?: string; start?: Date; end?: Date; san?: string; multi?: boolean } = {}): Pem {
+function makeLeaf(dir: string, caName: string, name: string, subj: string, opts: { eku?: string; start?: Date; end?: Date; san?: string; multi?: boolean; ca?: boolean } = {}): Pem {
   ecKey(dir, name);
   const reqArgs = ['req', '-new', '-utf8', '-key', `${name}.key`, '-subj', subj, '-out', `${name}.csr`];
   if (opts.multi) reqArgs.push('-multivalue-rdn');
   run(reqArgs, dir);
-  const ext = [`basicConstraints=CA:FALSE`, `keyUsage=critical,digitalSignature`, `extendedKeyUsage=${opts.eku ?? 'clientAuth'}`];
+  const ext = opts.ca ? ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'] : [`basicConstraints=CA:FALSE`, `keyUsage=critical,digitalSignature`, `extendedKeyUsage=${opts.eku ?? 'clientAuth'}`];
   if (opts.san) ext.push(`subjectAltName=${opts.san}`);
   writeFileSync(join(dir, `${name}.ext`), ext.join('\n') + '\n');
   const db = `${caName}-${++counter}`;
@@ -79,6 +79,9 @@ export interface TestPki {
   jorg: Pem;
   untrustedAlice: Pem;
   spiffe: Pem;
+  /** An intermediate CA under CA A, and CN=dave issued by it. */
+  inter: Pem;
+  dave: Pem;
 }
 
 /** Every certificate the tests need, made with the openssl CLI in a fresh temp dir (~2 s). */
@@ -104,6 +107,8 @@ export function makePki(): TestPki {
     serverAuthOnly: leaf('srvonly', '/CN=alice', { eku: 'serverAuth' }),
     jorg: leaf('jorg', '/CN=jörg'),
     untrustedAlice: makeLeaf(dir, 'caB', 'ualice', '/CN=alice'),
+    inter: leaf('inter', '/CN=Test Intermediate', { ca: true }),
+    dave: makeLeaf(dir, 'inter', 'dave', '/CN=dave'),
     spiffe: leaf('spiffe', '/O=Workload', { san: 'URI:spiffe://example.org/user/alice' }),
   };
 }
