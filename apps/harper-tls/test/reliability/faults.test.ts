@@ -1,0 +1,81 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { X509Certificate } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:tls';
+import { join } from 'node:path';
+import { run, tempRoot } from '../helpers/run.js';
+import { freePorts, portArgs, sleep, spawnCli } from './harness.js';
+
+/** The fingerprint of the certificate the HTTPS listener presents. */
+function servedFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, timeout: 5000 }, () => {
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.end();
+      resolve(fp);
+    });
+    s.on('error', reject);
+    s.on('timeout', () => s.destroy(new Error('TLS connect timed out')));
+  });
+}
+
+describe('faults', () => {
+  const roots: Array<() => void> = [];
+  afterAll(() => roots.forEach((c) => c()));
+
+  it('a configured certificate file disappearing keeps the last good certificate in service', async () => {
+    const { root, cleanup } = tempRoot();
+    roots.push(cleanup);
+    const ports = await freePorts();
+    const server = run(['start', '--root', root, ...portArgs(ports)], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' });
+    try {
+      await server.waitFor('operations ');
+      const certFile = join(root, 'keys', 'certificate.pem');
+      const expected = new X509Certificate(readFileSync(certFile)).fingerprint256;
+      const caFile = join(root, 'ca-copy.pem');
+      execFileSync('cp', [join(root, 'keys', 'ca.pem'), caFile]);
+      expect(await servedFingerprint(ports.https)).toBe(expected);
+      rmSync(certFile);
+      rmSync(join(root, 'keys', 'privateKey.pem'));
+      // Give the file watcher time to notice and (try to) reload.
+      await sleep(1500);
+      expect(await servedFingerprint(ports.https)).toBe(expected);
+      // Async: the server runs in this process, a synchronous curl would block it.
+      const { stdout: out } = await promisify(execFile)('curl', ['-s', '-S', '--max-time', '10', '--cacert', caFile, '-w', '\n%{http_code}', `https://localhost:${ports.https}/health`], { encoding: 'utf8' });
+      expect(out).toBe('{"status":"ok"}\n200');
+      expect(await server.stop()).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
+
+  // BUG (packages/server, not owned here): openServerDatabase() lets lmdb's
+  // "Permission denied: Attempting to setup locks" escape untyped, so start exits 70 with
+  // "unexpected error" and a stack trace instead of exit 1 with a one-line HarperTlsError.
+  // Remove `.fails` once openServerDatabase wraps the open error in a typed error.
+  it.fails('a read-only database directory fails start with a clear error, exit 1 and no stack trace', async () => {
+    const { root, cleanup } = tempRoot();
+    roots.push(cleanup);
+    const db = join(root, 'database');
+    mkdirSync(db);
+    // Root ignores directory permissions, so when the tests run as root the server runs as "nobody".
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      execFileSync('chown', ['-R', '65534:65534', root]);
+      chmodSync(root, 0o755);
+    }
+    chmodSync(db, 0o555);
+    const ports = await freePorts();
+    const child = spawnCli(['start', '--root', root, ...portArgs(ports)], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw', HOME: root }, asRoot ? { uid: 65534, gid: 65534 } : undefined);
+    const exit = await Promise.race([child.exited, sleep(20_000).then(() => undefined)]);
+    if (!exit) child.proc.kill('SIGKILL');
+    expect(exit).toEqual({ code: 1, signal: null });
+    const err = child.stderr();
+    expect(err).toMatch(/database/i);
+    expect(err).not.toMatch(/\n\s+at /);
+    expect(err.trim().split('\n').length).toBeLessThanOrEqual(3);
+    chmodSync(db, 0o755);
+  }, 30_000);
+});
