@@ -21,6 +21,7 @@ export interface AuthLogger {
   warn(obj: object, msg?: string): void;
 }
 
+/** Outcome of `authenticate()`: `reason` is for logs only, send `{ error }` with `status`. */
 export type AuthResult =
   | { ok: true; user: User; method: 'mtls' | 'basic' | 'jwt' }
   | { ok: false; status: 401; error: 'Login failed' | 'Certificate revoked or verification failed'; reason: string };

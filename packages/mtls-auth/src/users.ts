@@ -33,6 +33,7 @@ export interface UserStore {
 
 const MAX_NAME = 256;
 
+/** Returns `username` when it is a string of 1-256 characters without control characters; throws ERR_AUTH_INVALID_INPUT otherwise. */
 export function checkUsername(username: unknown): string {
   if (typeof username !== 'string' || username.length === 0) throw new AuthError('ERR_AUTH_INVALID_INPUT', '"username" must be a non-empty string');
   if (username.length > MAX_NAME) throw new AuthError('ERR_AUTH_INVALID_INPUT', `"username" is longer than ${MAX_NAME} characters`);
