@@ -10,7 +10,7 @@ const RUNS = runs(20);
 describe(`kill -9 during renew-certs (${RUNS} runs)`, () => {
   const { root, cleanup } = tempRoot();
   // Most of a child's run is module loading; the kill window is calibrated to one full
-  // run (x1.1) so the random points land before, inside and after the key writes.
+  // run (x1.6; the other test files load the CPU too) so the random points land before, inside and after the key writes.
   let maxDelayMs = 450;
   beforeAll(async () => {
     const first = await startAndStop(root, { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' });
@@ -18,7 +18,7 @@ describe(`kill -9 during renew-certs (${RUNS} runs)`, () => {
     const t0 = Date.now();
     const full = spawnCli(['renew-certs', '--root', root]);
     expect((await full.exited).code).toBe(0);
-    maxDelayMs = Math.ceil((Date.now() - t0) * 1.1);
+    maxDelayMs = Math.ceil((Date.now() - t0) * 1.6);
   });
   afterAll(() => cleanup());
 
