@@ -1,0 +1,122 @@
+import type { Logger } from '../logger.js';
+import { RevocationError } from '../errors.js';
+import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
+import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
+
+/** Persistent cache behind the in-memory one (the server's lmdb). */
+export interface RevocationStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array): Promise<void>;
+}
+
+interface Entry {
+  crl: ParsedCrl;
+  fetchedAt: number;
+  /** After this, a background refresh starts; the CRL is still served. */
+  refreshAt: number;
+}
+
+export interface CrlLookup {
+  crl?: ParsedCrl;
+  cache: 'hit' | 'miss' | 'stale';
+  error?: RevocationError;
+}
+
+export interface CrlCacheOptions {
+  timeoutMs: number;
+  cacheTtlMs: number;
+  gracePeriodMs: number;
+  maxBytes: number;
+  fetch?: FetchLike;
+  store?: RevocationStore;
+  now: () => Date;
+  logger?: Logger;
+}
+
+const STORE_PREFIX = 'crl:';
+
+/**
+ * Downloaded CRLs by URL: one parsed copy each, one download at a time per URL, reused for
+ * `cacheTtl` (bounded by nextUpdate), refreshed in the background after that, persisted so a
+ * restart does not download again, and served stale until nextUpdate + gracePeriod when a
+ * refresh fails.
+ */
+export class CrlCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #flight = createSingleFlight<Entry>();
+  readonly #opts: CrlCacheOptions;
+  /** Downloads started, for tests and metrics. */
+  downloads = 0;
+
+  constructor(opts: CrlCacheOptions) {
+    this.#opts = opts;
+  }
+
+  #refreshAt(crl: ParsedCrl, fetchedAt: number): number {
+    const ttl = fetchedAt + this.#opts.cacheTtlMs;
+    return crl.nextUpdate ? Math.min(ttl, crl.nextUpdate.getTime()) : ttl;
+  }
+
+  #usable(e: Entry, now: number): boolean {
+    const limit = e.crl.nextUpdate ? e.crl.nextUpdate.getTime() + this.#opts.gracePeriodMs : e.fetchedAt + this.#opts.cacheTtlMs + this.#opts.gracePeriodMs;
+    return now <= limit;
+  }
+
+  async #fromStore(url: string): Promise<Entry | undefined> {
+    if (!this.#opts.store) return undefined;
+    try {
+      const v = await this.#opts.store.get(STORE_PREFIX + url);
+      if (!v || v.length < 9) return undefined;
+      const fetchedAt = Buffer.from(v.buffer, v.byteOffset, 8).readDoubleBE(0);
+      const crl = await parseCrlAsync(v.subarray(8));
+      return { crl, fetchedAt, refreshAt: this.#refreshAt(crl, fetchedAt) };
+    } catch (err) {
+      this.#opts.logger?.warn({ url, err: (err as Error).message }, 'cached CRL could not be read; downloading it again');
+      return undefined;
+    }
+  }
+
+  #download(url: string): Promise<Entry> {
+    return this.#flight.run(url, async () => {
+      this.downloads++;
+      const t0 = performance.now();
+      const der = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch });
+      const crl = await parseCrlAsync(der);
+      const fetchedAt = this.#opts.now().getTime();
+      const entry = { crl, fetchedAt, refreshAt: this.#refreshAt(crl, fetchedAt) };
+      this.#entries.set(url, entry);
+      this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
+      if (this.#opts.store) {
+        const head = Buffer.alloc(8);
+        head.writeDoubleBE(fetchedAt, 0);
+        this.#opts.store.put(STORE_PREFIX + url, new Uint8Array(Buffer.concat([head, der]))).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
+      }
+      return entry;
+    });
+  }
+
+  /** The CRL at `url`, from memory, the store, or the network (unless `noFetch`). */
+  async get(url: string, opts: { noFetch?: boolean } = {}): Promise<CrlLookup> {
+    const now = this.#opts.now().getTime();
+    let e = this.#entries.get(url);
+    if (!e) {
+      e = await this.#fromStore(url);
+      if (e) this.#entries.set(url, e);
+    }
+    if (e && now < e.refreshAt) return { crl: e.crl, cache: 'hit' };
+    if (e && this.#usable(e, now) && e.crl.nextUpdate && now < e.crl.nextUpdate.getTime()) {
+      // Due for a refresh but still current: serve it, refresh behind the scenes.
+      if (!opts.noFetch) this.#download(url).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'background CRL refresh failed; the cached CRL is still current'));
+      return { crl: e.crl, cache: 'hit' };
+    }
+    if (opts.noFetch) return e ? { crl: e.crl, cache: 'stale' } : { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', `${url} is not cached and fetching is off`) };
+    try {
+      const fresh = await this.#download(url);
+      return { crl: fresh.crl, cache: 'miss' };
+    } catch (err) {
+      const error = err instanceof RevocationError ? err : new RevocationError('ERR_REVOCATION_FETCH', (err as Error).message);
+      if (e && this.#usable(e, now)) return { crl: e.crl, cache: 'stale', error };
+      return { cache: 'miss', error };
+    }
+  }
+}

@@ -1,0 +1,192 @@
+import type { CertificateVerificationConfig } from '@harper-tls/config';
+import type { CertInfo } from './cert/parse.js';
+import { isIssuedBy } from './cert/verify.js';
+import { namesEqual } from './der/name.js';
+import { RevocationError } from './errors.js';
+import type { Logger } from './logger.js';
+import { CrlCache, type RevocationStore } from './cache/crl-cache.js';
+import { OcspCache } from './cache/ocsp-cache.js';
+import { checkCertificateWithCrls } from './crl/evaluate.js';
+import { parseCrl, type ParsedCrl } from './crl/parse.js';
+import { fetchBytes, createSingleFlight, type FetchLike } from './fetch/fetch-bytes.js';
+import { buildOcspRequest, certIdFor, certIdKey } from './ocsp/request.js';
+import { OcspFailure, verifyOcspResponse, type OcspAnswer } from './ocsp/response.js';
+import { normalizeChain, type CertificateInput } from './input.js';
+
+export type Status = 'good' | 'revoked' | 'unknown';
+
+export interface CertificateVerdict {
+  subject: string;
+  serialHex: string;
+  status: Status;
+  method?: 'crl' | 'ocsp';
+  reason?: string;
+  source?: string;
+  cache?: 'hit' | 'miss' | 'stale';
+  ms: number;
+  errors: string[];
+}
+
+export interface RevocationVerdict {
+  status: Status;
+  /** After failure modes: good → true, revoked → false, unknown → per the modes (see README). */
+  allowed: boolean;
+  certificates: CertificateVerdict[];
+}
+
+export interface RevocationChecker {
+  check(chain: CertificateInput[] | CertificateInput, opts?: { at?: Date; noFetch?: boolean }): Promise<RevocationVerdict>;
+  close(): Promise<void>;
+  /** Counters for metrics and tests. */
+  readonly stats: { crlDownloads: number; ocspRequests: number };
+}
+
+export interface RevocationCheckerOptions {
+  /** `certificateVerification` settings (SPEC.md section 2), already validated by @harper-tls/config. */
+  config: CertificateVerificationConfig;
+  /** Default global fetch. */
+  fetch?: FetchLike;
+  /** Default `() => new Date()`. */
+  now?: () => Date;
+  logger?: Logger;
+  /** Persistent CRL cache. */
+  store?: RevocationStore;
+  /** CRLs given locally (DER or PEM), used before any download. */
+  crls?: Uint8Array[];
+  /** Largest CRL or OCSP response accepted, bytes. Default 256 MiB. */
+  maxDownloadBytes?: number;
+  /** Send a nonce in OCSP requests. Default true. */
+  ocspNonce?: boolean;
+}
+
+type MethodOutcome =
+  | { kind: 'answer'; status: 'good' | 'revoked'; reason?: string; source?: string; cache?: CertificateVerdict['cache'] }
+  | { kind: 'none'; errors: string[] } // nothing to ask, or nothing in scope
+  | { kind: 'error'; errors: string[]; invalid: boolean; cache?: CertificateVerdict['cache'] };
+
+const httpUrls = (urls: string[]) => urls.filter((u) => /^https?:\/\//i.test(u));
+
+/**
+ * Checks every certificate of a chain below its trust anchor (the last certificate): CRL first
+ * (local CRLs, then the certificate's distribution points), OCSP when the CRLs give no answer,
+ * then the failure modes. See the package README for the exact failure-mode rules.
+ */
+export function createRevocationChecker(options: RevocationCheckerOptions): RevocationChecker {
+  const { config } = options;
+  if (!config || config.enabled !== true) throw new RevocationError('ERR_REVOCATION_INPUT', 'createRevocationChecker needs the certificateVerification settings (enabled: true)');
+  const now = options.now ?? (() => new Date());
+  const maxBytes = options.maxDownloadBytes ?? 256 * 1024 * 1024;
+  const local: ParsedCrl[] = (options.crls ?? []).map((b) => parseCrl(b));
+  const crlCache = new CrlCache({ timeoutMs: config.crl.timeout, cacheTtlMs: config.crl.cacheTtl, gracePeriodMs: config.crl.gracePeriod, maxBytes, fetch: options.fetch, store: options.store, now, logger: options.logger });
+  const ocspCache = new OcspCache({ cacheTtlMs: config.ocsp.cacheTtl, errorCacheTtlMs: config.ocsp.errorCacheTtl });
+  const ocspFlight = createSingleFlight<OcspAnswer>();
+  const stats = { crlDownloads: 0, ocspRequests: 0 };
+  let closed = false;
+
+  async function viaCrl(cert: CertInfo, issuer: CertInfo, chain: CertInfo[], anchor: CertInfo, at: Date, noFetch: boolean): Promise<MethodOutcome> {
+    const urls = httpUrls(cert.crlDistributionPoints.flatMap((dp) => dp.fullNames.filter((n) => n.type === 'uri').map((n) => (n as { value: string }).value)));
+    const relevantLocal = local.filter((c) => namesEqual(c.issuerDer, cert.issuerDer) || c.idp?.indirectCRL);
+    if (urls.length === 0 && relevantLocal.length === 0) return { kind: 'none', errors: ['no CRL distribution point and no local CRL'] };
+    const downloaded: ParsedCrl[] = [];
+    const fetchErrors: string[] = [];
+    let cache: CertificateVerdict['cache'];
+    for (const url of urls) {
+      const r = await crlCache.get(url, { noFetch });
+      stats.crlDownloads = crlCache.downloads;
+      if (r.crl) downloaded.push(r.crl);
+      if (r.error) fetchErrors.push(r.error.message);
+      cache = cache === 'miss' || r.cache === 'miss' ? 'miss' : cache === 'stale' || r.cache === 'stale' ? 'stale' : 'hit';
+    }
+    const result = checkCertificateWithCrls({ cert, issuer, crls: [...relevantLocal, ...downloaded], at, gracePeriodMs: config.crl.gracePeriod, candidateSigners: chain, anchors: [anchor] });
+    if (result.status !== 'unknown') return { kind: 'answer', status: result.status, reason: result.status === 'revoked' ? result.reason : undefined, source: urls[0] ?? 'local CRL', cache: urls.length ? cache : undefined };
+    const errors = [...fetchErrors, ...result.errors];
+    if (result.invalid) return { kind: 'error', errors, invalid: true, cache };
+    if (fetchErrors.length || downloaded.length || relevantLocal.length) return { kind: 'error', errors, invalid: false, cache };
+    return { kind: 'none', errors };
+  }
+
+  async function viaOcsp(cert: CertInfo, issuer: CertInfo, at: Date, noFetch: boolean): Promise<MethodOutcome> {
+    const urls = httpUrls(cert.ocspUrls);
+    if (urls.length === 0) return { kind: 'none', errors: ['no OCSP responder URL (Authority Information Access)'] };
+    const certId = certIdFor(cert, issuer, 'sha1');
+    const key = certIdKey(certId);
+    const t = at.getTime();
+    const cached = ocspCache.get(key, t);
+    if (cached) {
+      if ('answer' in cached) return cached.answer.status === 'unknown' ? { kind: 'error', errors: ['the OCSP responder does not know this certificate (cached)'], invalid: false, cache: 'hit' } : { kind: 'answer', status: cached.answer.status, reason: cached.answer.reason, source: urls[0], cache: 'hit' };
+      return { kind: 'error', errors: [`${cached.error} (cached)`], invalid: cached.invalid, cache: 'hit' };
+    }
+    if (noFetch) return { kind: 'none', errors: ['OCSP not asked (fetching is off)'] };
+    const url = urls[0]!;
+    try {
+      const answer = await ocspFlight.run(key, async () => {
+        stats.ocspRequests++;
+        const req = buildOcspRequest(certId, { nonce: options.ocspNonce !== false });
+        const der = await fetchBytes(url, { method: 'POST', body: req.der, headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' }, timeoutMs: config.ocsp.timeout, maxBytes: Math.min(maxBytes, 1024 * 1024), fetch: options.fetch });
+        return verifyOcspResponse(der, { certId, issuer, nonce: req.nonce, at: now() });
+      });
+      ocspCache.putAnswer(key, answer, now().getTime());
+      if (answer.status === 'unknown') return { kind: 'error', errors: ['the OCSP responder does not know this certificate'], invalid: false, cache: 'miss' };
+      return { kind: 'answer', status: answer.status, reason: answer.reason, source: url, cache: 'miss' };
+    } catch (err) {
+      const invalid = err instanceof OcspFailure && err.kind === 'invalid';
+      const message = (err as Error).message;
+      ocspCache.putError(key, message, invalid, now().getTime());
+      return { kind: 'error', errors: [message], invalid, cache: 'miss' };
+    }
+  }
+
+  async function checkOne(cert: CertInfo, issuer: CertInfo, chain: CertInfo[], anchor: CertInfo, at: Date, noFetch: boolean): Promise<CertificateVerdict & { allowedAlone: boolean }> {
+    const t0 = performance.now();
+    const base = { subject: cert.subject, serialHex: cert.serialHex };
+    const errors: string[] = [];
+    const failed: Array<{ mode: 'fail-open' | 'fail-closed'; invalid: boolean }> = [];
+    const methods: Array<['crl' | 'ocsp', () => Promise<MethodOutcome>, 'fail-open' | 'fail-closed']> = [];
+    if (config.crl.enabled) methods.push(['crl', () => viaCrl(cert, issuer, chain, anchor, at, noFetch), config.crl.failureMode]);
+    if (config.ocsp.enabled && !cert.hasOcspNoCheck) methods.push(['ocsp', () => viaOcsp(cert, issuer, at, noFetch), config.ocsp.failureMode]);
+    let lastCache: CertificateVerdict['cache'];
+    for (const [method, run, mode] of methods) {
+      const r = await run();
+      if (r.kind === 'answer') {
+        return { ...base, status: r.status, method, reason: r.reason, source: r.source, cache: r.cache, ms: performance.now() - t0, errors, allowedAlone: r.status === 'good' };
+      }
+      errors.push(...r.errors.map((e) => `${method}: ${e}`));
+      if (r.kind === 'error') {
+        failed.push({ mode, invalid: r.invalid });
+        lastCache = r.cache ?? lastCache;
+      }
+    }
+    // No method answered. A response that failed verification is never accepted; errors of a
+    // method are accepted only if that method is fail-open; when nothing could be asked at all,
+    // the global failure mode decides.
+    const allowedAlone = failed.some((f) => f.invalid) ? false : failed.length ? failed.every((f) => f.mode === 'fail-open') : config.failureMode === 'fail-open';
+    return { ...base, status: 'unknown', cache: lastCache, ms: performance.now() - t0, errors, allowedAlone };
+  }
+
+  return {
+    stats,
+    async check(input, opts = {}) {
+      if (closed) throw new RevocationError('ERR_REVOCATION_INPUT', 'the checker is closed');
+      const chain = normalizeChain(input);
+      if (chain.length < 2) throw new RevocationError('ERR_REVOCATION_INPUT', 'the chain needs the certificate and its issuer (up to the trust anchor)');
+      const at = opts.at ?? now();
+      const anchor = chain[chain.length - 1]!;
+      for (let i = 0; i < chain.length - 1; i++) {
+        if (!isIssuedBy(chain[i]!, chain[i + 1]!)) throw new RevocationError('ERR_REVOCATION_INPUT', `${chain[i]!.subject} is not issued by the next certificate of the chain (${chain[i + 1]!.subject}); give the chain leaf first, in order`);
+      }
+      const results = await Promise.all(chain.slice(0, -1).map((cert, i) => checkOne(cert, chain[i + 1]!, chain, anchor, at, opts.noFetch === true)));
+      const status: Status = results.some((r) => r.status === 'revoked') ? 'revoked' : results.some((r) => r.status === 'unknown') ? 'unknown' : 'good';
+      const allowed = status !== 'revoked' && results.every((r) => r.allowedAlone);
+      options.logger?.debug?.({ status, allowed, certificates: results.length }, 'revocation check');
+      return { status, allowed, certificates: results.map(({ allowedAlone: _, ...r }) => r) };
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+/** One line for logs and the CLI. */
+export function summarizeVerdict(v: RevocationVerdict): string {
+  return `${v.status}${v.allowed ? '' : ' (rejected)'}: ${v.certificates.map((c) => `${c.subject}=${c.status}${c.method ? ` via ${c.method}` : ''}${c.reason ? ` (${c.reason})` : ''}`).join('; ')}`;
+}

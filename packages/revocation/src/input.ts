@@ -1,0 +1,43 @@
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { parseCertificate, type CertInfo } from './cert/parse.js';
+import { RevocationError } from './errors.js';
+
+/** A certificate as callers have it: DER bytes, PEM text (one or more blocks), Node's X509Certificate or PeerCertificate. */
+export type CertificateInput = Uint8Array | string | X509Certificate | PeerCertificate;
+
+const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function expand(input: CertificateInput): Uint8Array[] {
+  if (input instanceof X509Certificate) return [new Uint8Array(input.raw)];
+  if (input instanceof Uint8Array) {
+    if (input[0] === 0x2d) return expand(Buffer.from(input).toString('latin1'));
+    return [input];
+  }
+  if (typeof input === 'string') {
+    const blocks = input.match(PEM);
+    if (!blocks) throw new RevocationError('ERR_REVOCATION_INPUT', 'a string certificate must be PEM (-----BEGIN CERTIFICATE-----)');
+    return blocks.map((b) => new Uint8Array(Buffer.from(b.replace(/-----[^-]+-----|\s/g, ''), 'base64')));
+  }
+  if (input && typeof input === 'object' && 'raw' in input && input.raw) {
+    // getPeerCertificate(true): walk issuerCertificate until it repeats (the root points to itself).
+    const out: Uint8Array[] = [];
+    const seen = new Set<string>();
+    let cur: (PeerCertificate & { issuerCertificate?: PeerCertificate }) | undefined = input as PeerCertificate & { issuerCertificate?: PeerCertificate };
+    while (cur?.raw && !seen.has(cur.fingerprint256) && out.length < 16) {
+      seen.add(cur.fingerprint256);
+      out.push(new Uint8Array(cur.raw));
+      cur = cur.issuerCertificate as typeof cur;
+    }
+    return out;
+  }
+  throw new RevocationError('ERR_REVOCATION_INPUT', 'unsupported certificate input; give DER bytes, PEM text, an X509Certificate or a PeerCertificate');
+}
+
+/** The chain as CertInfo, leaf first. */
+export function normalizeChain(chain: CertificateInput[] | CertificateInput): CertInfo[] {
+  const list = Array.isArray(chain) ? chain : [chain];
+  const ders = list.flatMap(expand);
+  if (ders.length === 0) throw new RevocationError('ERR_REVOCATION_INPUT', 'the chain is empty');
+  return ders.map((d) => parseCertificate(d));
+}
