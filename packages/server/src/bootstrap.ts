@@ -102,7 +102,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         users,
         tokens,
         mtls,
-        trustedCas: (socket?: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string })?.servername || undefined),
+        trustedCas: (socket: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string | false }).servername || undefined),
         revocation: checkerFor(mtls),
         logger,
       });
@@ -119,8 +119,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     const localCa = ca ? createLocalCa({ ca, store: keyValueStore(database.localCa), ...urls, now }) : undefined;
 
     const authOps: OperationHandler = async (body, caller) => {
-      const result = await handleAuthOperation({ users, tokens, caller: caller ? { ok: true, user: { username: caller.username, role: caller.role, active: true }, method: caller.method } : undefined }, body);
-      return result;
+      return handleAuthOperation({ users, tokens, caller }, body);
     };
 
     const listeners = planListeners(config, {

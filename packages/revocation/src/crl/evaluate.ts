@@ -15,7 +15,8 @@ export const REASON_NAMES: Record<number, string> = {
 export type CrlCheckResult =
   | { status: 'good'; crlIssuer: string }
   | { status: 'revoked'; reason: string; revokedAt: Date; crlIssuer: string }
-  | { status: 'unknown'; errors: string[] };
+  /** `invalid`: a CRL was found but failed verification (bad signature, untrusted or revoked signer): never to be accepted in any failure mode. */
+  | { status: 'unknown'; errors: string[]; invalid?: boolean };
 
 export interface CrlCheckArgs {
   /** Signers being validated further up the recursion (a CRL issuer whose own CRL it signs). */
@@ -106,7 +107,7 @@ function fresh(crl: ParsedCrl, at: Date, graceMs: number): string | undefined {
  * (already on the validated path) may sign its CRLs; any other signer must carry the same
  * name, be allowed to sign CRLs, chain to the same trust anchor, and not be revoked itself.
  */
-function findSigner(crl: ParsedCrl, args: CrlCheckArgs, depth: number): CertInfo | string {
+function findSigner(crl: ParsedCrl, args: CrlCheckArgs, depth: number): CertInfo | { error: string; invalid: boolean } {
   const { issuer, candidateSigners, anchors, at } = args;
   const seen = new Set<CertInfo>();
   const errors: string[] = [];
@@ -128,7 +129,7 @@ function findSigner(crl: ParsedCrl, args: CrlCheckArgs, depth: number): CertInfo
     if (why) errors.push(why);
     else return c;
   }
-  return errors.length ? errors.join('; ') : `no certificate of the CRL issuer ${crl.issuer} is known`;
+  return errors.length ? { error: errors.join('; '), invalid: true } : { error: `no certificate of the CRL issuer ${crl.issuer} is known`, invalid: false };
 }
 
 /** Chains a separate CRL signer to a trust anchor and checks that it is valid and not revoked. */
@@ -180,6 +181,7 @@ function evaluate(args: CrlCheckArgs, depth: number): CrlCheckResult {
   const errors: string[] = [];
   let reasons = 0;
   let coveredBy = '';
+  let invalid = false;
   for (const dp of dps) {
     for (const crl of complete) {
       if (reasons === ALL_REASONS) break;
@@ -195,8 +197,9 @@ function evaluate(args: CrlCheckArgs, depth: number): CrlCheckResult {
         continue;
       }
       const signer = findSigner(crl, args, depth);
-      if (typeof signer === 'string') {
-        errors.push(signer);
+      if ('error' in signer) {
+        errors.push(signer.error);
+        invalid ||= signer.invalid;
         continue;
       }
       const delta = pickDelta(crl, signer, args);
@@ -211,7 +214,7 @@ function evaluate(args: CrlCheckArgs, depth: number): CrlCheckResult {
   }
   if (reasons === ALL_REASONS) return { status: 'good', crlIssuer: coveredBy };
   if (errors.length === 0) errors.push(complete.length ? 'the CRLs at hand do not cover every revocation reason for this certificate' : 'no complete CRL is available for this certificate');
-  return { status: 'unknown', errors: [...new Set(errors)] };
+  return { status: 'unknown', errors: [...new Set(errors)], ...(invalid ? { invalid } : {}) };
 }
 
 /**

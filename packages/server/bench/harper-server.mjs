@@ -1,0 +1,17 @@
+// harper-tls as configured for the benchmark: mTLS required, revocation on (CRL, warm cache).
+import { loadConfig, validateTlsMaterial, ConfigError } from '@harper-tls/config';
+import { createLogger, startHarper } from '@harper-tls/server';
+
+const cfg = JSON.parse(process.argv[2]);
+const { config } = await loadConfig({ root: cfg.root, env: {}, createIfMissing: false });
+const issues = validateTlsMaterial(config);
+if (issues.length) throw new ConfigError(issues);
+const instance = await startHarper({ config, logger: createLogger({ level: 'error' }), host: '127.0.0.1', portOverrides: { https: 0 }, admin: { username: 'admin', password: 'bench' } });
+try {
+  await instance.users.create({ username: 'bench', password: 'bench-pw', role: 'super_user', active: true });
+} catch {
+  // exists from an earlier run
+}
+const https = instance.listening.find((l) => l.name === 'https');
+process.stdout.write(JSON.stringify({ port: https.port, rss: process.memoryUsage().rss }) + '\n');
+process.on('SIGTERM', () => instance.close().then(() => process.exit(0)));
