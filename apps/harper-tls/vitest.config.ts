@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The reliability tests time kill -9 windows and the start tests bind ports: one file at a time.
+    fileParallelism: false,
   },
 });

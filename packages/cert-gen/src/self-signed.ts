@@ -115,6 +115,16 @@ async function writeServer(kd: KeyDir, ca: KeyAndCert, opts: Options): Promise<v
   await kd.write('certificate', cert.certificatePem);
 }
 
+function issuedBy(certPem: string, caPem: string): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    const ca = new X509Certificate(caPem);
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}
+
 function currentCa(kd: KeyDir): KeyAndCert | undefined {
   if (!kd.exists('ca') || !kd.exists('caKey')) return undefined;
   if (!keyMatches(kd.contents.ca!, kd.contents.caKey!)) {
@@ -124,31 +134,53 @@ function currentCa(kd: KeyDir): KeyAndCert | undefined {
 }
 
 /**
+ * A pair harper-tls generated that no longer fits together: the process died between the two
+ * atomic writes of a renewal (new key, old certificate; or a new CA whose server certificate was
+ * not reissued yet). Only files that are entirely ours are ever called broken, so repairing them
+ * replaces nothing of the user's.
+ */
+function brokenCa(kd: KeyDir): boolean {
+  return kd.ours('ca') && kd.ours('caKey') && !keyMatches(kd.contents.ca!, kd.contents.caKey!);
+}
+
+function brokenServer(kd: KeyDir, ca: KeyAndCert | undefined, caOurs: boolean): boolean {
+  if (!kd.ours('certificate') || !kd.ours('privateKey')) return false;
+  if (!keyMatches(kd.contents.certificate!, kd.contents.privateKey!)) return true;
+  return caOurs && ca !== undefined && !issuedBy(kd.contents.certificate!, ca.certificatePem);
+}
+
+/**
  * First start: in `keysDir`, creates what is missing of a self-signed CA (`ca.pem`,
  * `ca-privateKey.pem`) and a server certificate signed by it (`certificate.pem`,
  * `privateKey.pem`; SANs localhost, 127.0.0.1, ::1 and the host name). Keys are 0600, every
  * file is written atomically, and existing files are reused; a half of a pair that harper-tls
- * did not write is never replaced (ERR_CERTGEN_FILES).
+ * did not write is never replaced (ERR_CERTGEN_FILES). Generated pairs left inconsistent by a
+ * crash during `renew-certs` are regenerated and listed in `repaired`.
  */
-export async function ensureSelfSignedCertificates(opts: Options): Promise<{ generated: boolean; paths: KeyPaths }> {
+export async function ensureSelfSignedCertificates(opts: Options): Promise<{ generated: boolean; repaired: string[]; paths: KeyPaths }> {
   const kd = new KeyDir(opts.keysDir);
   await kd.load();
   let generated = false;
-  let ca = currentCa(kd);
+  const repaired: string[] = [];
+  const caBroken = brokenCa(kd);
+  let ca = caBroken ? undefined : currentCa(kd);
   const caIncomplete = !kd.exists('ca') || !kd.exists('caKey');
-  if (caIncomplete && kd.replaceable('ca', 'caKey')) {
+  if (caBroken || (caIncomplete && kd.replaceable('ca', 'caKey'))) {
     ca = await writeCa(kd, opts);
     generated = true;
+    if (caBroken) repaired.push(kd.paths.ca, kd.paths.caKey);
   }
   const serverIncomplete = !kd.exists('certificate') || !kd.exists('privateKey');
   // A server pair we generated under a CA that was just replaced must be reissued too.
   const orphaned = generated && kd.ours('certificate') && kd.ours('privateKey');
-  if ((serverIncomplete || orphaned) && kd.replaceable('certificate', 'privateKey')) {
+  const serverBroken = !orphaned && brokenServer(kd, ca, kd.ours('ca') && kd.ours('caKey'));
+  if ((serverIncomplete || orphaned || serverBroken) && kd.replaceable('certificate', 'privateKey')) {
     if (!ca) throw new CertGenError('ERR_CERTGEN_FILES', `cannot issue ${kd.paths.certificate}: no CA key at ${kd.paths.caKey}`);
     await writeServer(kd, ca, opts);
     generated = true;
+    if (serverBroken) repaired.push(kd.paths.certificate, kd.paths.privateKey);
   }
-  return { generated, paths: kd.paths };
+  return { generated, repaired, paths: kd.paths };
 }
 
 export interface RenewResult {
@@ -166,7 +198,7 @@ export async function renewSelfSignedCertificates(opts: Options & { renewCa?: bo
   await kd.load();
   const now = (opts.now ?? (() => new Date()))();
   const result: RenewResult = { renewed: [], skipped: [] };
-  let ca = currentCa(kd);
+  let ca = brokenCa(kd) ? undefined : currentCa(kd);
   const caOurs = kd.ours('ca') && kd.ours('caKey');
   const caDue = ca ? expiringWithin(ca.certificatePem, RENEW_CA_WITHIN_DAYS, now) : true;
   if ((opts.renewCa || caDue || !ca) && caOurs) {

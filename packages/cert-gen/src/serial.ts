@@ -4,12 +4,13 @@ import { invalid } from './errors.js';
 /**
  * A random positive serial of 128 bits (RFC 5280 allows 20 octets; CA/B Forum asks for 64 bits
  * of entropy). The top bit is cleared so the DER INTEGER stays positive without a 00 pad, and
- * the top byte is non-zero so the length is stable. Unlike mkcert's small range, these do not
+ * the top byte is at least 0x40 so the length is stable and the hex form has no leading zero
+ * (it is the same string `normalizeSerialHex` gives, so records keyed by it always match). Unlike mkcert's small range, these do not
  * collide, which matters when revoking by serial.
  */
 export function randomSerialHex(): string {
   const b = randomBytes(16);
-  b[0] = (b[0]! & 0x7f) | 0x01;
+  b[0] = (b[0]! & 0x7f) | 0x40;
   return b.toString('hex');
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync, unlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureSelfSignedCertificates, expiringWithin, renewSelfSignedCertificates } from '../src/index.js';
@@ -49,6 +49,67 @@ describe('ensureSelfSignedCertificates', () => {
     unlinkSync(join(keys, 'certificate.pem'));
     await expect(ensureSelfSignedCertificates({ keysDir: keys })).rejects.toMatchObject({ code: 'ERR_CERTGEN_FILES', message: expect.stringContaining('will not replace it') });
     expect(read('privateKey.pem')).toBe('my own key\n');
+  });
+});
+
+describe('ensureSelfSignedCertificates after a crash in renew-certs', () => {
+  /** What a kill -9 between the two atomic writes of a renewal leaves: `file` rewritten (and recorded in the manifest), its partner not. */
+  function halfRenewed(keys: string, file: string, text: string): void {
+    const manifestPath = join(keys, '.harper-tls-generated.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    manifest.files[file] = createHash('sha256').update(text).digest('hex');
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    writeFileSync(join(keys, file), text, { mode: 0o600 });
+  }
+  const otherKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+
+  it('regenerates a generated server pair whose key no longer matches its certificate', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    const ca = read('ca.pem');
+    halfRenewed(keys, 'privateKey.pem', otherKey());
+    const r = await ensureSelfSignedCertificates({ keysDir: keys });
+    expect(r.repaired).toEqual([join(keys, 'certificate.pem'), join(keys, 'privateKey.pem')]);
+    expect(new X509Certificate(read('certificate.pem')).checkPrivateKey(createPrivateKey(read('privateKey.pem')))).toBe(true);
+    expect(read('ca.pem')).toBe(ca);
+  });
+
+  it('regenerates a generated CA whose key no longer matches, and the server certificate under it', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    halfRenewed(keys, 'ca-privateKey.pem', otherKey());
+    const r = await ensureSelfSignedCertificates({ keysDir: keys });
+    expect(r.repaired).toEqual([join(keys, 'ca.pem'), join(keys, 'ca-privateKey.pem')]);
+    expect(openssl(['verify', '-CAfile', join(keys, 'ca.pem'), join(keys, 'certificate.pem')]).trim()).toMatch(/OK$/);
+    await expect(renewSelfSignedCertificates({ keysDir: keys })).resolves.toMatchObject({ renewed: [join(keys, 'certificate.pem'), join(keys, 'privateKey.pem')] });
+  });
+
+  it('reissues a generated server certificate left signed by a CA that was renewed', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    const oldServer = read('certificate.pem');
+    const oldKey = read('privateKey.pem');
+    await renewSelfSignedCertificates({ keysDir: keys, renewCa: true });
+    halfRenewed(keys, 'certificate.pem', oldServer);
+    halfRenewed(keys, 'privateKey.pem', oldKey);
+    expect(() => openssl(['verify', '-CAfile', join(keys, 'ca.pem'), join(keys, 'certificate.pem')])).toThrow();
+    const r = await ensureSelfSignedCertificates({ keysDir: keys });
+    expect(r.repaired).toContain(join(keys, 'certificate.pem'));
+    expect(openssl(['verify', '-CAfile', join(keys, 'ca.pem'), join(keys, 'certificate.pem')]).trim()).toMatch(/OK$/);
+  });
+
+  it('never touches a mismatched pair the user supplied (configuration validation reports it)', async () => {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    const mine = otherKey();
+    writeFileSync(join(keys, 'privateKey.pem'), mine);
+    const r = await ensureSelfSignedCertificates({ keysDir: keys });
+    expect(r).toMatchObject({ generated: false, repaired: [] });
+    expect(read('privateKey.pem')).toBe(mine);
   });
 });
 

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type RootDatabase, type Database } from 'lmdb';
+import { ServerError } from './errors.js';
 
 /**
  * The server's embedded store (lmdb, the engine Harper uses) in `<ROOTPATH>/database/server.mdb`:
@@ -23,8 +24,15 @@ export function databaseDir(rootPath: string): string {
 
 export function openServerDatabase(rootPath: string): ServerDatabase {
   const dir = databaseDir(rootPath);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const root: RootDatabase = open({ path: join(dir, 'server.mdb'), maxDbs: 8 });
+  const path = join(dir, 'server.mdb');
+  let root: RootDatabase;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    root = open({ path, maxDbs: 8 });
+  } catch (err) {
+    // A read-only or full disk, a foreign owner: one clear line, not lmdb's stack.
+    throw new ServerError('ERR_SERVER_DATABASE', `cannot open the database ${path}: ${(err as Error).message}`, { cause: err });
+  }
   return {
     certificates: root.openDB<string, string>({ name: 'certificates', encoding: 'string' }),
     localCa: root.openDB<string, string>({ name: 'local-ca', encoding: 'string' }),

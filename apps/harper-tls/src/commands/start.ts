@@ -36,7 +36,8 @@ export const start: Command = {
     for (const w of warnings) ctx.stderr(`warning: ${formatIssue(w)}\n`);
     if (usesDefaultFiles(config)) {
       const result = await ensureSelfSignedCertificates({ keysDir: join(config.rootPath, 'keys') });
-      if (result.generated) ctx.stdout(`Generated a self-signed CA and server certificate in ${join(config.rootPath, 'keys')}\n`);
+      if (result.repaired.length) ctx.stdout(`Regenerated ${result.repaired.join(', ')}: an interrupted renew-certs had left them not matching\n`);
+      else if (result.generated) ctx.stdout(`Generated a self-signed CA and server certificate in ${join(config.rootPath, 'keys')}\n`);
     }
     const issues = validateTlsMaterial(config);
     if (issues.length) throw new ConfigError(issues);

@@ -51,11 +51,7 @@ describe('faults', () => {
     }
   }, 30_000);
 
-  // BUG (packages/server, not owned here): openServerDatabase() lets lmdb's
-  // "Permission denied: Attempting to setup locks" escape untyped, so start exits 70 with
-  // "unexpected error" and a stack trace instead of exit 1 with a one-line HarperTlsError.
-  // Remove `.fails` once openServerDatabase wraps the open error in a typed error.
-  it.fails('a read-only database directory fails start with a clear error, exit 1 and no stack trace', async () => {
+  it('a read-only database directory fails start with a clear error, exit 1 and no stack trace', async () => {
     const { root, cleanup } = tempRoot();
     roots.push(cleanup);
     const db = join(root, 'database');

@@ -12,8 +12,10 @@ export interface RevocationStore {
 interface Entry {
   crl: ParsedCrl;
   fetchedAt: number;
-  /** After this, a background refresh starts; the CRL is still served. */
+  /** From here a lookup starts a background refresh and still answers from this copy. */
   refreshAt: number;
+  /** From here (fetchedAt + cacheTtl, or nextUpdate if sooner) a lookup waits for a new copy. */
+  expiresAt: number;
 }
 
 export interface CrlLookup {
@@ -52,9 +54,12 @@ export class CrlCache {
     this.#opts = opts;
   }
 
-  #refreshAt(crl: ParsedCrl, fetchedAt: number): number {
-    const ttl = fetchedAt + this.#opts.cacheTtlMs;
-    return crl.nextUpdate ? Math.min(ttl, crl.nextUpdate.getTime()) : ttl;
+  #entry(crl: ParsedCrl, fetchedAt: number): Entry {
+    const ttlEnd = fetchedAt + this.#opts.cacheTtlMs;
+    const expiresAt = crl.nextUpdate ? Math.min(ttlEnd, crl.nextUpdate.getTime()) : ttlEnd;
+    // Refresh during the last fifth of the lifetime so that steady traffic never waits.
+    const refreshAt = fetchedAt + Math.max(0, expiresAt - fetchedAt) * 0.8;
+    return { crl, fetchedAt, refreshAt, expiresAt };
   }
 
   #usable(e: Entry, now: number): boolean {
@@ -69,7 +74,7 @@ export class CrlCache {
       if (!v || v.length < 9) return undefined;
       const fetchedAt = Buffer.from(v.buffer, v.byteOffset, 8).readDoubleBE(0);
       const crl = await parseCrlAsync(v.subarray(8));
-      return { crl, fetchedAt, refreshAt: this.#refreshAt(crl, fetchedAt) };
+      return this.#entry(crl, fetchedAt);
     } catch (err) {
       this.#opts.logger?.warn({ url, err: (err as Error).message }, 'cached CRL could not be read; downloading it again');
       return undefined;
@@ -83,7 +88,7 @@ export class CrlCache {
       const der = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch });
       const crl = await parseCrlAsync(der);
       const fetchedAt = this.#opts.now().getTime();
-      const entry = { crl, fetchedAt, refreshAt: this.#refreshAt(crl, fetchedAt) };
+      const entry = this.#entry(crl, fetchedAt);
       this.#entries.set(url, entry);
       this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
       if (this.#opts.store) {
@@ -104,8 +109,8 @@ export class CrlCache {
       if (e) this.#entries.set(url, e);
     }
     if (e && now < e.refreshAt) return { crl: e.crl, cache: 'hit' };
-    if (e && this.#usable(e, now) && e.crl.nextUpdate && now < e.crl.nextUpdate.getTime()) {
-      // Due for a refresh but still current: serve it, refresh behind the scenes.
+    if (e && now < e.expiresAt) {
+      // Due for a refresh but still within cacheTtl: serve it, refresh behind the scenes.
       if (!opts.noFetch) this.#download(url).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'background CRL refresh failed; the cached CRL is still current'));
       return { crl: e.crl, cache: 'hit' };
     }

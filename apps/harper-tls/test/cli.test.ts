@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, runToEnd, tempRoot } from './helpers/run.js';
+
+const CLI = join(fileURLToPath(new URL('..', import.meta.url)), 'dist', 'cli.js');
+
+describe('command line: help and usage errors', () => {
+  it('--help lists every command', async () => {
+    const r = await runToEnd(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['start', 'renew-certs', 'cert issue', 'cert revoke', 'cert list', 'crl', 'check-revocation', 'doctor']) expect(r.stdout).toContain(c);
+  });
+
+  it.each(['start', 'renew-certs', 'cert issue', 'cert revoke', 'cert list', 'crl', 'check-revocation', 'doctor'])('%s --help prints its usage', async (cmd) => {
+    const r = await runToEnd([...cmd.split(' '), '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: harper-tls/);
+    expect(r.stdout).toContain('--root');
+  });
+
+  it.each([
+    [['fly'], /unknown command "fly"/],
+    [['cert'], /"cert" takes one of: issue, revoke, list/],
+    [['cert', 'issue', '--root', '/nonexistent-root'], /--cn NAME is required/],
+    [['cert', 'issue', '--cn', 'x', '--days', '0'], /--days must be a whole number/],
+    [['cert', 'issue', '--cn', 'x', '--bogus'], /unknown option --bogus/],
+    [['check-revocation'], /--cert FILE is required/],
+    [['check-revocation', '--cert', '/nonexistent.pem'], /--cert \/nonexistent.pem: no such file/],
+    [['check-revocation', '--cert', '/etc/hostname', '--at', 'yesterday'], /--at must be an ISO 8601 time|no "BEGIN CERTIFICATE"|not/],
+    [['cert', 'revoke'], /either a certificate FILE or --serial HEX/],
+  ])('%j exits 1 with a one-line reason', async (argv, message) => {
+    const r = await runToEnd(argv as string[]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('cert commands without a local CA say how to create one', async () => {
+    const { root, cleanup } = tempRoot();
+    try {
+      const r = await runToEnd(['cert', 'list', '--root', root]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('start the server once');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('the built binary', () => {
+  it('starts, prints its URLs, and stops gracefully on SIGTERM with exit 0', async () => {
+    if (!existsSync(CLI)) spawnSync('pnpm', ['exec', 'tsup'], { cwd: join(CLI, '..', '..'), stdio: 'ignore' });
+    const { root, cleanup } = tempRoot();
+    try {
+      const port = await freePort();
+      const ops = await freePort();
+      const child = spawn(process.execPath, [CLI, '--root', root, '--HTTP_PORT', String(port), '--OPERATIONSAPI_NETWORK_PORT', String(ops)], { env: { ...process.env, HDB_ADMIN_PASSWORD: 'x' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const deadline = Date.now() + 20_000;
+      while (!out.includes(`http://localhost:${ops}/`) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain(`http://localhost:${port}/`);
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(res.status).toBe(200);
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      expect(out).toContain('Received SIGTERM, stopping');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('exits 1 with one line on a bad option value', () => {
+    if (!existsSync(CLI)) return expect.fail('dist/cli.js was not built');
+    const r = spawnSync(process.execPath, [CLI, 'cert', 'issue', '--cn'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('harper-tls cert issue: option --cn needs a value (NAME)');
+  });
+});
