@@ -6,7 +6,7 @@ import { parseCertificate } from '../src/cert/parse.js';
 import { parseCrl } from '../src/crl/parse.js';
 import { validatePath } from '../src/path/validate.js';
 
-const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', '..', 'shared', 'conformance', 'pkits');
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures', 'pkits');
 const manifest = JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')) as {
   validationTime: string;
   cases: Array<{ id: string; title: string; revocation: boolean; chain: string[]; crls: string[]; expected: 'valid' | 'invalid' }>;
