@@ -34,7 +34,8 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | und
 
 /** Runs the CLI; resolves with the exit code. User mistakes print one line, never a stack. */
 export async function main(ctx: CommandContext): Promise<number> {
-  const argv = ctx.argv;
+  // `pnpm start -- --root DIR` passes the `--` through; it separates nothing here.
+  const argv = ctx.argv.filter((a) => a !== '--');
   if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     ctx.stdout(overview() + '\n');
     return 0;

@@ -21,6 +21,12 @@ describe('command line: help and usage errors', () => {
     expect(r.stdout).toContain('--root');
   });
 
+  it('ignores the "--" that `pnpm start -- ...` passes through', async () => {
+    const r = await runToEnd(['cert', 'issue', '--', '--root', '/nonexistent-root']);
+    expect(r.stderr).toMatch(/--cn NAME is required/);
+    expect(r.stderr).not.toMatch(/unexpected argument/);
+  });
+
   it.each([
     [['fly'], /unknown command "fly"/],
     [['cert'], /"cert" takes one of: issue, revoke, list/],
