@@ -1,7 +1,7 @@
 import 'reflect-metadata';
-import { X509Certificate as NodeX509 } from 'node:crypto';
+import { createHash, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { invalid } from './errors.js';
+import { CertGenError, invalid } from './errors.js';
 import { checkKeyType, defaultCrypto, DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, importSigningKey, algorithms, type KeyType } from './keys.js';
 import { parseSan } from './san.js';
 import { normalizeSerialHex, randomSerialHex } from './serial.js';
@@ -72,9 +72,62 @@ function locationExtensions(crlUrl: string | undefined, ocspUrl: string | undefi
   return out;
 }
 
-/** The serial, subject and key identifier of a PEM certificate, for issuing under it. */
-function issuerOf(pem: string): { cert: x509.X509Certificate; node: NodeX509 } {
-  return { cert: new x509.X509Certificate(pem), node: new NodeX509(pem) };
+/** What issuing under a CA needs, parsed and imported once per CA (see issuerContext). */
+interface IssuerContext {
+  cert: x509.X509Certificate;
+  isCa: boolean;
+  signing: { key: CryptoKey; signingAlgorithm: Algorithm & Record<string, unknown> };
+  /** authorityKeyIdentifier for what it signs: the issuer's own SKI, so chain building matches it. */
+  aki: x509.AuthorityKeyIdentifierExtension;
+}
+
+/**
+ * Parsing the CA certificate and importing its key cost more than generating a P-256 key and
+ * signing (OpenSSL 3 key decoding alone is ~1 ms), so the result is kept per WebCrypto
+ * implementation for the last few CAs, keyed by a hash of the PEM texts (not the texts).
+ * Failures are not kept.
+ */
+const issuerCache = new WeakMap<Crypto, Map<string, Promise<IssuerContext>>>();
+const MAX_CACHED_ISSUERS = 8;
+
+function issuerContext(ca: Pick<KeyAndCert, 'certificatePem' | 'privateKeyPem'>, crypto: Crypto): Promise<IssuerContext> {
+  let cache = issuerCache.get(crypto);
+  if (!cache) issuerCache.set(crypto, (cache = new Map()));
+  const id = createHash('sha256').update(ca.certificatePem).update('\0').update(ca.privateKeyPem).digest('base64');
+  let ctx = cache.get(id);
+  if (ctx) {
+    cache.delete(id); // most recently used last
+    cache.set(id, ctx);
+    return ctx;
+  }
+  ctx = (async () => {
+    const cert = new x509.X509Certificate(ca.certificatePem);
+    const node = new NodeX509(ca.certificatePem);
+    const signing = await importSigningKey(ca.privateKeyPem, crypto);
+    // A mismatched key would sign certificates nobody can verify.
+    if (!node.checkPrivateKey(signing.keyObject)) throw new CertGenError('ERR_CERTGEN_KEY', 'the CA private key does not match the CA certificate');
+    const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+    const aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId, false) : await x509.AuthorityKeyIdentifierExtension.create(cert.publicKey, false, crypto);
+    return { cert, isCa: node.ca, signing, aki };
+  })();
+  cache.set(id, ctx);
+  if (cache.size > MAX_CACHED_ISSUERS) cache.delete(cache.keys().next().value!);
+  ctx.catch(() => cache.delete(id));
+  return ctx;
+}
+
+/**
+ * A new key pair, its SubjectPublicKeyInfo (exported once, for the certificate and its SKI), the
+ * SKI extension, and the private key PEM, whose export runs while the certificate is built
+ * (WebCrypto calls are thread-pool round trips; overlapping them is most of the win).
+ */
+async function newKey(keyType: KeyType, crypto: Crypto): Promise<{ keys: CryptoKeyPair; spki: ArrayBuffer; ski: x509.SubjectKeyIdentifierExtension; privateKeyPem: Promise<string> }> {
+  const keys = await generateKeyPair(keyType, crypto);
+  const privateKeyPem = exportPrivateKeyPem(keys.privateKey, crypto);
+  privateKeyPem.catch(() => undefined); // awaited by the caller; this only keeps an early throw from leaving it unhandled
+  const spki = await crypto.subtle.exportKey('spki', keys.publicKey);
+  const keyId = await new x509.PublicKey(spki).getKeyIdentifier(crypto); // SHA-1 of subjectPublicKey, RFC 5280 4.2.1.2 method 1
+  return { keys, spki, ski: new x509.SubjectKeyIdentifierExtension(Buffer.from(keyId).toString('hex'), false), privateKeyPem };
 }
 
 /**
@@ -89,28 +142,29 @@ export async function createCA(opts: CommonOptions & { commonName: string; issue
   const keyType = checkKeyType(opts.keyType ?? DEFAULT_KEY_TYPE);
   if (opts.pathLength !== undefined && (!Number.isInteger(opts.pathLength) || opts.pathLength < 0)) invalid(`pathLength must be a whole number >= 0; got ${opts.pathLength}`);
   const serialHex = opts.serialHex ? normalizeSerialHex(opts.serialHex) : randomSerialHex();
-  const keys = await generateKeyPair(keyType, crypto);
   const { notBefore, notAfter } = validity((opts.now ?? (() => new Date()))(), days);
+  const crlUrl = checkUrl(opts.crlUrl, 'crlUrl');
+  const ocspUrl = checkUrl(opts.ocspUrl, 'ocspUrl');
+  const issuer = opts.issuer ? await issuerContext(opts.issuer, crypto) : undefined;
+  if (issuer && !issuer.isCa) invalid('the issuer certificate is not a CA');
+  const { keys, spki, ski, privateKeyPem } = await newKey(keyType, crypto);
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(true, opts.pathLength, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
+    ski,
   ];
   const name = [{ CN: [cn] }];
   let cert: x509.X509Certificate;
-  if (opts.issuer) {
-    const issuer = issuerOf(opts.issuer.certificatePem);
-    if (!issuer.node.ca) invalid('the issuer certificate is not a CA');
-    const signing = await importSigningKey(opts.issuer.privateKeyPem, crypto);
-    extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey, false, crypto), ...locationExtensions(checkUrl(opts.crlUrl, 'crlUrl'), checkUrl(opts.ocspUrl, 'ocspUrl')));
+  if (issuer) {
+    extensions.push(issuer.aki, ...locationExtensions(crlUrl, ocspUrl));
     cert = await x509.X509CertificateGenerator.create(
-      { serialNumber: serialHex, subject: name, issuer: issuer.cert.subjectName, notBefore, notAfter, publicKey: keys.publicKey, signingKey: signing.key, signingAlgorithm: signing.signingAlgorithm, extensions },
+      { serialNumber: serialHex, subject: name, issuer: issuer.cert.subjectName, notBefore, notAfter, publicKey: spki, signingKey: issuer.signing.key, signingAlgorithm: issuer.signing.signingAlgorithm, extensions },
       crypto,
     );
   } else {
     cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: serialHex, name, notBefore, notAfter, keys, signingAlgorithm: algorithms(keyType).sign, extensions }, crypto);
   }
-  return { certificatePem: cert.toString('pem') + '\n', privateKeyPem: await exportPrivateKeyPem(keys.privateKey, crypto), serialHex };
+  return { certificatePem: cert.toString('pem') + '\n', privateKeyPem: await privateKeyPem, serialHex };
 }
 
 /**
@@ -128,11 +182,12 @@ export async function issueCertificate(opts: CommonOptions & { ca: KeyAndCert; k
   if (opts.kind !== 'server' && opts.kind !== 'client' && opts.kind !== 'ocsp-signer') invalid(`kind must be server, client or ocsp-signer; got "${String(opts.kind)}"`);
   const sans = (opts.sans ?? []).map(parseSan);
   if (opts.kind === 'server' && sans.length === 0) sans.push(parseSan(cn));
-  const issuer = issuerOf(opts.ca.certificatePem);
-  if (!issuer.node.ca) invalid('the issuing certificate is not a CA (basicConstraints cA=FALSE)');
-  const signing = await importSigningKey(opts.ca.privateKeyPem, crypto);
+  const crlUrl = checkUrl(opts.crlUrl, 'crlUrl');
+  const ocspUrl = checkUrl(opts.ocspUrl, 'ocspUrl');
+  const issuer = await issuerContext(opts.ca, crypto);
+  if (!issuer.isCa) invalid('the issuing certificate is not a CA (basicConstraints cA=FALSE)');
   const serialHex = opts.serialHex ? normalizeSerialHex(opts.serialHex) : randomSerialHex();
-  const keys = await generateKeyPair(keyType, crypto);
+  const { spki, ski, privateKeyPem } = await newKey(keyType, crypto);
   const { notBefore, notAfter } = validity((opts.now ?? (() => new Date()))(), days);
   let usages = x509.KeyUsageFlags.digitalSignature;
   if (opts.kind === 'server' && keyType.startsWith('rsa')) usages |= x509.KeyUsageFlags.keyEncipherment;
@@ -141,15 +196,15 @@ export async function issueCertificate(opts: CommonOptions & { ca: KeyAndCert; k
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(usages, true),
     new x509.ExtendedKeyUsageExtension([eku], false),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
-    await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey, false, crypto),
+    ski,
+    issuer.aki,
     ...(sans.length ? [new x509.SubjectAlternativeNameExtension(sans, false)] : []),
-    ...locationExtensions(checkUrl(opts.crlUrl, 'crlUrl'), checkUrl(opts.ocspUrl, 'ocspUrl')),
+    ...locationExtensions(crlUrl, ocspUrl),
   ];
   if (opts.kind === 'ocsp-signer') extensions.push(new x509.Extension(ID_PKIX_OCSP_NOCHECK, false, new Uint8Array([0x05, 0x00])));
   const cert = await x509.X509CertificateGenerator.create(
-    { serialNumber: serialHex, subject: [{ CN: [cn] }], issuer: issuer.cert.subjectName, notBefore, notAfter, publicKey: keys.publicKey, signingKey: signing.key, signingAlgorithm: signing.signingAlgorithm, extensions },
+    { serialNumber: serialHex, subject: [{ CN: [cn] }], issuer: issuer.cert.subjectName, notBefore, notAfter, publicKey: spki, signingKey: issuer.signing.key, signingAlgorithm: issuer.signing.signingAlgorithm, extensions },
     crypto,
   );
-  return { certificatePem: cert.toString('pem') + '\n', privateKeyPem: await exportPrivateKeyPem(keys.privateKey, crypto), serialHex };
+  return { certificatePem: cert.toString('pem') + '\n', privateKeyPem: await privateKeyPem, serialHex };
 }

@@ -112,6 +112,8 @@ describe('keys and issuers', () => {
     expectTyped(await failure(createCrl({ ca: { certificatePem: ca.certificatePem, privateKeyPem: 'garbage' }, revoked: [], crlNumber: 1, nextUpdate: new Date(Date.now() + 1000) })), 'ERR_CERTGEN_KEY', /the CA private key cannot be read/);
     expectTyped(await failure(createCrl({ ca: { certificatePem: ca.certificatePem, privateKeyPem: other.privateKeyPem }, revoked: [], crlNumber: 1, nextUpdate: new Date(Date.now() + 1000) })), 'ERR_CERTGEN_KEY', /does not match the CA certificate/);
     expectTyped(await failure(issueCertificate({ ca: { ...ca, privateKeyPem: 'garbage' }, kind: 'client', commonName: 'x' })), 'ERR_CERTGEN_KEY', /the private key cannot be read/);
+    expectTyped(await failure(issueCertificate({ ca: { ...ca, privateKeyPem: other.privateKeyPem }, kind: 'client', commonName: 'x' })), 'ERR_CERTGEN_KEY', /the CA private key does not match the CA certificate/);
+    expectTyped(await failure(createCA({ commonName: 'Sub', issuer: { ...ca, privateKeyPem: other.privateKeyPem } })), 'ERR_CERTGEN_KEY', /does not match/);
     const leaf = await issueCertificate({ ca, kind: 'client', commonName: 'leaf' });
     expectTyped(await failure(createCA({ commonName: 'Sub', issuer: leaf })), 'ERR_CERTGEN_INVALID_INPUT', /the issuer certificate is not a CA/);
     expectTyped(await failure(issueCertificate({ ca: leaf, kind: 'client', commonName: 'x' })), 'ERR_CERTGEN_INVALID_INPUT', /not a CA \(basicConstraints cA=FALSE\)/);
