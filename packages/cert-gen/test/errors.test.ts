@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { HarperTlsError } from '@harper-tls/config';
 import { CertGenError, createCA, createCrl, createLocalCa, createMemoryLocalCaStore, generateKeyPair, issueCertificate, parseSan, type KeyAndCert } from '../src/index.js';
 
@@ -117,5 +119,26 @@ describe('keys and issuers', () => {
     const leaf = await issueCertificate({ ca, kind: 'client', commonName: 'leaf' });
     expectTyped(await failure(createCA({ commonName: 'Sub', issuer: leaf })), 'ERR_CERTGEN_INVALID_INPUT', /the issuer certificate is not a CA/);
     expectTyped(await failure(issueCertificate({ ca: leaf, kind: 'client', commonName: 'x' })), 'ERR_CERTGEN_INVALID_INPUT', /not a CA \(basicConstraints cA=FALSE\)/);
+  });
+});
+
+describe('error codes', () => {
+  it('every ERR_CERTGEN_* code used in src/ is documented in errors.ts and the README', () => {
+    const dir = join(import.meta.dirname, '..', 'src');
+    const used = new Set<string>();
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(d, e.name));
+        else for (const m of readFileSync(join(d, e.name), 'utf8').matchAll(/'(ERR_CERTGEN_[A-Z_]+)'/g)) used.add(m[1]!);
+      }
+    };
+    walk(dir);
+    expect(used.size).toBeGreaterThanOrEqual(4);
+    const errorsDoc = readFileSync(join(dir, 'errors.ts'), 'utf8');
+    const readme = readFileSync(join(dir, '..', 'README.md'), 'utf8');
+    for (const code of used) {
+      expect(errorsDoc, code).toContain(`${code}:`);
+      expect(readme, code).toContain(`\`${code}\``);
+    }
   });
 });
