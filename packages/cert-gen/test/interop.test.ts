@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCA, createCrl, issueCertificate, KEY_TYPES, type KeyAndCert, type KeyType } from '../src/index.js';
-import { spawnSync } from 'node:child_process';
+import { createCA, createCrl, createOcspHttpHandler, createOcspResponder, issueCertificate, KEY_TYPES, type KeyAndCert, type KeyType } from '../src/index.js';
+import { execFile, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { promisify } from 'node:util';
 import { openssl, tempDir } from './helpers.js';
 
 /**
  * Every kind of certificate (root CA, intermediate, server, client, OCSP signer) for every key
  * type, checked by `openssl verify -x509_strict` (chain, purpose, host/IP/email names) and read
- * back with `openssl x509 -text`; and a CRL per key type checked by `openssl crl -CAfile`.
+ * back with `openssl x509 -text`; a CRL per key type checked by `openssl crl -CAfile`; and OCSP
+ * responses signed with each key type, fetched by `openssl ocsp -url` over HTTP.
  */
 
 const t = tempDir();
@@ -74,6 +77,12 @@ beforeAll(async () => {
 
 const verify = (s: Chain, leaf: string, ...extra: string[]) => openssl(['verify', '-x509_strict', '-CAfile', s.files.root, '-untrusted', s.files.intermediate, ...extra, leaf]).trim();
 const text = (file: string) => openssl(['x509', '-noout', '-text', '-in', file]);
+
+const run = promisify(execFile);
+const servers: http.Server[] = [];
+afterAll(() => {
+  for (const s of servers) s.close();
+});
 
 describe.each(KEY_TYPES)('%s: every kind of certificate, checked by openssl', (keyType) => {
   it('root CA: self-signed, verifies against itself, CA:TRUE critical, keyCertSign + cRLSign, SKI', () => {
@@ -179,6 +188,26 @@ describe.each(KEY_TYPES)('%s: every kind of certificate, checked by openssl', (k
     const pemCrl = t.write(`${keyType}-crl.pem`, openssl(['crl', '-inform', 'DER', '-in', file]));
     expect(() => verify(s, s.files.client, '-crl_check', '-CRLfile', pemCrl)).toThrow(/certificate revoked/);
     expect(verify(s, s.files.ocsp, '-crl_check', '-CRLfile', pemCrl)).toMatch(/: OK$/);
+  });
+
+  it('OCSP responses signed by the intermediate and by its delegated signer: openssl ocsp -url over HTTP', async () => {
+    const s = sets.get(keyType)!;
+    const lookup = (serial: string) => (serial === s.server.serialHex ? { status: 'revoked' as const, revokedAt: new Date('2026-10-30T08:00:00Z'), reason: 'superseded' as const } : serial === s.client.serialHex ? { status: 'good' as const } : { status: 'unknown' as const });
+    for (const signer of [undefined, s.ocsp]) {
+      const server = http.createServer(createOcspHttpHandler(createOcspResponder({ issuer: s.intermediate, signer, lookup })));
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+      const { stdout, stderr } = await run('openssl', ['ocsp', '-issuer', s.files.intermediate, '-cert', s.files.client, '-cert', s.files.server, '-url', url, '-CAfile', s.files.root, '-verify_other', s.files.intermediate, '-resp_text'], { encoding: 'utf8' });
+      const out = stdout + stderr;
+      expect(out).toContain('Response verify OK');
+      expect(out).toContain(`Signature Algorithm: ${SIGNATURE[keyType]}`);
+      expect(out).toMatch(/-client\.pem: good/);
+      expect(out).toMatch(/-server\.pem: revoked/);
+      expect(out).toContain('Reason: superseded');
+      expect(out).toContain('OCSP Nonce');
+      if (signer) expect(out).toMatch(new RegExp(`Subject: CN ?= ?OCSP ${keyType}`));
+    }
   });
 });
 
