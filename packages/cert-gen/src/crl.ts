@@ -109,6 +109,7 @@ function revokedSequence(entries: RevokedEntry[]): Buffer | undefined {
       reason = REVOCATION_REASONS[e.reason];
     }
     const y = e.revokedAt.getUTCFullYear();
+    if (y < 1 || y > 9999) invalid(`revokedAt of serial ${e.serialHex} is outside the years 1 to 9999`);
     const magnitude = (hex.length + 1) >> 1;
     const pad = hex.length % 2 === 0 && nibble(hex.charCodeAt(0)) >= 8 ? 1 : 0;
     const body = 2 + magnitude + pad + (y >= 1950 && y < 2050 ? 15 : 17) + (reason === NO_REASON ? 0 : REASON_EXT_LENGTH);

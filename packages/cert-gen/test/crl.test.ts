@@ -84,6 +84,7 @@ describe('createCrl, verified by openssl crl', () => {
     [{ revoked: [{ serialHex: '01', revokedAt: new Date(), reason: 'toString' }] }, /reason must be one of/],
     [{ revoked: [{ serialHex: '01', revokedAt: new Date(Number.NaN) }] }, /revokedAt of serial 01 is not a date/],
     [{ revoked: [{ serialHex: '01', revokedAt: '2026-01-01' }] }, /revokedAt of serial 01 is not a date/],
+    [{ revoked: [{ serialHex: '01', revokedAt: new Date('+010000-01-01T00:00:00Z') }] }, /outside the years 1 to 9999/],
     [{ crlNumber: -1 }, /crlNumber must not be negative/],
   ])('rejects %j', async (over, message) => {
     await expect(createCrl({ ca, crlNumber: 1, nextUpdate: new Date(Date.now() + 1000), revoked: [], ...(over as object) } as never)).rejects.toThrow(message);
