@@ -1,6 +1,6 @@
-// The baseline: a bare Node https server with requestCert/rejectUnauthorized and no pipeline.
+// The baseline: a bare Node https server with requestCert/rejectUnauthorized, no revocation, no pipeline.
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const cfg = JSON.parse(process.argv[2]);
 const body = JSON.stringify({ username: 'bench', role: 'super_user', authenticatedBy: 'mtls' });
@@ -12,4 +12,8 @@ const server = https.createServer(
   },
 );
 server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n'));
+process.on('SIGUSR2', () => {
+  globalThis.gc?.();
+  if (cfg.memFile) writeFileSync(cfg.memFile, JSON.stringify(process.memoryUsage()));
+});
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,174 +1,133 @@
-// Benchmark: full mTLS handshakes/s and keep-alive requests/s through harper-tls (revocation on,
-// warm CRL cache) vs a bare Node https server with requestCert and no pipeline, and vs nginx
-// (ssl_verify_client on, ssl_crl) when it is installed. Same machine, same certificates, one run.
-// Usage: pnpm --filter @harper-tls/server bench   (SECONDS=5 CONCURRENCY=8 to change the load)
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+// Benchmark: full mTLS handshakes/s and keep-alive requests/s through harper-tls (mTLS required,
+// revocation on, warm CRL cache) vs a bare Node https server with requestCert/rejectUnauthorized
+// and no revocation, and vs nginx (ssl_verify_client on, ssl_crl, worker_processes 1) when it is
+// installed. Same machine, same certificates, one run; the servers run side by side and the
+// loads are interleaved (bare, harper, nginx, nginx, harper, bare) so that drifting background
+// load hits every server alike. Besides requests/s it reports the server's CPU ms per request
+// (from /proc), which is less sensitive to the load generator sharing the 2 cores.
+// Usage: pnpm --filter @harper-tls/server bench   (or node bench/handshakes.mjs after a build)
+// Knobs: SECONDS=3 CONCURRENCY=8 KEY_TYPES=ec,rsa MODES=handshake,keepalive PROFILE=<dir> (harper with --cpu-prof)
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { out, makePki, makeHarperRoot, startChild, stopChild, startNginx, measure, runLoad, load, machine, busyProcesses, ratio } from './lib.mjs';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const out = join(here, '..', 'bench-out');
-const SECONDS = Number(process.env.SECONDS ?? 5);
+const SECONDS = Number(process.env.SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const KEY_TYPES = (process.env.KEY_TYPES ?? 'ec,rsa').split(',');
-
-const sh = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-
-function makePki(dir, keyType, crlUrl) {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, 'ca', 'newcerts'), { recursive: true });
-  const newkey = keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
-  writeFileSync(join(dir, 'ca', 'index.txt'), '');
-  writeFileSync(join(dir, 'ca', 'crlnumber'), '1000\n');
-  writeFileSync(
-    join(dir, 'openssl.cnf'),
-    `[ca]\ndefault_ca=CA\n[CA]\ndir=${join(dir, 'ca')}\ndatabase=$dir/index.txt\nnew_certs_dir=$dir/newcerts\ncertificate=${join(dir, 'ca.pem')}\nprivate_key=${join(dir, 'ca.key')}\nserial=$dir/serial\ncrlnumber=$dir/crlnumber\ndefault_md=sha256\ndefault_crl_days=30\npolicy=any\n[any]\ncommonName=supplied\n` +
-      `[server]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n` +
-      `[client]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\ncrlDistributionPoints=URI:${crlUrl}\n`,
-  );
-  sh('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=bench CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  writeFileSync(join(dir, 'ca', 'serial'), '1000\n');
-  for (const [name, ext, cn] of [['server', 'server', 'localhost'], ['client', 'client', 'bench']]) {
-    sh('openssl', ['req', '-new', ...newkey, '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
-    sh('openssl', ['ca', '-batch', '-config', 'openssl.cnf', '-extensions', ext, '-days', '30', '-in', `${name}.csr`, '-out', `${name}.pem`, '-notext'], dir);
-  }
-  // A few revoked certificates so the CRL is not empty.
-  for (let i = 0; i < 3; i++) {
-    sh('openssl', ['req', '-new', ...newkey, '-nodes', '-keyout', `r${i}.key`, '-out', `r${i}.csr`, '-subj', `/CN=revoked${i}`], dir);
-    sh('openssl', ['ca', '-batch', '-config', 'openssl.cnf', '-extensions', 'client', '-days', '30', '-in', `r${i}.csr`, '-out', `r${i}.pem`, '-notext'], dir);
-    sh('openssl', ['ca', '-batch', '-config', 'openssl.cnf', '-revoke', `r${i}.pem`, '-crl_reason', 'keyCompromise'], dir);
-  }
-  sh('openssl', ['ca', '-batch', '-config', 'openssl.cnf', '-gencrl', '-out', 'crl.pem'], dir);
-  sh('openssl', ['crl', '-in', 'crl.pem', '-outform', 'DER', '-out', 'crl.der'], dir);
-}
-
-function startChild(script, cfg) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, script), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl !== -1) resolve({ child, info: JSON.parse(buf.slice(0, nl)) });
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
-
-function stopChild(child) {
-  return new Promise((resolve) => {
-    child.removeAllListeners('exit');
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  });
-}
-
-function load(cfg) {
-  const r = execFileSync(process.execPath, [join(here, 'loadgen.mjs'), JSON.stringify({ seconds: SECONDS, concurrency: CONCURRENCY, path: '/whoami', expectStatus: 200, ...cfg })], { encoding: 'utf8', timeout: (SECONDS + 60) * 1000 });
-  return JSON.parse(r);
-}
-
-function rssOf(pid) {
-  return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) * 1024;
-}
-
-const which = (bin) => {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-async function startNginx(dir) {
-  const nginx = which('nginx') ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined);
-  if (!nginx) return undefined;
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const conf = `worker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n access_log off;\n client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp; fastcgi_temp_path ${dir}/tmp; uwsgi_temp_path ${dir}/tmp; scgi_temp_path ${dir}/tmp;\n server {\n  listen 127.0.0.1:${port} ssl;\n  ssl_certificate ${dir}/server.pem; ssl_certificate_key ${dir}/server.key;\n  ssl_client_certificate ${dir}/ca.pem; ssl_verify_client on; ssl_crl ${dir}/crl.pem;\n  ssl_session_cache off; ssl_session_tickets off;\n  keepalive_requests 1000000;\n  location / { default_type application/json; return 200 '{"username":"bench","role":"super_user","authenticatedBy":"mtls"}'; }\n }\n}\n`;
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  const child = spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 500));
-  return { child, port };
-}
+const PROFILE = process.env.PROFILE;
+const MODES = (process.env.MODES ?? 'handshake,keepalive').split(',');
 
 mkdirSync(out, { recursive: true });
-const crlServer = http.createServer();
+const started = new Date();
+const loadBefore = load();
+const busyBefore = busyProcesses();
+
+// The CRL distribution point of the client certificates, in this process (the loads run as
+// asynchronous children, so it keeps answering). Counts downloads.
+let crlFile;
 let crlDownloads = 0;
+const crlServer = http.createServer((req, res) => {
+  crlDownloads++;
+  res.writeHead(200, { 'content-type': 'application/pkix-crl' });
+  res.end(readFileSync(crlFile));
+});
 await new Promise((r) => crlServer.listen(0, '127.0.0.1', r));
 const crlPort = crlServer.address().port;
-const rows = [];
 
-for (const keyType of KEY_TYPES) {
-  const dir = join(out, `pki-${keyType}`);
-  makePki(dir, keyType, `http://127.0.0.1:${crlPort}/${keyType}.crl`);
-  crlServer.removeAllListeners('request');
-  crlServer.on('request', (req, res) => {
-    crlDownloads++;
-    res.writeHead(200, { 'content-type': 'application/pkix-crl' });
-    res.end(readFileSync(join(dir, 'crl.der')));
-  });
-  const root = join(dir, 'root');
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
-  writeFileSync(
-    join(root, 'harperdb-config.yaml'),
-    `http:\n  port: null\n  securePort: 1\n  mtls:\n    required: true\n    certificateVerification:\n      crl: true\n      ocsp: false\ntls:\n  certificate: ${dir}/server.pem\n  privateKey: ${dir}/server.key\n  certificateAuthority: ${dir}/ca.pem\noperationsApi:\n  network:\n    port: null\nlogging:\n  level: error\n`,
-  );
-  const client = { ca: join(dir, 'ca.pem'), cert: join(dir, 'client.pem'), key: join(dir, 'client.key') };
-
-  const bare = await startChild('bare-server.mjs', { key: join(dir, 'server.key'), cert: join(dir, 'server.pem'), ca: join(dir, 'ca.pem') });
-  const bareHs = load({ port: bare.info.port, mode: 'handshake', ...client });
-  const bareKa = load({ port: bare.info.port, mode: 'keepalive', ...client });
-  const bareRss = rssOf(bare.child.pid);
-  await stopChild(bare.child);
-
-  crlDownloads = 0;
-  const harper = await startChild('harper-server.mjs', { root, port: 0 });
-  // Warm the CRL cache with one request, as a running server would have.
-  load({ port: harper.info.port, mode: 'handshake', ...client, seconds: 0.2, concurrency: 1 });
-  const hHs = load({ port: harper.info.port, mode: 'handshake', ...client });
-  const hKa = load({ port: harper.info.port, mode: 'keepalive', ...client });
-  const hRss = rssOf(harper.child.pid);
-  await stopChild(harper.child);
-
-  let nginxHs;
-  const nginx = await startNginx(dir);
-  if (nginx) {
-    nginxHs = load({ port: nginx.port, mode: 'handshake', ...client, path: '/whoami' });
-    await stopChild(nginx.child);
-  }
-  rows.push({ keyType, bareHs, bareKa, hHs, hKa, nginxHs, crlDownloads, bareRss, hRss });
+function sum(runs) {
+  const completed = runs.reduce((a, r) => a + r.completed, 0);
+  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+  const cpu = runs.reduce((a, r) => a + r.serverCpuMs, 0);
+  const failed = runs.reduce((a, r) => a + r.failed, 0);
+  return {
+    perSecond: Math.round(completed / seconds),
+    runs: runs.map((r) => r.perSecond),
+    cpuPerReq: completed ? cpu / completed : null,
+    p50: Math.max(...runs.map((r) => r.p50 ?? 0)),
+    p99: Math.max(...runs.map((r) => r.p99 ?? 0)),
+    failed,
+    firstError: runs.find((r) => r.firstError)?.firstError,
+  };
 }
-crlServer.close();
 
-const ratio = (a, b) => (b ? (a / b).toFixed(2) : 'n/a');
+const rows = [];
+let nginxVersion = 'not installed';
+try {
+  for (const keyType of KEY_TYPES) {
+    const dir = join(out, `pki-${keyType}`);
+    makePki(dir, { keyType, crlUrl: `http://127.0.0.1:${crlPort}/${keyType}.crl` });
+    crlFile = join(dir, 'crl.der');
+    const root = makeHarperRoot(join(dir, 'root'), { dir });
+    const client = { ca: join(dir, 'ca.pem'), cert: join(dir, 'client.pem'), key: join(dir, 'client.key'), path: '/whoami', expectStatus: 200 };
+
+    crlDownloads = 0;
+    const servers = {};
+    servers.bare = await startChild('bare-server.mjs', { key: join(dir, 'server.key'), cert: join(dir, 'server.pem'), ca: join(dir, 'ca.pem') });
+    servers.harper = await startChild('harper-server.mjs', { root }, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=harper-${keyType}.cpuprofile`] : []);
+    let nginx;
+    try {
+      nginx = await startNginx(dir);
+    } catch (err) {
+      console.error(`nginx: ${err.message}`);
+    }
+    if (nginx) {
+      servers.nginx = { child: nginx.child, info: { port: nginx.port } };
+      nginxVersion = nginx.version;
+    }
+    const names = Object.keys(servers);
+    // Warm-up: harper downloads the CRL once; every server gets one short run.
+    for (const n of names) {
+      const w = await runLoad({ ...client, port: servers[n].info.port, mode: 'handshake', seconds: 0.5, concurrency: 2 });
+      if (!w.completed) throw new Error(`${n} answers no request: ${w.firstError}`);
+    }
+    const order = [...names, ...[...names].reverse()];
+    const results = { handshake: {}, keepalive: {} };
+    for (const mode of MODES) {
+      for (const n of order) {
+        const r = await measure(servers[n].child.pid, { ...client, port: servers[n].info.port, mode, seconds: SECONDS, concurrency: CONCURRENCY });
+        (results[mode][n] ??= []).push(r);
+      }
+    }
+    for (const n of names) await stopChild(servers[n].child);
+    const agg = {};
+    for (const mode of MODES) {
+      agg[mode] = Object.fromEntries(names.map((n) => [n, sum(results[mode][n])]));
+    }
+    rows.push({ keyType, agg, crlDownloads });
+  }
+} finally {
+  crlServer.close();
+}
+
+const loadAfter = load();
+const label = (k) => (k === 'ec' ? 'ECDSA P-256' : 'RSA 2048');
+const cell = (a) => (a ? `${a.perSecond} [${a.runs.join(', ')}]` : 'n/a');
+const cpu = (a) => (a?.cpuPerReq != null ? a.cpuPerReq.toFixed(3) : 'n/a');
 const lines = [
-  '| key | scenario | bare Node https | harper-tls | ratio (goal ≥ 0.95) | nginx | harper/nginx |',
-  '|---|---|---|---|---|---|---|',
+  '| key | scenario | bare Node https/s [runs] | harper-tls/s [runs] | **harper/bare** (goal ≥ 0.95) | nginx/s [runs] | harper/nginx | server CPU ms/req: bare / harper / nginx | CPU ratio bare/harper | harper p50 / p99 ms | failed (b/h/n) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 for (const r of rows) {
-  lines.push(`| ${r.keyType === 'ec' ? 'ECDSA P-256' : 'RSA 2048'} | full mTLS handshakes/s | ${r.bareHs.perSecond} (p50 ${r.bareHs.p50} ms, p99 ${r.bareHs.p99} ms) | ${r.hHs.perSecond} (p50 ${r.hHs.p50} ms, p99 ${r.hHs.p99} ms, ${r.hHs.failed} failed) | ${ratio(r.hHs.perSecond, r.bareHs.perSecond)} | ${r.nginxHs ? r.nginxHs.perSecond : 'not installed'} | ${r.nginxHs ? ratio(r.hHs.perSecond, r.nginxHs.perSecond) : 'n/a'} |`);
-  lines.push(`| ${r.keyType === 'ec' ? 'ECDSA P-256' : 'RSA 2048'} | keep-alive requests/s | ${r.bareKa.perSecond} (p99 ${r.bareKa.p99} ms) | ${r.hKa.perSecond} (p99 ${r.hKa.p99} ms, ${r.hKa.failed} failed) | ${ratio(r.hKa.perSecond, r.bareKa.perSecond)} | | |`);
+  for (const mode of MODES) {
+    const { bare, harper, nginx } = r.agg[mode];
+    lines.push(
+      `| ${label(r.keyType)} | ${mode === 'handshake' ? 'full mTLS handshakes' : 'keep-alive requests'} | ${cell(bare)} | ${cell(harper)} | **${ratio(harper.perSecond, bare.perSecond)}** | ${cell(nginx)} | ${nginx ? ratio(harper.perSecond, nginx.perSecond) : 'n/a'} | ${cpu(bare)} / ${cpu(harper)} / ${cpu(nginx)} | ${bare.cpuPerReq && harper.cpuPerReq ? (bare.cpuPerReq / harper.cpuPerReq).toFixed(2) : 'n/a'} | ${harper.p50} / ${harper.p99} | ${bare.failed}/${harper.failed}/${nginx?.failed ?? '-'} |`,
+    );
+  }
 }
+const errors = rows.flatMap((r) => Object.values(r.agg).flatMap((m) => Object.entries(m).filter(([, a]) => a.firstError).map(([n, a]) => `${label(r.keyType)} ${n}: ${a.firstError}`)));
 const md = [
-  '# @harper-tls/server benchmark: mTLS handshakes and keep-alive requests',
-  '',
-  `Run: \`pnpm --filter @harper-tls/server bench\` (SECONDS=${SECONDS}, CONCURRENCY=${CONCURRENCY}) on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
-  'Load generator, servers and nginx are separate processes on one 2-core machine, so absolute numbers are bounded by sharing the cores; the ratios compare like with like.',
-  'harper-tls: `http.mtls.required: true`, `certificateVerification` with CRL (warm cache; the CRL was downloaded ' + rows.map((r) => `${r.crlDownloads}×`).join('/') + ' per run), `/whoami` through the full authentication pipeline (user lookup, revocation verdict).',
-  'Bare: `https.createServer({ requestCert: true, rejectUnauthorized: true })` answering the same JSON. nginx: `ssl_verify_client on; ssl_crl`, no session cache.',
+  `Command: \`SECONDS=${SECONDS} CONCURRENCY=${CONCURRENCY} KEY_TYPES=${KEY_TYPES.join(',')} node packages/server/bench/handshakes.mjs\` (after \`pnpm --filter @harper-tls/server... build\`)`,
+  `Started ${started.toISOString()}, ${Math.round((Date.now() - started) / 1000)} s; ${machine()}; ${nginxVersion}.`,
+  `Load average (1/5/15 min) before: ${loadBefore}, after: ${loadAfter}. Busiest processes at start: ${busyBefore.map((b) => '`' + b + '`').join(', ') || 'none'}.`,
+  `Each cell: total requests / total seconds over its ${2} interleaved ${SECONDS}-s runs [each run]; ${CONCURRENCY} concurrent connections from one Node load-generator process. CRL downloads by harper-tls per key type: ${rows.map((r) => `${label(r.keyType)} ${r.crlDownloads}`).join(', ')} (warm cache for the measured runs).`,
   '',
   ...lines,
   '',
-  `Resident memory after the run: bare ${rows.map((r) => `${Math.round(r.bareRss / 2 ** 20)} MiB`).join('/')}, harper-tls ${rows.map((r) => `${Math.round(r.hRss / 2 ** 20)} MiB`).join('/')}.`,
-  '',
+  ...(errors.length ? ['First errors: ' + errors.join('; '), ''] : []),
 ];
-const docs = join(here, '..', '..', '..', 'docs', 'bench');
-mkdirSync(docs, { recursive: true });
-writeFileSync(join(docs, 'server.md'), md.join('\n'));
-process.stdout.write(md.join('\n'));
+writeFileSync(join(out, 'handshakes.md'), md.join('\n'));
+writeFileSync(join(out, 'handshakes.json'), JSON.stringify({ started, loadBefore, loadAfter, rows }, null, 2));
+process.stdout.write(md.join('\n') + '\n');
+process.exit(0);

@@ -1,4 +1,7 @@
-// harper-tls as configured for the benchmark: mTLS required, revocation on (CRL, warm cache).
+// harper-tls as configured for the benchmark: mTLS required, revocation on (CRL and/or OCSP per
+// the config file in cfg.root). Prints {port, rss} once listening. On SIGUSR2 it writes
+// process.memoryUsage() (after a GC when started with --expose-gc) to cfg.memFile.
+import { writeFileSync } from 'node:fs';
 import { loadConfig, validateTlsMaterial, ConfigError } from '@harper-tls/config';
 import { createLogger, startHarper } from '@harper-tls/server';
 
@@ -14,4 +17,8 @@ try {
 }
 const https = instance.listening.find((l) => l.name === 'https');
 process.stdout.write(JSON.stringify({ port: https.port, rss: process.memoryUsage().rss }) + '\n');
+process.on('SIGUSR2', () => {
+  globalThis.gc?.();
+  if (cfg.memFile) writeFileSync(cfg.memFile, JSON.stringify(process.memoryUsage()));
+});
 process.on('SIGTERM', () => instance.close().then(() => process.exit(0)));
