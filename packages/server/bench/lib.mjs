@@ -158,18 +158,22 @@ export function cpuMs(pid) {
   }
   return ticks * TICK_MS;
 }
-/** Resident memory (bytes) of `pid` and its descendants: current and peak. */
+/** Resident memory (bytes) of `pid` and its descendants: current, peak, anonymous and file-backed (mmap of lmdb, code). */
 export function rssOf(pid) {
   let rss = 0;
   let hwm = 0;
+  let anon = 0;
+  let file = 0;
   for (const p of pidTree(pid)) {
     try {
       const s = readFileSync(`/proc/${p}/status`, 'utf8');
       rss += Number(s.match(/VmRSS:\s+(\d+)/)[1]) * 1024;
       hwm += Number(s.match(/VmHWM:\s+(\d+)/)[1]) * 1024;
+      anon += Number(s.match(/RssAnon:\s+(\d+)/)?.[1] ?? 0) * 1024;
+      file += Number(s.match(/RssFile:\s+(\d+)/)?.[1] ?? 0) * 1024;
     } catch {}
   }
-  return { rss, hwm };
+  return { rss, hwm, anon, file };
 }
 
 /** Runs one load against a server and adds the server's CPU ms per completed request. */
