@@ -4,8 +4,25 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EKU = '2.5.29.37.0';
 
-/** The peer's certificates as Node hands them: leaf first, walking `issuerCertificate` until it repeats. */
+/**
+ * The peer's certificates as Node hands them: leaf first, walking `issuerCertificate` until it
+ * repeats. `getPeerX509Certificate()` gives ready X509Certificate objects (a few µs per step)
+ * where `getPeerCertificate(true)` + `new X509Certificate(raw)` re-parses each (~150 µs).
+ */
 export function peerChainFromSocket(socket: TLSSocket): X509Certificate[] {
+  if (typeof socket.getPeerX509Certificate === 'function') {
+    const out: X509Certificate[] = [];
+    const seen = new Set<string>();
+    let cur: X509Certificate | undefined = socket.getPeerX509Certificate();
+    while (cur && out.length < 10) {
+      const fp: string = cur.fingerprint256;
+      if (seen.has(fp)) break;
+      seen.add(fp);
+      out.push(cur);
+      cur = cur.issuerCertificate;
+    }
+    return out;
+  }
   const first = socket.getPeerCertificate(true) as PeerCertificate & { issuerCertificate?: PeerCertificate };
   if (!first || !first.raw) return [];
   const out: X509Certificate[] = [];
