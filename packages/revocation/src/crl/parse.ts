@@ -51,8 +51,9 @@ const KNOWN_CRL_EXT = new Set([EXT.aki, EXT.crlNumber, EXT.delta, EXT.idp, '2.5.
 const KNOWN_ENTRY_EXT = new Set([EXT.reason, EXT.invalidity, EXT.certIssuer, EXT.hold]);
 /** The extensions of almost every real entry: just a reasonCode. Matched byte for byte to skip decoding. */
 const REASON_ONLY = [0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01];
-/** Entries parsed between yields in the async parser. */
-const SLICE = 50_000;
+/** The async parser works in chunks of this many entries and yields once a slice has run this long. */
+const CHUNK = 2_000;
+const SLICE_MS = 4;
 
 function bad(why: string): never {
   throw new RevocationError('ERR_REVOCATION_MALFORMED_CRL', `not a valid CRL: ${why}`);
@@ -257,19 +258,28 @@ class EntryIndex {
   }
 
   /** Open-addressing hash table over serial bytes: `table[slot] = entry index + 1`. */
-  buildTable(): Uint32Array {
-    let size = 16;
-    while (size < this.count * 2) size <<= 1;
-    const table = new Uint32Array(size);
-    const mask = size - 1;
+  table?: Uint32Array;
+  built = 0;
+
+  /** Inserts up to `max` more entries into the hash table (after `step` is done); true when all are in. */
+  buildStep(max: number): boolean {
+    if (!this.table) {
+      let size = 16;
+      while (size < this.count * 2) size <<= 1;
+      this.table = new Uint32Array(size);
+    }
+    const table = this.table;
+    const mask = table.length - 1;
     const b = this.der;
-    for (let i = 0; i < this.count; i++) {
+    const stop = Math.min(this.count, this.built + max);
+    for (let i = this.built; i < stop; i++) {
       const s = readTlv(b, readTlv(b, this.offsets[i]!, b.length).start, b.length);
       let slot = fnv1a(b, s.start, s.end) & mask;
       while (table[slot] !== 0) slot = (slot + 1) & mask;
       table[slot] = i + 1;
     }
-    return table;
+    this.built = stop;
+    return stop === this.count;
   }
 }
 
@@ -277,7 +287,8 @@ function finish(header: Header, index: EntryIndex | undefined): ParsedCrl {
   const { crl } = header;
   if (index?.unknownCritical) crl.unknownCriticalExtension ??= index.unknownCritical;
   if (!index) return { ...crl, size: 0, lookup: () => undefined };
-  const table = index.buildTable();
+  index.buildStep(Number.MAX_SAFE_INTEGER);
+  const table = index.table!;
   const mask = table.length - 1;
   const der = crl.der;
   const offsets = index.offsets;
@@ -350,7 +361,7 @@ export function parseCrl(input: Uint8Array): ParsedCrl {
 }
 
 /**
- * Same as parseCrl, in slices of 50,000 entries with a yield to the event loop between them,
+ * Same as parseCrl, in slices of about 4 ms with a yield to the event loop between them,
  * so loading a large CRL does not stall TLS handshakes on the same thread.
  */
 export async function parseCrlAsync(input: Uint8Array): Promise<ParsedCrl> {
@@ -358,6 +369,16 @@ export async function parseCrlAsync(input: Uint8Array): Promise<ParsedCrl> {
   const header = wrap(() => readHeader(der));
   if (!header.revoked) return finish(header, undefined);
   const index = new EntryIndex(der, header.revoked, header.crl.idp?.indirectCRL === true, header.crl.issuerDer);
-  while (!wrap(() => index.step(SLICE))) await new Promise<void>((r) => setImmediate(r));
+  const sliced = async (work: () => boolean): Promise<void> => {
+    for (;;) {
+      const t0 = performance.now();
+      let done = false;
+      while (!(done = wrap(work)) && performance.now() - t0 < SLICE_MS);
+      if (done) return;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  };
+  await sliced(() => index.step(CHUNK));
+  await sliced(() => index.buildStep(CHUNK));
   return wrap(() => finish(header, index));
 }

@@ -99,17 +99,38 @@ export function booleanOf(b: Uint8Array, t: Tlv): boolean {
  * RFC 5280 section 4.1.2.5 allows.
  */
 export function timeOf(b: Uint8Array, t: Tlv): Date {
-  const s = Buffer.from(contentOf(b, t)).toString('latin1');
-  let m: RegExpExecArray | null;
+  // Digits are read straight from the bytes: this runs on every CRL hit, so no string or regex.
+  const len = t.end - t.start;
+  const digits = (at: number, n: number): number => {
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      const c = b[t.start + at + i]! - 0x30;
+      if (c < 0 || c > 9) return -1;
+      v = v * 10 + c;
+    }
+    return v;
+  };
   let year: number;
-  if (t.tag === 0x17 && (m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s))) {
-    const yy = Number(m[1]);
-    year = yy >= 50 ? 1900 + yy : 2000 + yy;
-  } else if (t.tag === 0x18 && (m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.\d+)?Z$/.exec(s))) {
-    year = Number(m[1]);
-  } else return malformed(t.offset, `not an RFC 5280 time: ${JSON.stringify(s.slice(0, 20))}`);
-  const d = new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
-  if (Number.isNaN(d.getTime()) || d.getUTCMonth() !== Number(m[2]) - 1) malformed(t.offset, 'impossible date');
+  let p: number;
+  if (t.tag === 0x17 && len === 13 && b[t.end - 1] === 0x5a) {
+    const yy = digits(0, 2);
+    year = yy < 0 ? -1 : yy >= 50 ? 1900 + yy : 2000 + yy;
+    p = 2;
+  } else if (t.tag === 0x18 && len >= 15 && b[t.end - 1] === 0x5a && (len === 15 || (b[t.start + 14] === 0x2e && len > 16 && digits(15, len - 16) >= 0))) {
+    year = digits(0, 4);
+    p = 4;
+  } else return malformed(t.offset, `not an RFC 5280 time: ${JSON.stringify(Buffer.from(contentOf(b, t)).toString('latin1').slice(0, 20))}`);
+  const month = digits(p, 2);
+  const day = digits(p + 2, 2);
+  const hour = digits(p + 4, 2);
+  const minute = digits(p + 6, 2);
+  const second = digits(p + 8, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
+    return malformed(t.offset, `not an RFC 5280 time: ${JSON.stringify(Buffer.from(contentOf(b, t)).toString('latin1').slice(0, 20))}`);
+  }
+  const d = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (d.getUTCMonth() !== month - 1) malformed(t.offset, 'impossible date');
+  if (year < 100) d.setUTCFullYear(year); // Date.UTC maps 0-99 to 1900-1999
   return d;
 }
 
