@@ -52,36 +52,51 @@ for (let r = 0; r < runs; r++) {
   verifyMs = Math.min(verifyMs, t3 - t2);
 }
 
-// Lookups: present and absent serials, 1M each (bounded).
+// Lookups: 1M each of revoked and absent serials, drawn at random (fixed seed) from the whole CRL
+// so the probes touch the whole 40 MB (cache misses as in real use), 64k distinct ones each.
 const L = 1_000_000;
-const present = Array.from({ length: 1024 }, (_, i) => bytesOf(serialOf((i * 7919) % n)));
-const absent = Array.from({ length: 1024 }, (_, i) => bytesOf(serialOf(n + i)));
-const issuer = crl.issuerDer;
+const K = 65_536;
+let seed = 12345;
+const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const present = Array.from({ length: K }, () => bytesOf(serialOf(Math.floor(rand() * n))));
+const absent = Array.from({ length: K }, (_, i) => bytesOf(serialOf(n + i)));
+const issuer = Uint8Array.from(crl.issuerDer); // a copy, as the checker passes the certificate's own issuer bytes
 for (const s of present) if (!crl.lookup(s, issuer)) throw new Error('a revoked serial was not found');
 for (const s of absent) if (crl.lookup(s, issuer)) throw new Error('an absent serial was found');
 let t = performance.now();
-for (let i = 0; i < L; i++) crl.lookup(present[i & 1023], issuer);
+for (let i = 0; i < L; i++) crl.lookup(present[i & (K - 1)], issuer);
 const hitNs = ((performance.now() - t) * 1e6) / L;
 t = performance.now();
-for (let i = 0; i < L; i++) crl.lookup(absent[i & 1023], issuer);
+for (let i = 0; i < L; i++) crl.lookup(absent[i & (K - 1)], issuer);
 const missNs = ((performance.now() - t) * 1e6) / L;
 
-// Event loop: the longest gap a 1 ms timer sees while parseCrlAsync runs.
-const h = monitorEventLoopDelay({ resolution: 1 });
-let maxGap = 0;
-let last = performance.now();
-const timer = setInterval(() => {
-  const now = performance.now();
-  maxGap = Math.max(maxGap, now - last);
-  last = now;
-}, 1);
-h.enable();
+// Event loop: the longest gap a 1 ms timer sees while parseCrlAsync runs, after a GC; and, as the
+// noise floor of this shared machine, the longest gap the same timer sees over the same time idle.
+const gapDuring = async (work) => {
+  let maxGap = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 1);
+  const t0 = performance.now();
+  last = t0;
+  const out = await work();
+  const ms = performance.now() - t0;
+  maxGap = Math.max(maxGap, performance.now() - last);
+  clearInterval(timer);
+  return { maxGap, ms, out };
+};
 const der = view(await readFile(file));
-last = performance.now();
-crl = await parseCrlAsync(der);
-const now = performance.now();
-maxGap = Math.max(maxGap, now - last);
-clearInterval(timer);
+settle();
+const h = monitorEventLoopDelay({ resolution: 1 });
+h.enable();
+const asyncRun = await gapDuring(() => parseCrlAsync(der));
 h.disable();
+crl = asyncRun.out;
+if (crl.size !== n) throw new Error(`parseCrlAsync: expected ${n} entries, parsed ${crl.size}`);
+settle();
+const idle = await gapDuring(() => new Promise((r) => setTimeout(r, Math.max(20, asyncRun.ms))));
 
-console.log(JSON.stringify({ loadMs, parseMs, verifyMs, rssAdded: after.rss - before.rss, buffersAdded: after.buffers - before.buffers, heapAdded: after.heap - before.heap, hitNs, missNs, maxStallMs: maxGap, p99DelayMs: h.percentile(99) / 1e6 }));
+console.log(JSON.stringify({ loadMs, parseMs, verifyMs, rssAdded: after.rss - before.rss, buffersAdded: after.buffers - before.buffers, heapAdded: after.heap - before.heap, hitNs, missNs, maxStallMs: asyncRun.maxGap, asyncMs: asyncRun.ms, idleStallMs: idle.maxGap, p99DelayMs: h.percentile(99) / 1e6 }));

@@ -3,8 +3,8 @@
 // `openssl ca -gencrl`, against `openssl crl` on the same file in the same run; memory added,
 // lookup time, longest event-loop stall while parsing; pkijs as the other baseline.
 //
-//   pnpm --filter @harper-tls/revocation bench            # 1k, 100k, 1M entries (~2-3 min the first time)
-//   BENCH_QUICK=1 node bench/crl.mjs                       # without 1M
+//   pnpm --filter @harper-tls/revocation bench            # 1k, 10k, 100k, 1M entries (~2-3 min)
+//   BENCH_QUICK=1 node bench/crl.mjs                       # without 1M, and without pkijs on 100k with raised limits (~40 s)
 //
 // CRLs are cached in $TMPDIR/harper-tls-crl-bench so a rerun skips generation.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const DIST = join(HERE, '..', 'dist', 'index.js');
 const DIR = join(tmpdir(), 'harper-tls-crl-bench');
-const SIZES = process.env.BENCH_QUICK ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
+const QUICK = Boolean(process.env.BENCH_QUICK);
+const SIZES = QUICK ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000];
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 /** Serial i of the synthesized CRLs: 16 hex digits, distinct, spread. */
@@ -72,10 +73,10 @@ function ours(file, n) {
   return JSON.parse(p.stdout.trim().split('\n').pop());
 }
 
-/** pkijs.CertificateRevocationList.fromBER with asn1js's default limits. */
-async function pkijsMs(file) {
-  const p = spawnSync(process.execPath, [join(HERE, 'crl-pkijs.mjs'), file], { encoding: 'utf8', timeout: 120_000 });
-  if (p.status !== 0) return { error: ((p.stderr || 'timeout').split('\n').find((l) => /^\w*Error: /.test(l)) ?? 'failed').trim().slice(0, 120) };
+/** pkijs.CertificateRevocationList.fromBER, mode 'default' (asn1js's limits) or 'raised' (limits lifted). */
+function pkijs(file, mode) {
+  const p = spawnSync(process.execPath, [join(HERE, 'crl-pkijs.mjs'), file, mode], { encoding: 'utf8', timeout: 150_000 });
+  if (p.status !== 0) return { error: ((p.stderr || 'timeout').split('\n').find((l) => /^\w*Error: /.test(l)) ?? (p.error ? String(p.error) : 'failed')).trim().slice(0, 160) };
   return JSON.parse(p.stdout.trim());
 }
 
@@ -89,8 +90,9 @@ for (const n of SIZES) {
   const o = ours(file, n);
   const osslParse = opensslMs(['crl', '-inform', 'DER', '-in', file, '-noout']);
   const osslVerify = opensslMs(['crl', '-inform', 'DER', '-in', file, '-noout', '-CAfile', join(DIR, 'ca.pem')]);
-  const pk = n <= 100_000 ? await pkijsMs(file) : { error: 'not run (1M entries: ~100 s and ~4 GB with raised limits)' };
-  rows.push({ n, bytes, o, osslParse, osslVerify, pk });
+  const pk = n <= 100_000 ? pkijs(file, 'default') : { error: 'not run' };
+  const pkRaised = n === 10_000 || (n === 100_000 && !QUICK) ? pkijs(file, 'raised') : undefined;
+  rows.push({ n, bytes, o, osslParse, osslVerify, pk, pkRaised });
   process.stderr.write(`${n}: ours ${o.loadMs.toFixed(1)} ms, openssl ${osslParse.toFixed(1)} / ${osslVerify.toFixed(1)} ms\n`);
 }
 
@@ -99,11 +101,16 @@ const lines = [];
 lines.push(`Started ${started}; ${cpus().length} × ${cpus()[0]?.model}, ${mb(totalmem())} MiB, Node ${process.version}, ${execFileSync('openssl', ['version']).toString().trim()}.`);
 lines.push(`Load average before: ${la0}, after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}. Best of ${RUNS} runs each.`);
 lines.push('');
-lines.push('| entries | DER size | ours: load (read+parse+verify+index) | openssl crl -noout | openssl crl -noout -CAfile (verifies) | **ours / openssl (verifying)** | memory added (RSS / external+arrayBuffers) | lookup hit / miss | longest event-loop stall (parseCrlAsync) | pkijs fromBER |');
+lines.push('| entries | DER size | ours: load (read+parse+verify+index) | openssl crl -noout | openssl crl -noout -CAfile (verifies) | **ours / openssl -CAfile** | ours / openssl (no verify) | memory added after GC: RSS / heap / external+arrayBuffers | lookup hit / miss | parseCrlAsync: longest event-loop gap (idle gap, same run) |');
 lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-for (const { n, bytes, o, osslParse, osslVerify, pk } of rows) {
+for (const { n, bytes, o, osslParse, osslVerify } of rows) {
   lines.push(
-    `| ${n.toLocaleString('en')} | ${mb(bytes)} MiB | ${o.loadMs.toFixed(1)} ms (parse ${o.parseMs.toFixed(1)}, verify ${o.verifyMs.toFixed(1)}) | ${osslParse.toFixed(1)} ms | ${osslVerify.toFixed(1)} ms | **${(o.loadMs / osslVerify).toFixed(2)}** | ${mb(o.rssAdded)} MiB / ${mb(o.buffersAdded)} MiB | ${o.hitNs.toFixed(0)} ns / ${o.missNs.toFixed(0)} ns | ${o.maxStallMs.toFixed(1)} ms (sync parse ${o.parseMs.toFixed(0)} ms) | ${pk.error ? `fails: ${pk.error}` : `${pk.ms.toFixed(0)} ms (${(pk.ms / o.loadMs).toFixed(0)}× ours)`} |`,
+    `| ${n.toLocaleString('en')} | ${mb(bytes)} MiB | ${o.loadMs.toFixed(1)} ms (parse ${o.parseMs.toFixed(1)}, verify ${o.verifyMs.toFixed(1)}) | ${osslParse.toFixed(1)} ms | ${osslVerify.toFixed(1)} ms | **${(o.loadMs / osslVerify).toFixed(2)}** | ${(o.loadMs / osslParse).toFixed(2)} | ${mb(o.rssAdded)} / ${mb(o.heapAdded)} / ${mb(o.buffersAdded)} MiB | ${o.hitNs.toFixed(0)} ns / ${o.missNs.toFixed(0)} ns | ${o.maxStallMs.toFixed(1)} ms over ${o.asyncMs.toFixed(0)} ms (idle ${o.idleStallMs.toFixed(1)} ms; sync parse ${o.parseMs.toFixed(0)} ms) |`,
   );
 }
+lines.push('');
+lines.push('| entries | pkijs fromBER, default asn1js limits | pkijs with raised limits (maxNodes 1e8) | ours (load) |');
+lines.push('|---:|---:|---:|---:|');
+const pkCell = (pk, o) => (!pk ? 'not run' : pk.error ? `fails: ${pk.error}` : `${pk.ms.toFixed(0)} ms, +${mb(pk.rssAdded)} MiB RSS (${(pk.ms / o.loadMs).toFixed(0)}× ours)`);
+for (const { n, o, pk, pkRaised } of rows) lines.push(`| ${n.toLocaleString('en')} | ${pkCell(n <= 100_000 ? pk : undefined, o)} | ${pkCell(pkRaised, o)} | ${o.loadMs.toFixed(1)} ms |`);
 console.log(lines.join('\n'));
