@@ -28,10 +28,54 @@ export interface RawConfig {
 }
 
 /** Parses the YAML file, recording the line and column of every key. Syntax errors become issues. */
+const MAX_NESTING = 256;
+
+/** The line where flow brackets ([ {) or indentation go deeper than `max` levels, else undefined. Quote-unaware: conservative. */
+function nestingBeyond(text: string, max: number): number | undefined {
+  let depth = 0;
+  let line = 1;
+  let indent = 0;
+  let atLineStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      indent = 0;
+      atLineStart = true;
+      continue;
+    }
+    if (atLineStart) {
+      if (c === 32 || c === 9 || c === 45) {
+        // spaces, tabs and "- " sequence markers all open a block level
+        if (++indent > 4 * max) return line;
+        continue;
+      }
+      atLineStart = false;
+    }
+    if (c === 91 || c === 123) {
+      if (++depth > max) return line;
+    } else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return undefined;
+}
+
 export function readYaml(text: string, file: string, issues: ConfigIssue[]): RawConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
   const origins = new Map<string, Origin>();
+  // Deep nesting makes the yaml parser slow (seconds at ~50k flow levels) or overflow the stack
+  // (block maps a few thousand levels deep); no configuration nests beyond a handful of levels.
+  const tooDeep = nestingBeyond(text, MAX_NESTING);
+  if (tooDeep !== undefined) {
+    issues.push({ key: '(file)', file, line: tooDeep, column: 1, source: 'file', message: `YAML nested deeper than ${MAX_NESTING} levels` });
+    return { value: {}, origins };
+  }
+  const lineCounter = new LineCounter();
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
+  } catch (err) {
+    issues.push({ key: '(file)', file, line: 1, column: 1, source: 'file', message: `YAML error: ${(err as Error).message.split('\n')[0]}` });
+    return { value: {}, origins };
+  }
   for (const err of doc.errors) {
     const pos = lineCounter.linePos(err.pos[0]);
     issues.push({ key: '(file)', file, line: pos.line, column: pos.col, source: 'file', message: `YAML syntax error: ${err.message.split('\n')[0]}` });
