@@ -99,39 +99,59 @@ export function booleanOf(b: Uint8Array, t: Tlv): boolean {
  * RFC 5280 section 4.1.2.5 allows.
  */
 export function timeOf(b: Uint8Array, t: Tlv): Date {
-  // Digits are read straight from the bytes: this runs on every CRL hit, so no string or regex.
-  const len = t.end - t.start;
-  const digits = (at: number, n: number): number => {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const c = b[t.start + at + i]! - 0x30;
-      if (c < 0 || c > 9) return -1;
-      v = v * 10 + c;
-    }
-    return v;
-  };
+  return timeAt(b, t.tag, t.offset, t.start, t.end);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * timeOf over an element given by its tag, offset and content bounds (no Tlv object).
+ * Digits are read straight from the bytes and the instant is computed arithmetically: this runs
+ * on every CRL hit, so no string, regex, closure or Date.UTC.
+ */
+export function timeAt(b: Uint8Array, tag: number, offset: number, s: number, end: number): Date {
+  const len = end - s;
   let year: number;
   let p: number;
-  if (t.tag === 0x17 && len === 13 && b[t.end - 1] === 0x5a) {
-    const yy = digits(0, 2);
+  if (tag === 0x17 && len === 13 && b[end - 1] === 0x5a) {
+    const yy = digitsAt(b, s, 2);
     year = yy < 0 ? -1 : yy >= 50 ? 1900 + yy : 2000 + yy;
-    p = 2;
-  } else if (t.tag === 0x18 && len >= 15 && b[t.end - 1] === 0x5a && (len === 15 || (b[t.start + 14] === 0x2e && len > 16 && digits(15, len - 16) >= 0))) {
-    year = digits(0, 4);
-    p = 4;
-  } else return malformed(t.offset, `not an RFC 5280 time: ${JSON.stringify(Buffer.from(contentOf(b, t)).toString('latin1').slice(0, 20))}`);
-  const month = digits(p, 2);
-  const day = digits(p + 2, 2);
-  const hour = digits(p + 4, 2);
-  const minute = digits(p + 6, 2);
-  const second = digits(p + 8, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
-    return malformed(t.offset, `not an RFC 5280 time: ${JSON.stringify(Buffer.from(contentOf(b, t)).toString('latin1').slice(0, 20))}`);
+    p = s + 2;
+  } else if (tag === 0x18 && len >= 15 && b[end - 1] === 0x5a && (len === 15 || (b[s + 14] === 0x2e && len > 16 && digitsAt(b, s + 15, len - 16) >= 0))) {
+    year = digitsAt(b, s, 4);
+    p = s + 4;
+  } else return badTime(b, offset, s, end);
+  const month = digitsAt(b, p, 2);
+  const day = digitsAt(b, p + 2, 2);
+  const hour = digitsAt(b, p + 4, 2);
+  const minute = digitsAt(b, p + 6, 2);
+  const second = digitsAt(b, p + 8, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return badTime(b, offset, s, end);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) malformed(offset, 'impossible date');
+  // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  const days = era * 146097 + doe - 719468;
+  return new Date(days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000);
+}
+
+/** `n` decimal digits at `at` as a number, or -1 if one is not a digit. */
+function digitsAt(b: Uint8Array, at: number, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = b[at + i]! - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
   }
-  const d = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  if (d.getUTCMonth() !== month - 1) malformed(t.offset, 'impossible date');
-  if (year < 100) d.setUTCFullYear(year); // Date.UTC maps 0-99 to 1900-1999
-  return d;
+  return v;
+}
+
+function badTime(b: Uint8Array, offset: number, start: number, end: number): never {
+  return malformed(offset, `not an RFC 5280 time: ${JSON.stringify(Buffer.from(b.subarray(start, end)).toString('latin1').slice(0, 20))}`);
 }
 
 /** BIT STRING contents without the unused-bits byte, and that count. */
