@@ -13,8 +13,8 @@ import { HarperServer, planListeners, type Authenticate, type ListeningInfo, typ
 import { certificateOperations } from './operations/certificates.js';
 import type { OperationHandler } from './operations/types.js';
 import { localCaRoute, metricsRoute, CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
-import { ServerMetrics } from './metrics.js';
-import { instrumentChecker } from './revocation-metrics.js';
+import { ServerMetrics, authReasonCategory } from './metrics.js';
+import { instrumentChecker, instrumentedFetch, instrumentedStore } from './revocation-metrics.js';
 
 const DAY_MS = 86_400_000;
 
@@ -28,6 +28,8 @@ export interface StartOptions {
   /** Replaces configured ports (tests pass 0 to get free ports). */
   portOverrides?: Partial<Record<ListenerName, number>>;
   now?: () => Date;
+  /** `GET /metrics` on the Operations API: `requireAuthentication` default true (super_user only); false opens it to any scraper. */
+  metrics?: { requireAuthentication?: boolean };
 }
 
 export interface HarperInstance {
@@ -81,14 +83,15 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
 
     const registry = new CertificateRegistry({ store: keyValueStore(database.certificates), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
     await registry.init();
-    const metrics = new ServerMetrics();
+    const metrics = new ServerMetrics({ now });
+    metrics.watchCertificates(() => registry.allCertificates());
 
     const checkers = new Map<MtlsConfig, RevocationChecker>();
     const checkerFor = (mtls: MtlsConfig | false): RevocationChecker | undefined => {
       if (!mtls || !mtls.certificateVerification) return undefined;
       let c = checkers.get(mtls);
       if (!c) {
-        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, store: bytesStore(database.revocation), logger }), metrics);
+        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, store: instrumentedStore(bytesStore(database.revocation), metrics), fetch: instrumentedFetch(metrics), logger, now }), metrics);
         checkers.set(mtls, c);
         closers.push(() => c!.close());
       }
@@ -109,7 +112,12 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       const listener = `${api}${secure ? '-secure' : ''}`;
       return async (req) => {
         const result = await auth.authenticate(req);
-        metrics.authentications.inc({ listener, method: result.ok ? result.method : 'none', outcome: result.ok ? 'ok' : 'rejected', reason: result.ok ? '' : result.error });
+        metrics.authentications.inc({
+          listener,
+          method: result.ok ? result.method : attemptedMethod(req, result.error),
+          outcome: result.ok ? 'ok' : 'failed',
+          reason: result.ok ? '' : authReasonCategory(result.reason),
+        });
         return result;
       };
     };
@@ -134,13 +142,18 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       host: opts.host,
       operations: [authOps, certificateOperations(registry)],
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
-      operationsRoutes: [metricsRoute(() => metrics.render())],
+      operationsRoutes: [metricsRoute(() => metrics.render(), { requireAuthentication: opts.metrics?.requireAuthentication ?? true })],
     });
     for (const l of listeners) {
       const s = server.server(l.name);
       if (l.tls) {
-        s?.on('secureConnection', () => metrics.handshakes.inc({ listener: l.name, outcome: 'ok' }));
-        s?.on('tlsClientError', () => metrics.handshakes.inc({ listener: l.name, outcome: 'error' }));
+        s?.on('secureConnection', (socket: TLSSocket) => {
+          const peer = socket.getPeerCertificate();
+          metrics.handshakes.inc({ listener: l.name, outcome: 'ok', reason: '', client_certificate: peer && Object.keys(peer).length ? 'yes' : 'no' });
+        });
+        s?.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+          metrics.handshakes.inc({ listener: l.name, outcome: 'failed', reason: err.code ?? 'unknown', client_certificate: 'no' });
+        });
       }
     }
     const listening = await server.listen();
@@ -148,11 +161,9 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
 
     const watcher = watchTlsFiles([...config.tls, ...config.operationsApi.tls], () => {
       registry.reloadConfigured();
-      metrics.setCertificates(registry.allCertificates(), now());
     });
     closers.push(() => watcher.close());
 
-    metrics.setCertificates(registry.allCertificates(), now());
     const expiringSoon = registry
       .allCertificates()
       .filter((c) => new Date(c.cert.validTo).getTime() - now().getTime() < 30 * DAY_MS)
@@ -174,6 +185,15 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     await closeAll();
     throw err;
   }
+}
+
+/** What a failed request tried, for the metrics: the Authorization scheme, else mTLS when a certificate was refused. */
+function attemptedMethod(req: { headers: Record<string, string | string[] | undefined> }, error: string): string {
+  const scheme = /^\s*(\w+)/.exec(String(req.headers.authorization ?? ''))?.[1]?.toLowerCase();
+  if (scheme === 'basic') return 'basic';
+  if (scheme === 'bearer') return 'jwt';
+  if (scheme) return 'other';
+  return error === 'Certificate revoked or verification failed' ? 'mtls' : 'none';
 }
 
 /** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist. */

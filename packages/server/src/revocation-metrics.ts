@@ -1,10 +1,14 @@
-import type { RevocationChecker } from '@harper-tls/revocation';
+import type { RevocationChecker, RevocationStore } from '@harper-tls/revocation';
+import { parseCrlAsync } from '@harper-tls/revocation';
 import type { ServerMetrics } from './metrics.js';
 
 /** Wraps a checker so every verdict feeds the revocation counters and latency histogram. */
 export function instrumentChecker(checker: RevocationChecker, metrics: ServerMetrics): RevocationChecker {
   return {
     ...checker,
+    get stats() {
+      return checker.stats;
+    },
     async check(chain, opts) {
       const end = metrics.revocationLatency.startTimer();
       try {
@@ -18,5 +22,53 @@ export function instrumentChecker(checker: RevocationChecker, metrics: ServerMet
       }
     },
     close: () => checker.close(),
+  };
+}
+
+type FetchLike = (url: string, init: { method?: string; body?: Uint8Array; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
+
+/** A fetch for the revocation checker that times every CRL download and OCSP request. */
+export function instrumentedFetch(metrics: ServerMetrics, inner: FetchLike = globalThis.fetch as unknown as FetchLike): FetchLike {
+  return async (url, init) => {
+    const kind = init.method === 'POST' || /ocsp/i.test(init.headers?.['content-type'] ?? '') ? 'ocsp' : 'crl';
+    const end = metrics.revocationFetch.startTimer({ kind });
+    try {
+      const res = await inner(url, init);
+      end({ outcome: res.ok ? 'ok' : 'http_error' });
+      return res;
+    } catch (err) {
+      end({ outcome: (err as Error)?.name === 'AbortError' || (err as Error)?.name === 'TimeoutError' ? 'timeout' : 'error' });
+      throw err;
+    }
+  };
+}
+
+const CRL_PREFIX = 'crl:';
+
+/**
+ * Wraps the revocation store to learn each cached CRL's thisUpdate/nextUpdate (the checker
+ * saves `crl:<url>` → 8-byte fetch time + DER, and reads it back at start). Parsed in the
+ * background once per download, off the request path.
+ */
+export function instrumentedStore(store: RevocationStore, metrics: ServerMetrics): RevocationStore {
+  const learn = (key: string, value: Uint8Array | undefined) => {
+    if (!value || !key.startsWith(CRL_PREFIX) || value.length < 9) return;
+    setImmediate(() => {
+      parseCrlAsync(value.subarray(8)).then(
+        (crl) => metrics.recordCrl(key.slice(CRL_PREFIX.length), { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate }),
+        () => undefined,
+      );
+    });
+  };
+  return {
+    async get(key) {
+      const v = await store.get(key);
+      learn(key, v);
+      return v;
+    },
+    async put(key, value) {
+      learn(key, value);
+      return store.put(key, value);
+    },
   };
 }

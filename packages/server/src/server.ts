@@ -1,5 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { HarperConfig, MtlsConfig } from '@harper-tls/config';
 import type { Logger } from './logger.js';
@@ -16,8 +17,15 @@ export type AuthOutcome =
 
 export type Authenticate = (req: IncomingMessage) => Promise<AuthOutcome>;
 
-/** A route outside the fixed ones (e.g. the local CA's CRL and OCSP); returns false when it does not handle the path. */
-export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+/** What a route may need of the listener it runs on. */
+export interface RouteContext {
+  listener: ListenerName;
+  /** Authenticates this request like the listener's other endpoints (mTLS, Basic, JWT). */
+  authenticate: () => Promise<AuthOutcome>;
+}
+
+/** A route outside the fixed ones (e.g. the local CA's CRL and OCSP, /metrics); returns false when it does not handle the path. */
+export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL, ctx: RouteContext) => Promise<boolean> | boolean;
 
 export type ListenerName = 'http' | 'https' | 'operations' | 'operations-secure';
 
@@ -61,7 +69,9 @@ const NOT_FOUND = { error: 'Not found' };
  */
 export class HarperServer {
   readonly #opts: HarperServerOptions;
-  readonly #servers = new Map<ListenerName, http.Server>();
+  readonly #servers = new Map<ListenerName, http.Server | http2.Http2SecureServer>();
+  /** Per secure server: open HTTP/2 sessions and HTTP/1.1 sockets (with their in-flight count), for a graceful close. */
+  readonly #secureConnections = new Map<http2.Http2SecureServer, { sessions: Set<http2.ServerHttp2Session>; http1: Map<Socket, number> }>();
   #info: ListeningInfo[] = [];
 
   constructor(opts: HarperServerOptions) {
@@ -73,7 +83,8 @@ export class HarperServer {
     return this.#info;
   }
 
-  server(name: ListenerName): http.Server | undefined {
+  /** The Node server of a listener: `http.Server` for plain ones, `Http2SecureServer` (HTTP/2 and HTTP/1.1 by ALPN) for secure ones. */
+  server(name: ListenerName): http.Server | http2.Http2SecureServer | undefined {
     return this.#servers.get(name);
   }
 
@@ -97,11 +108,30 @@ export class HarperServer {
 
   async close(): Promise<void> {
     const grace = this.#opts.closeGraceMs ?? 5000;
-    await Promise.all([...this.#servers.values()].map((s) => closeGracefully(s, grace)));
+    await Promise.all(
+      [...this.#servers.values()].map((s) => {
+        const conns = this.#secureConnections.get(s as http2.Http2SecureServer);
+        if (!conns) return closeGracefully(s as http.Server, grace);
+        // HTTP/2: GOAWAY lets open streams finish; idle HTTP/1.1 keep-alive sockets close now, busy ones after their response.
+        return closeGracefully(
+          Object.assign(s, {
+            closeIdleConnections: () => {
+              for (const session of conns.sessions) session.close();
+              for (const [socket, busy] of conns.http1) if (busy === 0) socket.destroy();
+            },
+            closeAllConnections: () => {
+              for (const session of conns.sessions) session.destroy();
+              for (const socket of conns.http1.keys()) socket.destroy();
+            },
+          }) as unknown as http.Server,
+          grace,
+        );
+      }),
+    );
     this.#info = [];
   }
 
-  #createServer(plan: ListenerPlan): http.Server {
+  #createServer(plan: ListenerPlan): http.Server | http2.Http2SecureServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(plan, req, res).catch((err) => {
         this.#opts.logger.error({ err, listener: plan.name, url: req.url }, 'request failed');
@@ -111,17 +141,39 @@ export class HarperServer {
     const common = { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 };
     if (!plan.tls) return http.createServer(common, handler);
     const { contexts, mtls } = plan.tls;
-    const server = https.createServer(
+    // HTTP/2 and HTTP/1.1 on the same port, chosen by ALPN (h2 preferred).
+    const server = http2.createSecureServer(
       {
-        ...common,
         ...contexts.defaultOptions(),
+        allowHTTP1: true,
+        ALPNProtocols: ['h2', 'http/1.1'],
         SNICallback: contexts.sniCallback,
         requestCert: mtls !== false,
         rejectUnauthorized: mtls !== false && mtls.required,
       },
-      handler,
+      handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
+    Object.assign(server, { timeout: 0, keepAliveTimeout: common.keepAliveTimeout, headersTimeout: common.headersTimeout, requestTimeout: common.requestTimeout });
     contexts.onUpdate((opts) => server.setSecureContext(opts));
+    const conns = { sessions: new Set<http2.ServerHttp2Session>(), http1: new Map<Socket, number>() };
+    this.#secureConnections.set(server, conns);
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      conns.sessions.add(session);
+      session.once('close', () => conns.sessions.delete(session));
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol === 'h2') return;
+      conns.http1.set(socket, 0);
+      socket.once('close', () => conns.http1.delete(socket));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.httpVersionMajor !== 1) return;
+      const socket = req.socket;
+      conns.http1.set(socket, (conns.http1.get(socket) ?? 0) + 1);
+      res.once('close', () => {
+        if (conns.http1.has(socket)) conns.http1.set(socket, Math.max(0, conns.http1.get(socket)! - 1));
+      });
+    });
     server.on('tlsClientError', (err, socket: TLSSocket) => {
       this.#opts.logger.debug({ listener: plan.name, remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
     });
@@ -149,13 +201,13 @@ export class HarperServer {
       }
       return sendJson(res, 200, { username: auth.user.username, role: auth.user.role, authenticatedBy: auth.method });
     }
-    for (const route of this.#opts.appRoutes ?? []) if (await route(req, res, url)) return;
+    for (const route of this.#opts.appRoutes ?? []) if (await route(req, res, url, { listener: plan.name, authenticate: () => plan.authenticate(req) })) return;
     sendJson(res, 404, NOT_FOUND);
   }
 
   async #handleOperations(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, url: URL, log: Logger): Promise<void> {
     if (req.method !== 'POST' || url.pathname !== '/') {
-      for (const route of this.#opts.operationsRoutes ?? []) if (await route(req, res, url)) return;
+      for (const route of this.#opts.operationsRoutes ?? []) if (await route(req, res, url, { listener: plan.name, authenticate: () => plan.authenticate(req) })) return;
       return sendJson(res, 404, NOT_FOUND);
     }
     let body: Record<string, unknown>;

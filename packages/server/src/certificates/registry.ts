@@ -56,7 +56,7 @@ export class CertificateRegistry {
         this.#logger.error({ err: (err as Error).message }, 'a stored certificate could not be read; skipped');
       }
     }
-    for (const api of Object.values(this.#apis)) api.contexts = new TlsContextSet(this.#material(api));
+    for (const api of Object.values(this.#apis)) api.contexts = new TlsContextSet(this.#material(api), api.use);
   }
 
   contexts(use: CertificateUse): TlsContextSet {

@@ -36,11 +36,22 @@ export function localCaRoute(ca: LocalCaEndpoints): ExtraRoute {
   };
 }
 
-export function metricsRoute(render: () => Promise<{ contentType: string; body: string }>): ExtraRoute {
-  return async (req, res, url) => {
-    if (url.pathname !== '/metrics' || req.method !== 'GET') return false;
+/**
+ * `GET /metrics` (Prometheus text format) on the Operations API. By default only a super_user
+ * may read it (mTLS, Basic or JWT, like every other Operations API request); with
+ * `requireAuthentication: false` it is open, for a scraper on an internal port.
+ */
+export function metricsRoute(render: () => Promise<{ contentType: string; body: string }>, opts: { requireAuthentication?: boolean } = {}): ExtraRoute {
+  const requireAuthentication = opts.requireAuthentication ?? true;
+  return async (req, res, url, ctx) => {
+    if (url.pathname !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (requireAuthentication) {
+      const auth = await ctx.authenticate();
+      if (!auth.ok) return sendJson(res, auth.status, { error: auth.error }), true;
+      if (auth.user.role !== 'super_user') return sendJson(res, 403, { error: 'reading /metrics needs the super_user role' }), true;
+    }
     const { contentType, body } = await render();
-    res.writeHead(200, { 'content-type': contentType });
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
     res.end(body);
     return true;
   };

@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import type { LoadedTlsEntry } from './material.js';
 import { selectByHost } from './sni.js';
 
@@ -22,7 +22,15 @@ export class TlsContextSet {
   #contexts: SecureContext[] = [];
   #listeners = new Set<(opts: SecureContextOptions) => void>();
 
-  constructor(material: TlsMaterial) {
+  readonly #label: string;
+
+  /**
+   * @param label Names the listener family (`https`, `operations-api`). It goes into the TLS
+   *   session id context with the trusted CAs, so a session made on one API (or under one client
+   *   CA policy) is never resumed on another.
+   */
+  constructor(material: TlsMaterial, label = 'default') {
+    this.#label = label;
     this.update(material);
   }
 
@@ -73,7 +81,10 @@ export class TlsContextSet {
 
   #optionsFor(entry: LoadedTlsEntry): SecureContextOptions {
     const ca = [...entry.caPems, ...this.#material.extraCaPems];
+    // OpenSSL caps the context at 32 bytes; a digest of the label and CA policy fits and separates.
+    const sessionIdContext = createHash('sha256').update(this.#label).update('\0').update(ca.join('\n')).digest('hex').slice(0, 32);
     return {
+      sessionIdContext,
       cert: entry.certPem,
       key: entry.keyPem,
       ...(ca.length ? { ca } : {}),
