@@ -47,7 +47,7 @@ function nestingBeyond(text: string, max: number): number | undefined {
     if (atLineStart) {
       if (c === 32 || c === 9 || c === 45) {
         // spaces, tabs and "- " sequence markers all open a block level
-        if (++indent > 4 * max) return line;
+        if (++indent > max) return line;
         continue;
       }
       atLineStart = false;
