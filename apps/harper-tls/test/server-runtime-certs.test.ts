@@ -107,6 +107,9 @@ describe('server: run-time certificates under handshake load', () => {
     expect(r.status).toBe(200);
     expect(await servedWithin('extra', fp(certs.extra!.certificatePem), t0)).toBeLessThanOrEqual(1000);
     expect(loops.localhost.seen.every((s) => s.fp === fp(certs.v1!.certificatePem))).toBe(true);
+    // Issued for 30 days, so already inside the 30-day warning window once added.
+    const warn = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'certificate expires within 30 days' && l.name === 'extra');
+    expect(warn).toMatchObject({ level: 40, kind: 'served', subject: 'CN=extra' });
   });
 
   it('(b1) a symlink swap of the configured files is served within 1 s', async () => {

@@ -164,11 +164,27 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     });
     closers.push(() => watcher.close());
 
-    const expiringSoon = registry
-      .allCertificates()
-      .filter((c) => new Date(c.cert.validTo).getTime() - now().getTime() < 30 * DAY_MS)
-      .map((c) => ({ name: c.name, subject: c.cert.subject.replace(/\n/g, ', '), validTo: new Date(c.cert.validTo).toISOString() }));
-    for (const e of expiringSoon) logger.warn(e, 'certificate expires within 30 days');
+    // Served and trusted certificates within 30 days of expiry: warned at start, after every
+    // certificate change and once a day, each certificate once per process.
+    const warned = new Set<string>();
+    const checkExpiry = () => {
+      const soon = registry
+        .allCertificates()
+        .filter((c) => new Date(c.cert.validTo).getTime() - now().getTime() < 30 * DAY_MS)
+        .map((c) => ({ name: c.name, kind: c.kind, subject: c.cert.subject.replace(/\n/g, ', '), validTo: new Date(c.cert.validTo).toISOString(), fingerprint256: c.cert.fingerprint256 }));
+      for (const e of soon) {
+        if (warned.has(e.fingerprint256)) continue;
+        warned.add(e.fingerprint256);
+        logger.warn(e, 'certificate expires within 30 days');
+      }
+      return soon;
+    };
+    const expiringSoon = checkExpiry().map(({ name, subject, validTo }) => ({ name, subject, validTo }));
+    registry.contexts('https').onUpdate(() => void checkExpiry());
+    registry.contexts('operations-api').onUpdate(() => void checkExpiry());
+    const daily = setInterval(checkExpiry, DAY_MS);
+    daily.unref();
+    closers.push(() => clearInterval(daily));
 
     return {
       server,

@@ -1,5 +1,5 @@
 export { HarperServer, planListeners } from './server.js';
-export type { HarperServerOptions, ListenerPlan, ListenerName, ListeningInfo, Authenticate, AuthOutcome, ExtraRoute } from './server.js';
+export type { HarperServerOptions, ListenerPlan, ListenerName, ListeningInfo, Authenticate, AuthOutcome, ExtraRoute, RouteContext } from './server.js';
 export { startHarper, localCaUrls, loadAutoCa } from './bootstrap.js';
 export type { StartOptions, HarperInstance } from './bootstrap.js';
 export { createLogger } from './logger.js';
@@ -16,7 +16,8 @@ export type { TlsMaterial } from './tls/context-set.js';
 export { buildEntry, loadConfiguredEntry, splitCertificates, dnsNames } from './tls/material.js';
 export type { LoadedTlsEntry } from './tls/material.js';
 export { hostMatches, selectByHost } from './tls/sni.js';
-export { ServerMetrics } from './metrics.js';
+export { ServerMetrics, authReasonCategory } from './metrics.js';
+export type { MeteredCertificate, CrlInfo } from './metrics.js';
 export { ServerError } from './errors.js';
 export { CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 export type { Caller, OperationHandler, OperationResult } from './operations/types.js';
