@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OpensslPki } from '../../../../packages/revocation/test/helpers/openssl-pki.js';
-import { parseCrl } from '../../../../packages/revocation/src/index.js';
+import { OpensslPki } from './openssl-pki.js';
+import { parseCrl } from '@harper-tls/revocation';
 import { freePort } from '../helpers/run.js';
 import { freePorts, kill9, portArgs, randomDelay, runs, sleep, spawnCli, type Child, type Ports } from './harness.js';
 

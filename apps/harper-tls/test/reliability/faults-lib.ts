@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OpensslPki } from '../../../../packages/revocation/test/helpers/openssl-pki.js';
+import { OpensslPki } from './openssl-pki.js';
 import { freePort } from '../helpers/run.js';
 import { freePorts, kill9, sleep, spawnCli, type Child, type Ports } from './harness.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HarperTlsError } from '@harper-tls/config';
 import { certIdFor, parseCertificate, parseCrl, parseOcspResponse, verifyOcspResponse } from '../../src/index.js';
-import { OpensslPki } from '../helpers/openssl-pki.js';
+import { OpensslPki } from './openssl-pki.js';
 import { FUZZ_RUNS, fuzz, report } from './mutate.js';
 
 /**
