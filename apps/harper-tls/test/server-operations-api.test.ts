@@ -29,7 +29,7 @@ function request1(port: number, path: string, opts: { ca: string; client?: KeyAn
         agent: false,
         ALPNProtocols: ['http/1.1'],
         headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...(opts.auth ? { authorization: `Basic ${Buffer.from(opts.auth).toString('base64')}` } : {}) },
-      },
+      } as https.RequestOptions,
       (res) => {
         let text = '';
         res.on('data', (c) => (text += c));
@@ -230,6 +230,10 @@ describe('server: Operations API with its own certificate and CA, HTTP/2, /metri
     // /whoami with the app certificate: first test, h2 test, and just now.
     expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'mtls', outcome: 'ok' })).toBe(3);
     expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'mtls', outcome: 'failed', reason: 'certificate_revoked_or_unverified' })).toBe(1);
+    // A certificate of the other API's CA: an mTLS attempt that fails as untrusted, on both sides.
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'mtls', outcome: 'failed', reason: 'untrusted_certificate' })).toBe(1);
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'operations-secure', method: 'mtls', outcome: 'failed', reason: 'untrusted_certificate' })).toBe(1);
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'none', outcome: 'failed', reason: 'no_credentials' })).toBe(1);
     expect(sample(text, 'harper_tls_handshakes_total', { listener: 'https', outcome: 'ok', client_certificate: 'yes' })).toBeGreaterThanOrEqual(4);
     expect(sample(text, 'harper_tls_handshakes_total', { listener: 'operations-secure', outcome: 'failed' })).toBe(1);
 

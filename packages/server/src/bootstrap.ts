@@ -209,7 +209,11 @@ function attemptedMethod(req: { headers: Record<string, string | string[] | unde
   if (scheme === 'basic') return 'basic';
   if (scheme === 'bearer') return 'jwt';
   if (scheme) return 'other';
-  return error === 'Certificate revoked or verification failed' ? 'mtls' : 'none';
+  if (error === 'Certificate revoked or verification failed') return 'mtls';
+  // HTTP/2 compat requests reach the connection through the session.
+  const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? (req as { socket?: TLSSocket }).socket) as TLSSocket | undefined;
+  const peer = socket?.encrypted ? socket.getPeerCertificate() : undefined;
+  return peer && Object.keys(peer).length ? 'mtls' : 'none';
 }
 
 /** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist. */

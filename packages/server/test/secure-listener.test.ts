@@ -36,9 +36,9 @@ describe('secure listener: HTTP/2 + HTTP/1.1 by ALPN, graceful close', () => {
     expect(body).toBe('{"status":"ok"}');
     expect(session.alpnProtocol).toBe('h2');
     session.close();
-    const h1 = await new Promise<{ alpn: string | false; body: string }>((resolve, reject) => {
+    const h1 = await new Promise<{ alpn: string | false | null; body: string }>((resolve, reject) => {
       https
-        .get({ host: '127.0.0.1', servername: 'localhost', port, path: '/health', ca: ca.certificatePem, agent: false, ALPNProtocols: ['http/1.1'] }, (res) => {
+        .get({ host: '127.0.0.1', servername: 'localhost', port, path: '/health', ca: ca.certificatePem, agent: false, ALPNProtocols: ['http/1.1'] } as https.RequestOptions, (res) => {
           let t = '';
           res.on('data', (c) => (t += c)).on('end', () => resolve({ alpn: (res.socket as import('node:tls').TLSSocket).alpnProtocol, body: t }));
         })
