@@ -28,6 +28,7 @@ describe('server: run-time certificates under handshake load', () => {
     localhost: { ok: 0, failed: 0, errors: [] as string[], seen: [] as Array<{ t: number; fp: string }> },
     extra: { ok: 0, failed: 0, errors: [] as string[], seen: [] as Array<{ t: number; fp: string }> },
   };
+  const latencies: Record<string, number> = {};
   let running = true;
   let loopDone: Promise<unknown>;
 
@@ -105,7 +106,7 @@ describe('server: run-time certificates under handshake load', () => {
     const t0 = Date.now();
     const r = await op({ operation: 'add_certificate', name: 'extra', certificate: certs.extra!.certificatePem, private_key: certs.extra!.privateKeyPem });
     expect(r.status).toBe(200);
-    expect(await servedWithin('extra', fp(certs.extra!.certificatePem), t0)).toBeLessThanOrEqual(1000);
+    expect((latencies.add = await servedWithin('extra', fp(certs.extra!.certificatePem), t0))).toBeLessThanOrEqual(1000);
     expect(loops.localhost.seen.every((s) => s.fp === fp(certs.v1!.certificatePem))).toBe(true);
     // Issued for 30 days, so already inside the 30-day warning window once added.
     const warn = logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'certificate expires within 30 days' && l.name === 'extra');
@@ -119,7 +120,7 @@ describe('server: run-time certificates under handshake load', () => {
     symlinkSync('..v2', join(live, '..data_tmp'));
     const t0 = Date.now();
     renameSync(join(live, '..data_tmp'), join(live, '..data'));
-    expect(await servedWithin('localhost', fp(certs.v2!.certificatePem), t0)).toBeLessThanOrEqual(1000);
+    expect((latencies.symlink = await servedWithin('localhost', fp(certs.v2!.certificatePem), t0))).toBeLessThanOrEqual(1000);
   });
 
   it('(b2) an atomic rename of new files over the configured paths is served within 1 s', async () => {
@@ -128,7 +129,7 @@ describe('server: run-time certificates under handshake load', () => {
     const t0 = Date.now();
     renameSync(join(live, '.key.tmp'), join(live, 'key.pem'));
     renameSync(join(live, '.cert.tmp'), join(live, 'cert.pem'));
-    expect(await servedWithin('localhost', fp(certs.v3!.certificatePem), t0)).toBeLessThanOrEqual(1000);
+    expect((latencies.rename = await servedWithin('localhost', fp(certs.v3!.certificatePem), t0))).toBeLessThanOrEqual(1000);
   });
 
   it('(c) a corrupted file is refused with a logged error and the last good certificate keeps serving', async () => {
@@ -147,7 +148,7 @@ describe('server: run-time certificates under handshake load', () => {
     const t0 = Date.now();
     const r = await op({ operation: 'remove_certificate', name: 'extra' });
     expect(r.status).toBe(200);
-    expect(await servedWithin('extra', fp(certs.v3!.certificatePem), t0)).toBeLessThanOrEqual(1000);
+    expect((latencies.remove = await servedWithin('extra', fp(certs.v3!.certificatePem), t0))).toBeLessThanOrEqual(1000);
   });
 
   it('rejects a key mismatch, an expired certificate and a CA without CA basic constraints with 400 and the reason', async () => {
@@ -176,7 +177,7 @@ describe('server: run-time certificates under handshake load', () => {
   it('no handshake failed during all the changes', async () => {
     running = false;
     await loopDone;
-    console.log(`handshakes: localhost ok=${loops.localhost.ok} failed=${loops.localhost.failed}; extra.test ok=${loops.extra.ok} failed=${loops.extra.failed}`);
+    console.log(`handshakes: localhost ok=${loops.localhost.ok} failed=${loops.localhost.failed}; extra.test ok=${loops.extra.ok} failed=${loops.extra.failed}; served after (ms) ${JSON.stringify(latencies)}`);
     expect(loops.localhost.errors).toEqual([]);
     expect(loops.extra.errors).toEqual([]);
     expect(loops.localhost.ok + loops.extra.ok).toBeGreaterThan(100);
