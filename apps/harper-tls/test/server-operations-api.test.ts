@@ -220,20 +220,20 @@ describe('server: Operations API with its own certificate and CA, HTTP/2, /metri
       return r.text();
     };
     const before = await scrape();
-    const failedBasic = sample(before, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'basic', outcome: 'failed' }) ?? 0;
+    const failedBasic = sample(before, 'harper_tls_authentications_total', { listener: 'https', method: 'basic', outcome: 'failed' }) ?? 0;
     for (let i = 0; i < 3; i++) expect((await request1(ports.https, '/whoami', { ca: appCa.certificatePem, auth: 'alice:wrong' })).status).toBe(401);
     await request1(ports.https, '/whoami', { ca: appCa.certificatePem, client: c.aliceApp });
     const text = await scrape();
 
     expect(failedBasic).toBe(0);
-    expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'basic', outcome: 'failed', reason: 'bad_credentials' })).toBe(3);
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'https', method: 'basic', outcome: 'failed', reason: 'bad_credentials' })).toBe(3);
     // /whoami with the app certificate: first test, h2 test, and just now.
-    expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'mtls', outcome: 'ok' })).toBe(3);
-    expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'mtls', outcome: 'failed', reason: 'certificate_revoked_or_unverified' })).toBe(1);
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'https', method: 'mtls', outcome: 'ok' })).toBe(3);
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'https', method: 'mtls', outcome: 'failed', reason: 'certificate_revoked_or_unverified' })).toBe(1);
     // A certificate of the other API's CA: an mTLS attempt that fails as untrusted, on both sides.
-    expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'mtls', outcome: 'failed', reason: 'untrusted_certificate' })).toBe(1);
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'https', method: 'mtls', outcome: 'failed', reason: 'untrusted_certificate' })).toBe(1);
     expect(sample(text, 'harper_tls_authentications_total', { listener: 'operations-secure', method: 'mtls', outcome: 'failed', reason: 'untrusted_certificate' })).toBe(1);
-    expect(sample(text, 'harper_tls_authentications_total', { listener: 'app-secure', method: 'none', outcome: 'failed', reason: 'no_credentials' })).toBe(1);
+    expect(sample(text, 'harper_tls_authentications_total', { listener: 'https', method: 'none', outcome: 'failed', reason: 'no_credentials' })).toBe(1);
     expect(sample(text, 'harper_tls_handshakes_total', { listener: 'https', outcome: 'ok', client_certificate: 'yes' })).toBeGreaterThanOrEqual(4);
     expect(sample(text, 'harper_tls_handshakes_total', { listener: 'operations-secure', outcome: 'failed' })).toBe(1);
 

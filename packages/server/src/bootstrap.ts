@@ -109,7 +109,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         revocation: checkerFor(mtls),
         logger,
       });
-      const listener = `${api}${secure ? '-secure' : ''}`;
+      const listener: ListenerName = api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
       return async (req) => {
         const result = await auth.authenticate(req);
         metrics.authentications.inc({
