@@ -35,7 +35,14 @@ export interface RevocationVerdict {
 }
 
 export interface RevocationChecker {
-  check(chain: CertificateInput[] | CertificateInput, opts?: { at?: Date; noFetch?: boolean }): Promise<RevocationVerdict>;
+  /**
+   * `chain`: leaf first, each certificate followed by its issuer, the trust anchor last.
+   * `opts.at`: the time to check at (default the checker's clock). `opts.noFetch`: use only local
+   * and cached CRLs and cached OCSP answers. `opts.crlSigners`: certificates off the chain that may
+   * sign CRLs (a separate CRL-signing key, an indirect CRL issuer); they are used only once their
+   * own path to the anchor validates.
+   */
+  check(chain: CertificateInput[] | CertificateInput, opts?: { at?: Date; noFetch?: boolean; crlSigners?: CertificateInput[] }): Promise<RevocationVerdict>;
   close(): Promise<void>;
   /** Counters for metrics and tests. */
   readonly stats: { crlDownloads: number; ocspRequests: number };
@@ -97,7 +104,9 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
       if (r.error) fetchErrors.push(r.error.message);
       cache = cache === 'miss' || r.cache === 'miss' ? 'miss' : cache === 'stale' || r.cache === 'stale' ? 'stale' : 'hit';
     }
-    const result = checkCertificateWithCrls({ cert, issuer, crls: [...relevantLocal, ...downloaded], at, gracePeriodMs: config.crl.gracePeriod, candidateSigners: chain, anchors: [anchor] });
+    // Every local CRL goes in, not only the relevant ones: a separate CRL signer or an indirect
+    // CRL issuer has its own revocation status checked against them (PKITS 4.4.19, 4.14.28-33).
+    const result = checkCertificateWithCrls({ cert, issuer, crls: [...local, ...downloaded], at, gracePeriodMs: config.crl.gracePeriod, candidateSigners: chain, anchors: [anchor] });
     if (result.status !== 'unknown') return { kind: 'answer', status: result.status, reason: result.status === 'revoked' ? result.reason : undefined, source: urls[0] ?? 'local CRL', cache: urls.length ? cache : undefined };
     const errors = [...fetchErrors, ...result.errors];
     if (result.invalid) return { kind: 'error', errors, invalid: true, cache };
@@ -174,7 +183,8 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
       for (let i = 0; i < chain.length - 1; i++) {
         if (!isIssuedBy(chain[i]!, chain[i + 1]!)) throw new RevocationError('ERR_REVOCATION_INPUT', `${chain[i]!.subject} is not issued by the next certificate of the chain (${chain[i + 1]!.subject}); give the chain leaf first, in order`);
       }
-      const results = await Promise.all(chain.slice(0, -1).map((cert, i) => checkOne(cert, chain[i + 1]!, chain, anchor, at, opts.noFetch === true)));
+      const signers = opts.crlSigners?.length ? [...chain, ...normalizeChain(opts.crlSigners)] : chain;
+      const results = await Promise.all(chain.slice(0, -1).map((cert, i) => checkOne(cert, chain[i + 1]!, signers, anchor, at, opts.noFetch === true)));
       const status: Status = results.some((r) => r.status === 'revoked') ? 'revoked' : results.some((r) => r.status === 'unknown') ? 'unknown' : 'good';
       const allowed = status !== 'revoked' && results.every((r) => r.allowedAlone);
       options.logger?.debug?.({ status, allowed, certificates: results.length }, 'revocation check');

@@ -1,4 +1,4 @@
-import { createRevocationChecker, type RevocationVerdict } from '@harper-tls/revocation';
+import { buildPath, createRevocationChecker, normalizeChain, type RevocationVerdict } from '@harper-tls/revocation';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
@@ -9,7 +9,7 @@ import { defaultVerificationConfig } from './verification-defaults.js';
 const FLAGS = {
   ...ROOT_FLAG,
   cert: { type: 'string' as const, valueName: 'FILE', help: 'the certificate to check (PEM or DER; extra PEM blocks are its chain)' },
-  chain: { type: 'string' as const, valueName: 'FILE', multiple: true, help: 'issuer certificates up to and including the trust anchor' },
+  chain: { type: 'string' as const, valueName: 'FILE', multiple: true, help: 'issuer certificates, the trust anchor last; others given are offered as CRL signers' },
   crl: { type: 'string' as const, valueName: 'FILE', multiple: true, help: 'a CRL to use (DER or PEM)' },
   at: { type: 'string' as const, valueName: 'ISO', help: 'check as of this time (e.g. 2026-01-31T00:00:00Z)' },
   'no-fetch': { type: 'boolean' as const, help: 'do not download CRLs or ask OCSP responders; use only --crl files' },
@@ -41,10 +41,11 @@ export const checkRevocation: Command = {
       at = new Date(String(flags.at));
       if (Number.isNaN(at.getTime())) throw new CliError(`--at must be an ISO 8601 time such as 2026-01-31T00:00:00Z; got "${flags.at}"`);
     }
+    const { path, crlSigners } = orderChain(chain);
     const checker = createRevocationChecker({ config: defaultVerificationConfig(), crls });
     let verdict: RevocationVerdict;
     try {
-      verdict = await checker.check(chain, { at, noFetch: flags['no-fetch'] === true });
+      verdict = await checker.check(path, { at, noFetch: flags['no-fetch'] === true, crlSigners });
     } finally {
       await checker.close();
     }
@@ -53,6 +54,21 @@ export const checkRevocation: Command = {
     return verdict.status === 'good' ? EXIT.good : verdict.status === 'revoked' ? EXIT.revoked : EXIT.unknown;
   },
 };
+
+/**
+ * The path from the leaf (first) to the anchor (last) through the certificates given in between, in
+ * any order; certificates off that path (a separate CRL-signing key, an indirect CRL issuer) become
+ * CRL signer candidates. When no path reaches the anchor, the order given is kept and the checker
+ * reports the break.
+ */
+function orderChain(given: Uint8Array[]): { path: Uint8Array[]; crlSigners: Uint8Array[] } {
+  if (given.length < 3) return { path: given, crlSigners: [] };
+  const infos = normalizeChain(given);
+  const { path, anchor } = buildPath(infos[0]!, infos.slice(1, -1), [infos[infos.length - 1]!]);
+  if (!anchor) return { path: given, crlSigners: [] };
+  const onPath = new Set(path.map((c) => infos.indexOf(c)));
+  return { path: path.map((c) => given[infos.indexOf(c)]!), crlSigners: given.filter((_, i) => !onPath.has(i)) };
+}
 
 export function describeVerdict(v: RevocationVerdict): string {
   const lines = v.certificates.map((c) => {
