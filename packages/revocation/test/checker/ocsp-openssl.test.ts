@@ -32,11 +32,17 @@ describe('OCSP against openssl ocsp on 127.0.0.1', () => {
     ['slow', 'the responder answers after the timeout', true],
     ['garbage', 'the responder returns garbage', true],
     ['wrongsigner', 'the response is signed by a key of another CA', false],
+    ['noekusigned', 'the signer is issued by the CA but lacks id-kp-OCSPSigning', false],
     ['otherserial', 'the response is about another certificate', false],
   ];
   it.each(failures)('%s (%s): unknown; refused fail-closed; fail-open allows it: %s', async (name, _what, openAllows) => {
     const t0 = Date.now();
-    const closed = await checker({ crl: false }).check(chainOf(name));
+    // The event loop keeps turning while the responder is slow, down or hung.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 50);
+    const closed = await checker({ crl: false }).check(chainOf(name)).finally(() => clearInterval(timer));
+    if (name === 'slow') expect(ticks).toBeGreaterThan(10);
+    if (name === 'noekusigned') expect(closed.certificates[0]!.errors.join(' ')).toMatch(/lacks the OCSPSigning/);
     expect(closed).toMatchObject({ status: 'unknown', allowed: false });
     expect(closed.certificates[0]!.errors.join(' ')).toMatch(/ocsp: /);
     const open = await checker({ crl: false, ocsp: { failureMode: 'fail-open' }, global: 'fail-open' }).check(chainOf(name));

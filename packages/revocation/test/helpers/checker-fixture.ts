@@ -26,6 +26,7 @@ const responders: ChildProcess[] = [];
 export let ocspPort = 0;
 export let evilOcspPort = 0;
 export let downPort = 0;
+export let noEkuOcspPort = 0;
 export const base = () => `http://127.0.0.1:${port}`;
 
 async function freePort(): Promise<number> {
@@ -80,7 +81,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   port = (http.address() as { port: number }).port;
-  [ocspPort, evilOcspPort, downPort] = [await freePort(), await freePort(), await freePort()];
+  [ocspPort, evilOcspPort, downPort, noEkuOcspPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const ocsp = `http://127.0.0.1:${ocspPort}/`;
   const crlUrl = `${base()}/crl/ca`;
 
@@ -89,6 +90,7 @@ beforeAll(async () => {
   pki.ca('fake', 'ca CA'); // same name as the real CA, another key
   pki.issue('signer', 'ca', '0a01', { ocspSigning: true });
   pki.issue('evilsigner', 'evil', '0b01', { ocspSigning: true });
+  pki.issue('noekusigner', 'ca', '0a02'); // issued by the CA, but without id-kp-OCSPSigning
   const leaves: Array<[string, string, Parameters<OpensslPki['issue']>[3]]> = [
     ['good', '1001', { ocsp }],
     ['revoked', '1002', { ocsp }],
@@ -97,6 +99,7 @@ beforeAll(async () => {
     ['slow', '1005', { ocsp: `${base()}/ocsp/slow` }],
     ['garbage', '1006', { ocsp: `${base()}/ocsp/garbage` }],
     ['wrongsigner', '1007', { ocsp: `http://127.0.0.1:${evilOcspPort}/` }],
+    ['noekusigned', '1015', { ocsp: `http://127.0.0.1:${noEkuOcspPort}/` }],
     ['otherserial', '1008', { ocsp: `${base()}/ocsp/other` }],
     ['crlthenocsp', '1009', { cdp: `${base()}/crl/500`, ocsp }],
     ['crlgood', '100a', { cdp: crlUrl }],
@@ -139,7 +142,7 @@ beforeAll(async () => {
   routes.set('/ocsp/slow', (res) => setTimeout(() => serve('late', 'application/ocsp-response')(res), 3000).unref());
   routes.set('/ocsp/garbage', serve(randomBytes(300), 'application/ocsp-response'));
 
-  await Promise.all([startResponder(ocspPort, 'signer'), startResponder(evilOcspPort, 'evilsigner')]);
+  await Promise.all([startResponder(ocspPort, 'signer'), startResponder(evilOcspPort, 'evilsigner'), startResponder(noEkuOcspPort, 'noekusigner')]);
   // A genuine, signed answer about "good", served for a question about "otherserial".
   await execFileP('openssl', ['ocsp', '-issuer', 'ca.crt', '-cert', 'good.crt', '-url', `http://127.0.0.1:${ocspPort}/`, '-no_nonce', '-respout', 'good.ocsp', '-noverify'], { cwd: pki.dir, timeout: 10_000 });
   routes.set('/ocsp/other', serve(pki.der('good.ocsp'), 'application/ocsp-response'));
