@@ -41,6 +41,13 @@ export interface AuthenticatorOptions {
   trustedCas: X509Certificate[] | ((socket: TLSSocket) => X509Certificate[]);
   /** Required when `mtls.certificateVerification` is on; the check is never skipped silently. */
   revocation?: RevocationGate;
+  /**
+   * For standalone use: when given, every refused `authenticate()` logs exactly one `info` line
+   * `authentication failed` with `reason`, `remote` and the request's `x-request-id` (when the
+   * client sent a sane one) — never credentials. Default: none, nothing is logged, and the caller
+   * logs `result.reason` itself. `@harper-tls/server` passes no logger: it writes the single
+   * audit line per refused request, with its own request id.
+   */
   logger?: AuthLogger;
   /** Clock for certificate validity; default `() => new Date()`. */
   now?: () => Date;
@@ -209,7 +216,11 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
         const why = cert.kind === 'untrusted' ? cert.reason : cert.kind === 'trusted' ? (cert.reason ?? 'the certificate names no user and no credentials were given') : 'no credentials';
         result = { ok: false, status: 401, error: LOGIN_FAILED, reason: why };
       }
-      if (!result.ok) opts.logger?.info({ reason: result.reason, remote: req.socket.remoteAddress }, 'authentication failed');
+      if (!result.ok && opts.logger) {
+        const given = req.headers['x-request-id'];
+        const reqId = typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : undefined;
+        opts.logger.info({ reason: result.reason, remote: req.socket?.remoteAddress, ...(reqId ? { reqId } : {}) }, 'authentication failed');
+      }
       return result;
     },
   };

@@ -13,6 +13,8 @@ export interface OperationContext {
 export interface OperationReply {
   status: number;
   body: unknown;
+  /** Why a 401 was returned, for the server's log line only; never sent to the client. */
+  reason?: string;
 }
 
 const FORBIDDEN: OperationReply = { status: 403, body: { error: 'This operation requires the super_user role' } };
@@ -40,9 +42,9 @@ export async function handleAuthOperation(ctx: OperationContext, body: Record<st
   try {
     switch (op) {
       case 'user_info': {
-        if (!ctx.caller) return { status: 401, body: { error: 'Login failed' } };
+        if (!ctx.caller) return { status: 401, body: { error: 'Login failed' }, reason: 'user_info: no authenticated caller' };
         const user = await ctx.users.get(ctx.caller.username);
-        return user ? { status: 200, body: show(user) } : { status: 401, body: { error: 'Login failed' } };
+        return user ? { status: 200, body: show(user) } : { status: 401, body: { error: 'Login failed' }, reason: 'user_info: caller no longer exists' };
       }
       case 'create_authentication_tokens': {
         let username: string | undefined;
@@ -50,14 +52,20 @@ export async function handleAuthOperation(ctx: OperationContext, body: Record<st
           if (typeof body.username !== 'string' || typeof body.password !== 'string') return bad('"username" and "password" must both be strings');
           username = (await ctx.users.verifyPassword(body.username, body.password))?.username;
         } else username = ctx.caller?.username;
-        if (!username) return { status: 401, body: { error: 'Login failed' } };
+        if (!username) {
+          const reason = body.username !== undefined ? 'create_authentication_tokens: wrong password, unknown or inactive user' : 'create_authentication_tokens: no credentials';
+          return { status: 401, body: { error: 'Login failed' }, reason };
+        }
         return { status: 200, body: await ctx.tokens.createTokens(username) };
       }
       case 'refresh_operation_token': {
         if (typeof body.refresh_token !== 'string') return bad('"refresh_token" (a string) is required');
         const username = await ctx.tokens.verifyRefreshToken(body.refresh_token);
         const user = username ? await ctx.users.get(username) : undefined;
-        if (!user || !user.active) return { status: 401, body: { error: 'Login failed' } };
+        if (!user || !user.active) {
+          const reason = !username ? 'refresh_operation_token: invalid or expired refresh token' : `refresh_operation_token: token user ${user ? 'inactive' : 'unknown'}`;
+          return { status: 401, body: { error: 'Login failed' }, reason };
+        }
         return { status: 200, body: { operation_token: await ctx.tokens.createOperationToken(user.username) } };
       }
     }

@@ -305,6 +305,22 @@ describe('logging', () => {
     expect(JSON.stringify(lines)).toMatch(/wrong password/);
     expect(JSON.stringify(lines)).not.toMatch(/secret-guess/);
   });
+
+  it('standalone: exactly one info line per refused request, with reason, remote and x-request-id; none without a logger or on success', async () => {
+    const lines: Array<{ level: string; obj: Record<string, unknown>; msg?: string }> = [];
+    const logger = { info: (obj: object, msg?: string) => lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }), warn: (obj: object, msg?: string) => lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }) };
+    const auth = createAuthenticator({ users, tokens, mtls: false, trustedCas: [], logger });
+    const req = (headers: Record<string, string>) => ({ headers, socket: { remoteAddress: '10.0.0.7' } }) as never;
+    expect(await auth.authenticate(req({ authorization: 'Bearer abc.def.ghi', 'x-request-id': 'req-42' }))).toMatchObject({ ok: false });
+    expect(lines).toEqual([{ level: 'info', msg: 'authentication failed', obj: { reason: 'invalid or expired token', remote: '10.0.0.7', reqId: 'req-42' } }]);
+    await auth.authenticate(req({ 'x-request-id': 'bad id with spaces' }));
+    expect(lines).toHaveLength(2);
+    expect(lines[1]!.obj).toEqual({ reason: 'no credentials', remote: '10.0.0.7' });
+    expect(JSON.stringify(lines)).not.toMatch(/abc\.def\.ghi|authorization/i);
+    const silent = createAuthenticator({ users, tokens, mtls: false, trustedCas: [] });
+    expect(await silent.authenticate(req({}))).toMatchObject({ ok: false, reason: 'no credentials' });
+    expect(lines).toHaveLength(2);
+  });
 });
 
 describe('robustness', () => {

@@ -28,7 +28,7 @@ describe('handleAuthOperation', () => {
 
   it('user_info for any authenticated caller, 401 otherwise', async () => {
     expect(await op(plain, { operation: 'user_info' })).toEqual({ status: 200, body: { username: 'reader', role: 'reader', active: true } });
-    expect(await op(undefined, { operation: 'user_info' })).toEqual({ status: 401, body: { error: 'Login failed' } });
+    expect(await op(undefined, { operation: 'user_info' })).toEqual({ status: 401, body: { error: 'Login failed' }, reason: 'user_info: no authenticated caller' });
   });
 
   it('user operations need super_user (403 with an error body)', async () => {
@@ -63,7 +63,7 @@ describe('handleAuthOperation', () => {
   });
 
   it('create_authentication_tokens with a password or an authenticated caller; refresh_operation_token', async () => {
-    expect(await op(undefined, { operation: 'create_authentication_tokens', username: 'reader', password: 'nope' })).toEqual({ status: 401, body: { error: 'Login failed' } });
+    expect(await op(undefined, { operation: 'create_authentication_tokens', username: 'reader', password: 'nope' })).toEqual({ status: 401, body: { error: 'Login failed' }, reason: 'create_authentication_tokens: wrong password, unknown or inactive user' });
     expect((await op(undefined, { operation: 'create_authentication_tokens', username: 'reader', password: 7 }))?.status).toBe(400);
     expect((await op(undefined, { operation: 'create_authentication_tokens' }))?.status).toBe(401);
     const viaCaller = await op(plain, { operation: 'create_authentication_tokens' });

@@ -107,7 +107,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         mtls,
         trustedCas: (socket: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string | false }).servername || undefined),
         revocation: checkerFor(mtls),
-        logger,
+        // No logger: HarperServer writes the one audit line per refused request (with its request id).
       });
       const listener: ListenerName = api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
       return async (req) => {

@@ -8,6 +8,8 @@ export interface Caller {
 export interface OperationResult {
   status: number;
   body: unknown;
+  /** Why a 401 was returned: logged in the request's `authentication failed` line, never sent. */
+  reason?: string;
 }
 
 /**
