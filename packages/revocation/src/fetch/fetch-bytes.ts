@@ -17,6 +17,11 @@ export interface FetchBytesOptions {
  * Downloads `url` (http or https only) into memory with a hard timeout covering the body and a
  * streamed size limit, so a slow, hung or huge response costs at most `timeoutMs` and
  * `maxBytes`. Never blocks the event loop.
+ *
+ * Memory: a body whose content-length is announced (and within the limit) is read straight into
+ * one buffer of that size; otherwise the chunks are kept and copied once into an exactly-sized
+ * buffer at the end. A content-length over the limit, or a running total passing it, aborts the
+ * request at once (the connection is closed, nothing more is read).
  * @throws RevocationError ERR_REVOCATION_FETCH | ERR_REVOCATION_TIMEOUT | ERR_REVOCATION_TOO_LARGE
  */
 export async function fetchBytes(url: string, opts: FetchBytesOptions): Promise<Uint8Array> {
@@ -28,36 +33,78 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions): Promise<
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new RevocationError('ERR_REVOCATION_FETCH', `${parsed.protocol.replace(':', '')} URLs are not supported (${url}); only http and https`);
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, opts.timeoutMs);
   const doFetch = opts.fetch ?? (globalThis.fetch as unknown as FetchLike);
+  let complete = false;
   try {
     const res = await doFetch(url, { method: opts.method ?? 'GET', body: opts.body, headers: opts.headers, signal: controller.signal });
     if (!res.ok) throw new RevocationError('ERR_REVOCATION_FETCH', `${url} answered HTTP ${res.status}`);
-    const declared = Number(res.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > opts.maxBytes) throw new RevocationError('ERR_REVOCATION_TOO_LARGE', `${url} is ${declared} bytes, over the ${opts.maxBytes}-byte limit`);
-    if (!res.body) return new Uint8Array(0);
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > opts.maxBytes) {
-        controller.abort();
-        throw new RevocationError('ERR_REVOCATION_TOO_LARGE', `${url} sent more than the ${opts.maxBytes}-byte limit`);
-      }
-      chunks.push(value);
+    const header = res.headers.get('content-length');
+    const declared = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : undefined;
+    if (declared !== undefined && declared > opts.maxBytes) throw new RevocationError('ERR_REVOCATION_TOO_LARGE', `${url} is ${declared} bytes, over the ${opts.maxBytes}-byte limit`);
+    if (!res.body) {
+      complete = true;
+      return new Uint8Array(0);
     }
-    return new Uint8Array(Buffer.concat(chunks));
+    const out = await readBody(res.body, declared, opts.maxBytes, url);
+    complete = true;
+    return out;
   } catch (err) {
     if (err instanceof RevocationError) throw err;
-    if (controller.signal.aborted) throw new RevocationError('ERR_REVOCATION_TIMEOUT', `${url} did not answer within ${opts.timeoutMs} ms`);
+    if (timedOut) throw new RevocationError('ERR_REVOCATION_TIMEOUT', `${url} did not answer within ${opts.timeoutMs} ms`);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new RevocationError('ERR_REVOCATION_FETCH', `${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
+    // On any failure (status, size, parse of the length), close the connection rather than leave
+    // an unread body behind it.
+    if (!complete) controller.abort();
   }
+}
+
+/**
+ * Reads a body into one buffer: preallocated when the length is announced, else the chunks are
+ * copied once at the end. Throws ERR_REVOCATION_TOO_LARGE as soon as the total passes `maxBytes`.
+ */
+async function readBody(body: ReadableStream<Uint8Array>, declared: number | undefined, maxBytes: number, url: string): Promise<Uint8Array> {
+  const reader = body.getReader();
+  const tooLarge = () => new RevocationError('ERR_REVOCATION_TOO_LARGE', `${url} sent more than the ${maxBytes}-byte limit`);
+  let buf = declared !== undefined ? new Uint8Array(declared) : undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.byteLength > maxBytes) throw tooLarge();
+      if (buf && size + value.byteLength <= buf.byteLength) buf.set(value, size);
+      else {
+        // No length announced, or more than announced: keep the chunks (after what was read so far).
+        if (buf) {
+          chunks.push(buf.subarray(0, size));
+          buf = undefined;
+        }
+        chunks.push(value);
+      }
+      size += value.byteLength;
+    }
+  } catch (err) {
+    await reader.cancel().catch(() => undefined);
+    throw err;
+  }
+  if (buf) return size === buf.byteLength ? buf : buf.slice(0, size);
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 /** Concurrent calls with the same key share one in-flight promise. */
