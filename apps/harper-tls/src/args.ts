@@ -1,4 +1,5 @@
 import { CliError } from './errors.js';
+import { closest } from './suggest.js';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -38,7 +39,10 @@ export function parseArgs(argv: readonly string[], spec: Record<string, FlagSpec
     const inline = eq === -1 ? undefined : arg.slice(eq + 1);
     const flag = spec[name];
     if (!flag) {
-      if (!passThrough) throw new CliError(`unknown option --${name} (see --help)`);
+      // start passes unknown flags to the config loader (upper-case keys such as --HTTP_PORT), but a
+      // near miss of one of its own lower-case flags is a typo, not a configuration key.
+      const guess = closest(name, Object.keys(spec));
+      if (!passThrough || (guess && name !== name.toUpperCase())) throw unknownFlag(name, guess);
       if (inline !== undefined) overrides.push(`--${name}`, inline);
       else {
         const value = argv[i + 1];
@@ -66,6 +70,10 @@ export function parseArgs(argv: readonly string[], spec: Record<string, FlagSpec
     }
   }
   return { flags, positionals, overrides };
+}
+
+function unknownFlag(name: string, guess: string | undefined): CliError {
+  return new CliError(`unknown flag --${name}${guess ? `; did you mean --${guess}?` : ''} (see --help)`);
 }
 
 export function formatFlags(spec: Record<string, FlagSpec>): string {

@@ -11,6 +11,7 @@ main({
   env: process.env,
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
+  stderrIsTTY: process.stderr.isTTY === true,
   stopSignal,
   homedir: homedir(),
 }).then(

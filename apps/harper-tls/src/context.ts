@@ -4,6 +4,8 @@ export interface CommandContext {
   env: Record<string, string | undefined>;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Whether stderr is a terminal: progress is then redrawn in place (see progress.ts). */
+  stderrIsTTY?: boolean;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM); start waits on it. */
   stopSignal: Promise<string>;
   homedir: string;

@@ -2,6 +2,7 @@ import { isHarperTlsError } from '@harper-tls/config';
 import type { Command, CommandContext } from './context.js';
 import { CliError } from './errors.js';
 import { COMMANDS } from './commands/index.js';
+import { closest } from './suggest.js';
 
 export const VERSION = '0.1.0';
 
@@ -32,6 +33,20 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | und
   return undefined;
 }
 
+/** The one line for a command word that is not one: the closest command, or what a group takes. */
+function unknownCommand(argv: string[]): string {
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+  if (group.length) {
+    const subs = group.map((c) => c.name.split(' ')[1]!);
+    if (argv[1] === undefined || argv[1].startsWith('-')) return `unknown command "${argv[0]}"; "${argv[0]}" takes one of: ${subs.join(', ')}`;
+    const guess = closest(argv[1], subs);
+    return `unknown command "${argv[0]} ${argv[1]}"; ${guess ? `did you mean "${argv[0]} ${guess}"?` : `"${argv[0]}" takes one of: ${subs.join(', ')}`}`;
+  }
+  const names = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!))];
+  const guess = closest(argv[0]!, names);
+  return `unknown command "${argv[0]}"; ${guess ? `did you mean "${guess}"?` : 'see harper-tls --help'}`;
+}
+
 /** Runs the CLI; resolves with the exit code. User mistakes print one line, never a stack. */
 export async function main(ctx: CommandContext): Promise<number> {
   // `pnpm start -- --root DIR` passes the `--` through; it separates nothing here.
@@ -45,10 +60,13 @@ export async function main(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const found = findCommand(argv);
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+  if (!found && group.length && (argv[1] === '--help' || argv[1] === '-h')) {
+    ctx.stdout(`${group.map((c) => `${c.usage.split('\n')[0]}\n    ${c.summary}`).join('\n')}\n\nSee harper-tls ${argv[0]} <subcommand> --help\n`);
+    return 0;
+  }
   if (!found) {
-    const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
-    const hint = group.length ? `; "${argv[0]}" takes one of: ${group.map((c) => c.name.split(' ')[1]).join(', ')}` : '; see harper-tls --help';
-    ctx.stderr(`harper-tls: unknown command "${argv.slice(0, 2).join(' ')}"${hint}\n`);
+    ctx.stderr(`harper-tls: ${unknownCommand(argv)}\n`);
     return 1;
   }
   const { command, rest } = found;

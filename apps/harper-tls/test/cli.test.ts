@@ -32,7 +32,17 @@ describe('command line: help and usage errors', () => {
     [['cert'], /"cert" takes one of: issue, revoke, list/],
     [['cert', 'issue', '--root', '/nonexistent-root'], /--cn NAME is required/],
     [['cert', 'issue', '--cn', 'x', '--days', '0'], /--days must be a whole number/],
-    [['cert', 'issue', '--cn', 'x', '--bogus'], /unknown option --bogus/],
+    [['cert', 'issue', '--cn', 'x', '--bogus'], /unknown flag --bogus \(see --help\)/],
+    [['doctor', '--servname', 'x'], /^harper-tls doctor: unknown flag --servname; did you mean --servername\? \(see --help\)$/],
+    [['cert', 'issue', '--cn', 'x', '--day', '3'], /unknown flag --day; did you mean --days\?/],
+    [['check-revocation', '--no-fetc'], /unknown flag --no-fetc; did you mean --no-fetch\?/],
+    [['start', '--rot', '/nonexistent-root'], /^harper-tls start: unknown flag --rot; did you mean --root\?/],
+    [['doctr', '--cert', 'x'], /^harper-tls: unknown command "doctr"; did you mean "doctor"\?$/],
+    [['cert', 'isue', '--cn', 'x'], /^harper-tls: unknown command "cert isue"; did you mean "cert issue"\?$/],
+    [['crt', 'issue'], /unknown command "crt"; did you mean "cert"\?/],
+    [['renew'], /unknown command "renew"; did you mean "renew-certs"\?/],
+    [['cert', 'issue', '--cn', 'x', '--key-type', 'rsa4096'], /--key-type must be one of .*; got "rsa4096" \(did you mean rsa-4096\?\)/],
+    [['doctor', '--cert', '/nonexistent.pem', '--api', 'ops'], /--api must be "app" or "operations"; got "ops"/],
     [['check-revocation'], /--cert FILE is required/],
     [['check-revocation', '--cert', '/nonexistent.pem'], /--cert \/nonexistent.pem: no such file/],
     [['check-revocation', '--cert', '/etc/hostname', '--at', 'yesterday'], /--at must be an ISO 8601 time|no "BEGIN CERTIFICATE"|not/],
@@ -40,8 +50,15 @@ describe('command line: help and usage errors', () => {
   ])('%j exits 1 with a one-line reason', async (argv, message) => {
     const r = await runToEnd(argv as string[]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim()).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('cert --help lists the cert subcommands', async () => {
+    const r = await runToEnd(['cert', '--help']);
+    expect(r.code).toBe(0);
+    for (const sub of ['cert issue', 'cert revoke', 'cert list']) expect(r.stdout).toContain(`Usage: harper-tls ${sub}`);
   });
 
   it('cert commands without a local CA say how to create one', async () => {

@@ -4,7 +4,8 @@ import { writeFileAtomic } from '@harper-tls/cert-gen';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
-import { ROOT_FLAG, usage, CONFIG_FLAG } from './common.js';
+import { CONFIG_FLAG, KEY_TYPE_FLAG, keyLabel, keyTypeFlag, ROOT_FLAG, usage } from './common.js';
+import { progressFor } from '../progress.js';
 import { openLocalCa } from './local-ca.js';
 
 const ISSUE_FLAGS = {
@@ -16,6 +17,7 @@ const ISSUE_FLAGS = {
   server: { type: 'boolean' as const, help: 'issue a server certificate (serverAuth) instead of a client one' },
   out: { type: 'string' as const, valueName: 'DIR', help: 'where to write NAME.pem and NAME-key.pem (default: current directory)' },
   force: { type: 'boolean' as const, help: 'overwrite NAME.pem / NAME-key.pem if they exist' },
+  ...KEY_TYPE_FLAG,
 };
 
 /** A file name for a CN: anything outside a safe set becomes "_" (a CN may hold "/" or spaces). */
@@ -27,7 +29,7 @@ export function fileBase(cn: string): string {
 export const certIssue: Command = {
   name: 'cert issue',
   summary: 'issue a client (or --server) certificate from the local CA',
-  usage: usage(['Usage: harper-tls cert issue --cn NAME [--days N] [--san DNS:x,IP:y,email:z,URI:u] [--server] [--out DIR]'], ISSUE_FLAGS, formatFlags),
+  usage: usage(['Usage: harper-tls cert issue --cn NAME [--days N] [--san DNS:x,IP:y,email:z,URI:u] [--server] [--out DIR] [--key-type TYPE]'], ISSUE_FLAGS, formatFlags),
   async run(ctx) {
     const { flags, positionals } = parseArgs(ctx.argv, ISSUE_FLAGS);
     if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"`);
@@ -38,6 +40,7 @@ export const certIssue: Command = {
       days = Number(flags.days);
       if (!Number.isInteger(days) || days <= 0) throw new CliError(`--days must be a whole number of days above 0; got "${flags.days}"`);
     }
+    const keyType = keyTypeFlag(flags);
     const sans = flags.san ? String(flags.san).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
     const outDir = resolve((flags.out as string | undefined) ?? '.');
     const base = fileBase(cn);
@@ -46,7 +49,7 @@ export const certIssue: Command = {
     if (!flags.force) for (const p of [certPath, keyPath]) if (existsSync(p)) throw new CliError(`${p} exists; choose another --out or pass --force`);
     const { ca, close } = await openLocalCa(ctx, flags);
     try {
-      const issued = await ca.issue({ cn, days, sans, server: flags.server === true });
+      const issued = await progressFor(ctx).run(keyLabel(keyType, `CN=${cn}`), () => ca.issue({ cn, days, sans, server: flags.server === true, keyType }));
       await writeFileAtomic(certPath, issued.certificatePem, { mode: 0o644 });
       await writeFileAtomic(keyPath, issued.privateKeyPem, { mode: 0o600 });
       ctx.stdout(`Issued ${flags.server ? 'server' : 'client'} certificate for CN=${cn}, serial ${issued.serialHex}\n  certificate: ${certPath}\n  private key: ${keyPath}\n`);

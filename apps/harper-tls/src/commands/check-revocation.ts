@@ -5,6 +5,7 @@ import { CliError } from '../errors.js';
 import { ROOT_FLAG, usage } from './common.js';
 import { readCertificates, readUserFile } from './files.js';
 import { defaultVerificationConfig } from './verification-defaults.js';
+import { progressFetch, progressFor } from '../progress.js';
 
 const FLAGS = {
   ...ROOT_FLAG,
@@ -42,7 +43,7 @@ export const checkRevocation: Command = {
       if (Number.isNaN(at.getTime())) throw new CliError(`--at must be an ISO 8601 time such as 2026-01-31T00:00:00Z; got "${flags.at}"`);
     }
     const { path, crlSigners } = orderChain(chain);
-    const checker = createRevocationChecker({ config: defaultVerificationConfig(), crls });
+    const checker = createRevocationChecker({ config: defaultVerificationConfig(), crls, fetch: progressFetch(progressFor(ctx)) });
     let verdict: RevocationVerdict;
     try {
       verdict = await checker.check(path, { at, noFetch: flags['no-fetch'] === true, crlSigners });

@@ -20,7 +20,10 @@ export function readCertificates(path: string, flag: string): Uint8Array[] {
   const text = bytes.toString('latin1');
   if (text.includes('-----BEGIN')) {
     const blocks = text.match(PEM_CERT);
-    if (!blocks) throw new CliError(`${flag} ${path}: no "BEGIN CERTIFICATE" block in this PEM file`);
+    if (!blocks) {
+      const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text) ? ' (it holds a private key: give the certificate, e.g. NAME.pem rather than NAME-key.pem)' : '';
+      throw new CliError(`${flag} ${path}: no "BEGIN CERTIFICATE" block in this PEM file${key}`);
+    }
     return blocks.map((b) => new Uint8Array(Buffer.from(b.replace(/-----[^-]+-----|\s/g, ''), 'base64')));
   }
   if (bytes.length === 0) throw new CliError(`${flag} ${path}: the file is empty`);

@@ -2,11 +2,13 @@ import { renewSelfSignedCertificates } from '@harper-tls/cert-gen';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
-import { keysDir, ROOT_FLAG, rootPath, usage } from './common.js';
+import { KEY_TYPE_FLAG, keyLabel, keysDir, keyTypeFlag, ROOT_FLAG, rootPath, usage } from './common.js';
+import { progressFor } from '../progress.js';
 
 const FLAGS = {
   ...ROOT_FLAG,
   ca: { type: 'boolean' as const, help: 'renew the CA too, even when it is not due (clients must then trust the new CA)' },
+  ...KEY_TYPE_FLAG,
 };
 
 export const renewCerts: Command = {
@@ -14,7 +16,7 @@ export const renewCerts: Command = {
   summary: 'replace the auto-generated server certificate (and the CA when it is due)',
   usage: usage(
     [
-      'Usage: harper-tls renew-certs [--root DIR] [--ca]',
+      'Usage: harper-tls renew-certs [--root DIR] [--ca] [--key-type TYPE]',
       '',
       'Replaces the certificates harper-tls generated in <root>/keys/. Files you supplied or replaced are',
       'never touched. The CA key is kept unless the CA expires within 30 days or --ca is given.',
@@ -26,7 +28,8 @@ export const renewCerts: Command = {
   async run(ctx) {
     const { flags, positionals } = parseArgs(ctx.argv, FLAGS);
     if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"`);
-    const result = await renewSelfSignedCertificates({ keysDir: keysDir(rootPath(ctx, flags)), renewCa: flags.ca === true });
+    const keyType = keyTypeFlag(flags);
+    const result = await progressFor(ctx).run(keyLabel(keyType, 'the renewed certificates', true), () => renewSelfSignedCertificates({ keysDir: keysDir(rootPath(ctx, flags)), renewCa: flags.ca === true, keyType }));
     for (const line of describeRenewal(result)) ctx.stdout(`${line}\n`);
     ctx.stdout('Successfully renewed self-signed certificates\n');
     return 0;

@@ -4,9 +4,10 @@ import { ensureSelfSignedCertificates } from '@harper-tls/cert-gen';
 import { createLogger, startHarper } from '@harper-tls/server';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
-import { CONFIG_FLAG, ROOT_FLAG, rootPath, usage } from './common.js';
+import { CONFIG_FLAG, KEY_TYPE_FLAG, keyLabel, keyTypeFlag, ROOT_FLAG, rootPath, usage } from './common.js';
+import { progressFor } from '../progress.js';
 
-const FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG };
+const FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG, ...KEY_TYPE_FLAG };
 
 function usesDefaultFiles(config: HarperConfig): boolean {
   return [...config.tls, ...config.operationsApi.tls].some((e) => [e.certificate, e.privateKey, e.certificateAuthority].some((s) => s?.isDefault));
@@ -17,12 +18,13 @@ export const start: Command = {
   summary: 'start the servers (the default command)',
   usage: usage(
     [
-      'Usage: harper-tls [start] [--root DIR] [--config FILE] [--KEY VALUE]...',
+      'Usage: harper-tls [start] [--root DIR] [--config FILE] [--key-type TYPE] [--KEY VALUE]...',
       '',
       'Starts the application server and the Operations API. On first start it creates the root,',
       'the configuration, a self-signed CA and server certificate in <root>/keys/ and the admin user',
       '(HDB_ADMIN_USERNAME / HDB_ADMIN_PASSWORD, else "admin" with a generated password printed once).',
       'Any configuration key can be given as --KEY VALUE, e.g. --HTTP_SECUREPORT 9927.',
+      '--key-type applies only when the CA and server certificate are generated (first start, or repair).',
     ],
     FLAGS,
     formatFlags,
@@ -30,12 +32,13 @@ export const start: Command = {
   async run(ctx) {
     const { flags, positionals, overrides } = parseArgs(ctx.argv, FLAGS, true);
     if (positionals.length) throw new ConfigError([{ key: positionals[0]!, source: 'cli', message: `unexpected argument "${positionals[0]}"; configuration values are given as --KEY VALUE` }]);
+    const keyType = keyTypeFlag(flags);
     const root = rootPath(ctx, flags);
     const { config, warnings, created } = await loadConfig({ root, configFile: flags.config as string | undefined, overrides, env: ctx.env, homedir: ctx.homedir });
     if (created) ctx.stdout(`Created configuration ${config.configPath}\n`);
     for (const w of warnings) ctx.stderr(`warning: ${formatIssue(w)}\n`);
     if (usesDefaultFiles(config)) {
-      const result = await ensureSelfSignedCertificates({ keysDir: join(config.rootPath, 'keys') });
+      const result = await progressFor(ctx).run(keyLabel(keyType, 'the self-signed CA and server certificate', true), () => ensureSelfSignedCertificates({ keysDir: join(config.rootPath, 'keys'), keyType }));
       if (result.repaired.length) ctx.stdout(`Regenerated ${result.repaired.join(', ')}: an interrupted renew-certs had left them not matching\n`);
       else if (result.generated) ctx.stdout(`Generated a self-signed CA and server certificate in ${join(config.rootPath, 'keys')}\n`);
     }

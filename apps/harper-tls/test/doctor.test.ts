@@ -1,0 +1,246 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { issueCertificate } from '@harper-tls/cert-gen';
+import { freePort, run, runToEnd, tempRoot, type Run } from './helpers/run.js';
+import { operation } from './helpers/server-harness.js';
+import { OpensslPki } from './reliability/openssl-pki.js';
+
+const APP = fileURLToPath(new URL('..', import.meta.url));
+const DAY = 86_400_000;
+
+function execAsync(file: string, args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+  });
+}
+
+/** Hashes of every file under `dir` except lmdb lock files (readers register there by design). */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (!e.name.endsWith('-lock')) out[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/**
+ * One server (started like a user would: `harper-tls start` on a fresh root) with mTLS on both
+ * APIs: the application API trusts the generated local CA and checks revocation by CRL; the
+ * Operations API trusts only an OpenSSL-made CA. The doctor is run against it in-process, and
+ * once as a separate process while the server holds the stores.
+ */
+describe('harper-tls doctor', () => {
+  const { root, cleanup } = tempRoot();
+  const pki = new OpensslPki();
+  const out = join(root, 'issued');
+  let server: Run;
+  let ports: { http: number; https: number; ops: number; opsSecure: number };
+
+  const yaml = (mtlsUser: string, verification: string) =>
+    [
+      'http:',
+      `  port: ${ports.http}`,
+      `  securePort: ${ports.https}`,
+      '  mtls:',
+      '    required: false',
+      `    user: ${mtlsUser}`,
+      `    certificateVerification: ${verification}`,
+      'operationsApi:',
+      '  network:',
+      `    port: ${ports.ops}`,
+      `    securePort: ${ports.opsSecure}`,
+      '    mtls: true',
+      '  tls:',
+      `    certificate: ${join(root, 'keys', 'certificate.pem')}`,
+      `    privateKey: ${join(root, 'keys', 'privateKey.pem')}`,
+      `    certificateAuthority: ${pki.path('other.crt')}`,
+      'logging:',
+      '  level: warn',
+      '',
+    ].join('\n');
+  const CRL_ONLY = JSON.stringify({ failureMode: 'fail-closed', crl: { cacheTtl: 1000 }, ocsp: false });
+
+  const doctor = async (...args: string[]) => {
+    const r = await runToEnd(['doctor', '--root', root, ...args]);
+    if (process.env.SHOW_DOCTOR) console.log(`$ doctor ${args.join(' ')}\n${r.stdout}${r.stderr}`);
+    return r;
+  };
+  const issued = (cn: string) => join(out, `${cn}.pem`);
+
+  beforeAll(async () => {
+    ports = { http: await freePort(), https: await freePort(), ops: await freePort(), opsSecure: await freePort() };
+    pki.ca('other', 'Other Test CA');
+    pki.issue('alice-other', 'other', '1001', { cn: 'alice' });
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'harperdb-config.yaml'), yaml('CN', CRL_ONLY));
+    writeFileSync(join(root, 'fixed-user.yaml'), yaml('alice', CRL_ONLY));
+    writeFileSync(join(root, 'no-revocation.yaml'), yaml('CN', 'false'));
+    server = run(['start', '--root', root], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' });
+    await server.waitFor(`:${ports.opsSecure}/`);
+
+    for (const [cn, extra] of [['alice', []], ['bob', []], ['carol', []], ['dave', []], ['someone', []], ['web', ['--server']]] as const) {
+      const r = await runToEnd(['cert', 'issue', '--root', root, '--cn', cn, '--out', out, ...extra]);
+      expect(r.stderr).toBe('');
+    }
+    expect((await operation(ports.ops, { operation: 'add_user', username: 'alice', password: 'pw-a', role: 'reader', active: true })).status).toBe(200);
+    expect((await operation(ports.ops, { operation: 'add_user', username: 'carol', password: 'pw-c', role: 'reader', active: false })).status).toBe(200);
+
+    // Certificates of the local CA outside their validity window, made with cert-gen and its key.
+    const ca = { certificatePem: readFileSync(join(root, 'keys', 'ca.pem'), 'utf8'), privateKeyPem: readFileSync(join(root, 'keys', 'ca-privateKey.pem'), 'utf8'), serialHex: '' };
+    const expired = await issueCertificate({ ca, kind: 'client', commonName: 'alice', days: 30, now: () => new Date(Date.now() - 400 * DAY) });
+    const future = await issueCertificate({ ca, kind: 'client', commonName: 'alice', days: 30, now: () => new Date(Date.now() + 10 * DAY) });
+    writeFileSync(join(out, 'expired.pem'), expired.certificatePem);
+    writeFileSync(join(out, 'future.pem'), future.certificatePem);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    cleanup();
+    pki.cleanup();
+  });
+
+  it('accepts a certificate of the local CA whose CN is an active user, and names the user', async () => {
+    const r = await doctor('--cert', issued('alice'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('ACCEPTED as user "alice" (role reader) on the application API.');
+    expect(r.stdout).toMatch(/✔ trust: "CN=alice" → "CN=harper-tls Root CA[^"]*" \(trusted: tls\.certificateAuthority\)/);
+    expect(r.stdout).toMatch(/✔ validity: valid now, until \S+ \(36[45] days left\)/);
+    expect(r.stdout).toContain('✔ key usage: clientAuth, so client authentication is allowed');
+    expect(r.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good — CRL http://localhost:${ports.http}/ca/crl`));
+    expect(r.stdout).toContain('✔ identity: the subject CN is "alice"');
+    expect(r.stdout).toContain('✔ user: "alice" exists and is active, role reader');
+  });
+
+  it('rejects a certificate of an issuer the listener does not trust, and lists the trusted CAs', async () => {
+    const r = await doctor('--cert', pki.path('alice-other.crt'));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('✘ trust: not issued by a trusted CA: its issuer "CN=Other Test CA" is not a CA this listener trusts');
+    expect(r.stdout).toMatch(/· trusted CAs: "CN=harper-tls Root CA/);
+    expect(r.stdout).toContain('REJECTED: the certificate does not chain to a CA this listener trusts.');
+    expect(r.stdout).toContain('401 {"error":"Login failed"} unless it carries Basic or JWT credentials');
+  });
+
+  it('rejects an expired certificate and one not valid yet, with the dates', async () => {
+    const expired = await doctor('--cert', join(out, 'expired.pem'));
+    expect(expired.code).toBe(2);
+    expect(expired.stdout).toMatch(/✘ validity: the certificate expired on \S+ \(37\d days ago\)/);
+    expect(expired.stdout).toContain('REJECTED: the certificate has expired.');
+    const future = await doctor('--cert', join(out, 'future.pem'));
+    expect(future.code).toBe(2);
+    expect(future.stdout).toMatch(/✘ validity: the certificate is not valid yet: from \S+ \(in 10 days; is a clock wrong\?\)/);
+    expect(future.stdout).toContain('REJECTED: the certificate is not valid yet.');
+  });
+
+  it('rejects a certificate without clientAuth in its extended key usage', async () => {
+    const r = await doctor('--cert', issued('web'));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('✘ key usage: the extended key usage is serverAuth, without clientAuth');
+    expect(r.stdout).toContain('REJECTED: the certificate is not for client authentication (extended key usage).');
+  });
+
+  it('rejects a trusted certificate whose CN is no user, or an inactive user', async () => {
+    const bob = await doctor('--cert', issued('bob'));
+    expect(bob.code).toBe(2);
+    expect(bob.stdout).toContain('✔ trust:');
+    expect(bob.stdout).toContain('✘ user: "bob" does not exist; create it with the add_user operation');
+    expect(bob.stdout).toContain('REJECTED: user "bob" does not exist.');
+    const carol = await doctor('--cert', issued('carol'));
+    expect(carol.code).toBe(2);
+    expect(carol.stdout).toContain('✘ user: "carol" exists but is not active');
+    expect(carol.stdout).toContain('REJECTED: user "carol" is not active.');
+  });
+
+  it('with a fixed http.mtls.user, accepts any trusted certificate as that user', async () => {
+    const r = await doctor('--config', join(root, 'fixed-user.yaml'), '--cert', issued('someone'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('✔ identity: every mTLS client is the user "alice" (http.mtls.user), whatever its CN');
+    expect(r.stdout).toContain('ACCEPTED as user "alice" (role reader)');
+  });
+
+  it('rejects a certificate revoked with `harper-tls cert revoke`, naming the CRL it read', async () => {
+    const revoke = await runToEnd(['cert', 'revoke', '--root', root, issued('dave'), '--reason', 'keyCompromise']);
+    expect(revoke.code).toBe(0);
+    const r = await doctor('--cert', issued('dave'));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(new RegExp(`✘ revocation: ".*dave.*" is revoked \\(keyCompromise\\) — CRL http://localhost:${ports.http}/ca/crl`));
+    expect(r.stdout).toMatch(/· local CA: revoked on \S+ \(keyCompromise\)/);
+    expect(r.stdout).toContain('REJECTED: the certificate');
+    expect(r.stdout).toContain('401 {"error":"Certificate revoked or verification failed"}, even with Basic or JWT credentials');
+  });
+
+  it('--api operations uses that listener and its own CA', async () => {
+    const local = await doctor('--api', 'operations', '--cert', issued('alice'));
+    expect(local.code).toBe(2);
+    expect(local.stdout).toMatch(/· trusted CAs: "CN=Other Test CA" \(operationsApi\.tls\.certificateAuthority\)/);
+    expect(local.stdout).toContain('REJECTED: the certificate does not chain');
+    const other = await doctor('--api', 'operations', '--cert', pki.path('alice-other.crt'));
+    expect(other.code).toBe(0);
+    expect(other.stdout).toContain('✔ mTLS is on (operationsApi.network.mtls)');
+    expect(other.stdout).toContain('· revocation: not checked (operationsApi.network.mtls.certificateVerification is off)');
+    expect(other.stdout).toContain('ACCEPTED as user "alice" (role reader) on the Operations API.');
+  });
+
+  it.each([
+    [[], /^harper-tls doctor: --cert FILE is required/],
+    [['--cert', '/nonexistent/alice.pem'], /^harper-tls doctor: --cert \/nonexistent\/alice.pem: no such file$/],
+    [['--cert', '/tmp'], /^harper-tls doctor: --cert \/tmp: is a directory$/],
+    [['--cert', '/etc/hostname'], /^harper-tls doctor: --cert \/etc\/hostname: not a certificate \(neither a PEM "BEGIN CERTIFICATE" block nor DER X\.509\)$/],
+    [['--cert', 'KEY'], /no "BEGIN CERTIFICATE" block in this PEM file \(it holds a private key: give the certificate/],
+    [['--cert', 'x.pem', '--servname', 'example.com'], /^harper-tls doctor: unknown flag --servname; did you mean --servername\? \(see --help\)$/],
+    [['--cert', 'x.pem', '--api', 'ops'], /--api must be "app" or "operations"; got "ops"/],
+  ])('bad input %j: exit 1, one line, no stack', async (args, message) => {
+    const argv = (args as string[]).map((a) => (a === 'KEY' ? join(out, 'alice-key.pem') : a));
+    const r = await doctor(...argv);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr.trim()).toMatch(message);
+  });
+
+  it('writes nothing: the config, keys and stores are unchanged after several runs', async () => {
+    const before = snapshot(root);
+    const config = join(root, 'no-revocation.yaml');
+    for (const cert of [issued('alice'), issued('bob'), pki.path('alice-other.crt')]) await doctor('--config', config, '--cert', cert);
+    expect((await doctor('--config', config, '--cert', issued('alice'))).code).toBe(0);
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it('runs as a separate process while the server holds the stores, without hanging', async () => {
+    const built = await execAsync('pnpm', ['exec', 'tsup'], APP);
+    expect(built.code).toBe(0);
+    const t0 = Date.now();
+    const r = await execAsync(process.execPath, [join(APP, 'dist', 'cli.js'), 'doctor', '--root', root, '--cert', issued('alice')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('ACCEPTED as user "alice"');
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(statSync(join(root, 'database', 'users.mdb')).size).toBeGreaterThan(0);
+  });
+});
+
+describe('harper-tls doctor on a root that was never started', () => {
+  it('says the configuration file is missing and the defaults have no HTTPS listener; creates nothing', async () => {
+    const { root, cleanup } = tempRoot();
+    try {
+      const pki = new OpensslPki();
+      pki.ca('x');
+      const r = await runToEnd(['doctor', '--root', root, '--cert', pki.path('x.crt')]);
+      pki.cleanup();
+      expect(r.code).toBe(2);
+      expect(r.stdout).toContain('harperdb-config.yaml (no such file: the defaults apply');
+      expect(r.stdout).toContain('REJECTED: no HTTPS listener: http.securePort is null');
+      expect(readdirSync(root)).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+});
