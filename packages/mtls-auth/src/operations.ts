@@ -94,6 +94,8 @@ export async function handleAuthOperation(ctx: OperationContext, body: Record<st
       }
     }
   } catch (err) {
+    // A store that cannot be written (disk full, read-only) is the server's fault, not the request's.
+    if (err instanceof AuthError && err.code === 'ERR_AUTH_STORE') return { status: 500, body: { error: err.message } };
     if (err instanceof AuthError) {
       return bad(err.message); // SPEC.md: a request the server cannot carry out is a 400 with the reason
     }

@@ -55,6 +55,24 @@ function checkRole(role: unknown): string {
 const publicUser = (u: StoredUser): User => ({ username: u.username, role: u.role, active: u.active });
 
 /**
+ * Runs an lmdb write and turns its failure into one typed error. lmdb rejects a failed commit with
+ * "Commit failed (see commitError for details)" and a second promise, `commitError`, that rejects
+ * with the cause (ENOSPC, EACCES...); left unhandled, that second rejection would crash the process.
+ */
+async function write<T>(path: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    let cause = err as Error & { commitError?: Promise<unknown> };
+    if (cause?.commitError && typeof cause.commitError.then === 'function') {
+      const detail = await Promise.race([cause.commitError.then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, 1000).unref())]);
+      if (detail instanceof Error) cause = detail;
+    }
+    throw new AuthError('ERR_AUTH_STORE', `the user store ${path} could not be written: ${cause?.message ?? String(cause)}`, { cause: err });
+  }
+}
+
+/**
  * Users in an lmdb database at `path` (the server uses `<ROOTPATH>/database/users.mdb`), with
  * scrypt password hashes. lmdb is multi-process safe, so CLI commands can read it while the
  * server runs.
@@ -79,7 +97,8 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
       const role = checkRole(input.role);
       if (input.active !== undefined && typeof input.active !== 'boolean') throw new AuthError('ERR_AUTH_INVALID_INPUT', '"active" must be true or false');
       const user: StoredUser = { username, role, active: input.active ?? true, passwordHash: await hashPassword(password) };
-      const ok = await db.ifNoExists(username, () => db.put(username, user));
+      // The put inside the conditional block settles with the block; its own promise only repeats the outcome.
+      const ok = await write(opts.path, () => db.ifNoExists(username, () => void db.put(username, user).catch(() => {})));
       if (!ok) throw new AuthError('ERR_AUTH_USER_EXISTS', `user "${username}" already exists`);
       return publicUser(user);
     },
@@ -93,13 +112,13 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
         if (typeof changes.active !== 'boolean') throw new AuthError('ERR_AUTH_INVALID_INPUT', '"active" must be true or false');
         next.active = changes.active;
       }
-      await db.put(username, next);
+      await write(opts.path, () => db.put(username, next));
       return publicUser(next);
     },
     async drop(username) {
       // lmdb's remove() resolves true even for a missing key, so look first.
       if (!getStored(checkUsername(username))) throw new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
-      await db.remove(username);
+      await write(opts.path, () => db.remove(username));
     },
     async list() {
       return [...db.getRange({})].map(({ value }) => publicUser(value));

@@ -41,6 +41,24 @@ export function openServerDatabase(rootPath: string): ServerDatabase {
   };
 }
 
+/**
+ * Runs an lmdb write and turns its failure into one typed error. lmdb rejects a failed commit with
+ * "Commit failed (see commitError for details)" and a second promise, `commitError`, that rejects
+ * with the cause (ENOSPC, EACCES...); left unhandled, that second rejection would crash the process.
+ */
+export async function storeWrite<T>(what: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    let cause = err as Error & { commitError?: Promise<unknown> };
+    if (cause?.commitError && typeof cause.commitError.then === 'function') {
+      const detail = await Promise.race([cause.commitError.then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, 1000).unref())]);
+      if (detail instanceof Error) cause = detail;
+    }
+    throw new ServerError('ERR_SERVER_DATABASE', `the database could not be written (${what}): ${cause?.message ?? String(cause)}`, { cause: err });
+  }
+}
+
 /** Adapts a string-valued lmdb database to the store shape cert-gen's local CA expects. */
 export function keyValueStore(db: Database<string, string>) {
   return {
@@ -48,7 +66,7 @@ export function keyValueStore(db: Database<string, string>) {
       return db.get(key) ?? undefined;
     },
     async put(key: string, value: string): Promise<void> {
-      await db.put(key, value);
+      await storeWrite(key, () => db.put(key, value));
     },
     async list(prefix: string): Promise<Array<[string, string]>> {
       const out: Array<[string, string]> = [];
@@ -59,7 +77,7 @@ export function keyValueStore(db: Database<string, string>) {
       return out;
     },
     async remove(key: string): Promise<void> {
-      await db.remove(key);
+      await storeWrite(key, () => db.remove(key));
     },
   };
 }
@@ -72,7 +90,7 @@ export function bytesStore(db: Database<Buffer, string>) {
       return v ? new Uint8Array(v) : undefined;
     },
     async put(key: string, value: Uint8Array): Promise<void> {
-      await db.put(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      await storeWrite(key, () => db.put(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)));
     },
   };
 }

@@ -6,6 +6,7 @@ import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CONFIG_FLAG, KEY_TYPE_FLAG, keyLabel, keyTypeFlag, ROOT_FLAG, rootPath, usage } from './common.js';
 import { progressFor } from '../progress.js';
+import { guardProcess } from '../process-guard.js';
 
 const FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG, ...KEY_TYPE_FLAG };
 
@@ -46,15 +47,20 @@ export const start: Command = {
     if (issues.length) throw new ConfigError(issues);
 
     const logger = createLogger({ level: config.logging.level });
-    const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME, password: ctx.env.HDB_ADMIN_PASSWORD } });
-    if (instance.generatedAdminPassword) {
-      ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME ?? 'admin'}" (super_user) with password: ${instance.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
+    const unguard = guardProcess(logger);
+    try {
+      const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME, password: ctx.env.HDB_ADMIN_PASSWORD } });
+      if (instance.generatedAdminPassword) {
+        ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME ?? 'admin'}" (super_user) with password: ${instance.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
+      }
+      for (const e of instance.expiringSoon) ctx.stderr(`warning: certificate ${e.name} (${e.subject}) expires on ${e.validTo}; run harper-tls renew-certs or replace it\n`);
+      for (const l of instance.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${l.url}\n`);
+      const signal = await ctx.stopSignal;
+      ctx.stdout(`Received ${signal}, stopping\n`);
+      await instance.close();
+      return 0;
+    } finally {
+      unguard();
     }
-    for (const e of instance.expiringSoon) ctx.stderr(`warning: certificate ${e.name} (${e.subject}) expires on ${e.validTo}; run harper-tls renew-certs or replace it\n`);
-    for (const l of instance.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${l.url}\n`);
-    const signal = await ctx.stopSignal;
-    ctx.stdout(`Received ${signal}, stopping\n`);
-    await instance.close();
-    return 0;
   },
 };

@@ -1,8 +1,9 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TlsEntry } from '@harper-tls/config';
 import type { Logger } from '../logger.js';
-import { buildEntry, loadConfiguredEntry, parseCertificates, splitCertificates, type LoadedTlsEntry } from '../tls/material.js';
+import { buildEntry, loadConfiguredEntry, pemReader, splitCertificates, type LoadedTlsEntry } from '../tls/material.js';
 import { TlsContextSet, type TlsMaterial } from '../tls/context-set.js';
+import { CaBundleCache } from '../tls/ca-bundle.js';
 import { describeCertificate, validateAddCertificate, type CertificateInfo, type CertificateUse, type StoredCertificate } from './validate.js';
 import { ServerError } from '../errors.js';
 
@@ -34,8 +35,12 @@ export class CertificateRegistry {
   readonly #now: () => Date;
   readonly #apis: Record<CertificateUse, Api>;
   #runtime = new Map<string, StoredCertificate>();
+  /** Trusted-CA sets of both APIs, parsed once per distinct set and shared by every SNI context. */
+  readonly #bundles: CaBundleCache;
 
-  constructor(opts: { store: CertificateStore; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date }) {
+  /** @param opts.bundles CA cache (tests inject one with a counting parser); default a new one. */
+  constructor(opts: { store: CertificateStore; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date; bundles?: CaBundleCache }) {
+    this.#bundles = opts.bundles ?? new CaBundleCache();
     this.#store = opts.store;
     this.#logger = opts.logger;
     this.#now = opts.now ?? (() => new Date());
@@ -47,7 +52,8 @@ export class CertificateRegistry {
 
   /** Loads configured files and stored certificates and builds the contexts. Throws on bad configured material. */
   async init(): Promise<void> {
-    for (const api of Object.values(this.#apis)) api.loaded = loadEntries(api.configured, api.use);
+    const read = pemReader();
+    for (const api of Object.values(this.#apis)) api.loaded = this.#loadEntries(api.configured, api.use, read);
     for (const [, json] of await this.#store.list(PREFIX)) {
       try {
         const stored = JSON.parse(json) as StoredCertificate;
@@ -56,7 +62,8 @@ export class CertificateRegistry {
         this.#logger.error({ err: (err as Error).message }, 'a stored certificate could not be read; skipped');
       }
     }
-    for (const api of Object.values(this.#apis)) api.contexts = new TlsContextSet(this.#material(api), api.use);
+    for (const api of Object.values(this.#apis)) api.contexts = new TlsContextSet(this.#material(api), api.use, { bundles: this.#bundles });
+    this.#retainBundles();
   }
 
   contexts(use: CertificateUse): TlsContextSet {
@@ -71,7 +78,12 @@ export class CertificateRegistry {
     // Build the contexts before storing, so a certificate Node cannot use is refused up front.
     const next = new Map(this.#runtime).set(cert.name, cert);
     this.#apply(next);
-    await this.#store.put(PREFIX + cert.name, JSON.stringify(cert));
+    try {
+      await this.#store.put(PREFIX + cert.name, JSON.stringify(cert));
+    } catch (err) {
+      this.#apply(this.#runtime); // not stored, so not served: what is listed is what survives a restart
+      throw err;
+    }
     const replaced = this.#runtime.has(cert.name);
     this.#runtime = next;
     this.#logger.info({ name: cert.name, isAuthority: cert.isAuthority, uses: cert.uses, hosts: cert.hosts }, 'certificate added');
@@ -85,7 +97,12 @@ export class CertificateRegistry {
     const next = new Map(this.#runtime);
     next.delete(name);
     this.#apply(next);
-    await this.#store.remove(PREFIX + name);
+    try {
+      await this.#store.remove(PREFIX + name);
+    } catch (err) {
+      this.#apply(this.#runtime);
+      throw err;
+    }
     this.#runtime = next;
     this.#logger.info({ name }, 'certificate removed');
   }
@@ -126,7 +143,8 @@ export class CertificateRegistry {
   reloadConfigured(): { ok: boolean; error?: string } {
     const fresh: Partial<Record<CertificateUse, LoadedTlsEntry[]>> = {};
     try {
-      for (const api of Object.values(this.#apis)) fresh[api.use] = loadEntries(api.configured, api.use);
+      const read = pemReader();
+      for (const api of Object.values(this.#apis)) fresh[api.use] = this.#loadEntries(api.configured, api.use, read);
     } catch (err) {
       const error = (err as Error).message;
       this.#logger.error({ err: error }, 'configured certificate files changed but cannot be used; the previous certificates keep serving');
@@ -157,30 +175,38 @@ export class CertificateRegistry {
       apis.forEach((api, i) => previous[i] && api.contexts?.update(previous[i]!));
       throw new ServerError('ERR_SERVER_CERTIFICATE', `the certificate cannot be used by TLS: ${(err as Error).message}`);
     }
+    this.#retainBundles();
+  }
+
+  /** Drops CA bundles no context uses any more (after a successful rebuild). */
+  #retainBundles(): void {
+    this.#bundles.retain(Object.values(this.#apis).flatMap((api) => api.contexts?.bundlesInUse() ?? []));
+  }
+
+  #loadEntries(entries: TlsEntry[], use: CertificateUse, read: ReturnType<typeof pemReader>): LoadedTlsEntry[] {
+    return entries.map((e, i) => loadConfiguredEntry(e, `${use === 'https' ? 'tls' : 'operationsApi.tls'}${entries.length > 1 ? `[${i}]` : ''}`, { read, bundles: this.#bundles }));
   }
 
   #material(api: Api, runtime = this.#runtime): TlsMaterial {
     const mine = [...runtime.values()].filter((c) => c.uses.includes(api.use));
     const runtimeEntries = mine
       .filter((c) => !c.isAuthority && c.privateKey)
-      .map((c) => buildEntry({ certPem: c.certificate, keyPem: c.privateKey!, hosts: c.hosts, name: c.name }));
-    // Run-time server certificates trust the configured CAs of the default entry too.
+      .map((c) => buildEntry({ certPem: c.certificate, keyPem: c.privateKey!, hosts: c.hosts, name: c.name }, this.#bundles));
+    // Run-time server certificates trust the configured CAs of the default entry too (the same bundle).
     const defaultEntry = api.loaded[0]!;
     for (const e of runtimeEntries) {
+      e.caBundle = defaultEntry.caBundle;
       e.caPems = defaultEntry.caPems;
       e.cas = defaultEntry.cas;
     }
     const caPems = mine.filter((c) => c.isAuthority).flatMap((c) => splitCertificates(c.certificate));
-    const extraCas = caPems.length ? parseCertificates(caPems.join('\n'), 'run-time authorities') : [];
+    const extraBundle = this.#bundles.fromPems(caPems, 'run-time authorities');
     return {
       entries: [...runtimeEntries, ...api.loaded],
       defaultIndex: runtimeEntries.length,
-      extraCaPems: caPems,
-      extraCas,
+      extraCaPems: extraBundle.pems,
+      extraCas: extraBundle.certs,
+      extraBundle,
     };
   }
-}
-
-function loadEntries(entries: TlsEntry[], use: CertificateUse): LoadedTlsEntry[] {
-  return entries.map((e, i) => loadConfiguredEntry(e, `${use === 'https' ? 'tls' : 'operationsApi.tls'}${entries.length > 1 ? `[${i}]` : ''}`));
 }

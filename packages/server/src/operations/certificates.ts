@@ -19,6 +19,8 @@ export function certificateOperations(registry: CertificateRegistry): OperationH
       await registry.remove(name);
       return { status: 200, body: { message: `Successfully removed certificate: ${name}`, name } };
     } catch (err) {
+      // A store that cannot be written (disk full, read-only) is the server's fault, not the request's.
+      if (err instanceof ServerError && err.code === 'ERR_SERVER_DATABASE') return { status: 500, body: { error: err.message } };
       if (err instanceof ServerError) return { status: 400, body: { error: err.message } };
       throw err;
     }

@@ -108,6 +108,28 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
     expect(again.contexts('https').trustedCas(undefined).map((c) => c.subject)).toContain('CN=caB Test CA');
   });
 
+  it('a store write that fails leaves what is served and listed as it was (add and remove)', async () => {
+    const failing = mapStore();
+    let fail = false;
+    const put = failing.put.bind(failing);
+    const remove = failing.remove.bind(failing);
+    failing.put = async (k, v) => (fail ? Promise.reject(new Error('disk full')) : put(k, v));
+    failing.remove = async (k) => (fail ? Promise.reject(new Error('disk full')) : remove(k));
+    const r = new CertificateRegistry({ store: failing, logger, appTls: [entry()], operationsTls: [entry()] });
+    await r.init();
+    const trusted = () => r.contexts('https').trustedCas(undefined).map((c) => c.subject);
+    fail = true;
+    await expect(r.add({ certificate: pki.read('caB.pem'), is_authority: true, name: 'caB' })).rejects.toThrow('disk full');
+    expect(trusted()).not.toContain('CN=caB Test CA');
+    expect(r.list().some((c) => c.name === 'caB')).toBe(false);
+    fail = false;
+    await r.add({ certificate: pki.read('caB.pem'), is_authority: true, name: 'caB' });
+    fail = true;
+    await expect(r.remove('caB')).rejects.toThrow('disk full');
+    expect(trusted()).toContain('CN=caB Test CA');
+    expect(r.list().some((c) => c.name === 'caB')).toBe(true);
+  });
+
   it('lists certificates without any private key', () => {
     const list = registry.list();
     expect(list.map((c) => c.name)).toEqual(expect.arrayContaining(['tls', 'api.test', 'caB']));
