@@ -120,6 +120,13 @@ describe('harper-tls doctor', () => {
     expect(r.stdout).toContain('✔ user: "alice" exists and is active, role reader');
   });
 
+  it('shows the CRL download on stderr when it is slow (threshold forced to 0 here); stdout unchanged', async () => {
+    const r = await runToEnd(['doctor', '--root', root, '--cert', issued('alice')], { HARPER_TLS_PROGRESS_AFTER_MS: '0' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^Downloading http://localhost:${ports.http}/ca/crl\\.\\.\\.\nDownloading http://localhost:${ports.http}/ca/crl: done in \\d+\\.\\d s \\(\\d+ bytes\\)\n$`));
+    expect(r.stdout).not.toContain('Downloading');
+  });
+
   it('rejects a certificate of an issuer the listener does not trust, and lists the trusted CAs', async () => {
     const r = await doctor('--cert', pki.path('alice-other.crt'));
     expect(r.code).toBe(2);
