@@ -50,8 +50,9 @@ export const certIssue: Command = {
     const { ca, close } = await openLocalCa(ctx, flags);
     try {
       const issued = await progressFor(ctx).run(keyLabel(keyType, `CN=${cn}`), () => ca.issue({ cn, days, sans, server: flags.server === true, keyType }));
-      await writeFileAtomic(certPath, issued.certificatePem, { mode: 0o644 });
+      // Key first: a certificate on disk always has its key, even if the process dies between the two.
       await writeFileAtomic(keyPath, issued.privateKeyPem, { mode: 0o600 });
+      await writeFileAtomic(certPath, issued.certificatePem, { mode: 0o644 });
       ctx.stdout(`Issued ${flags.server ? 'server' : 'client'} certificate for CN=${cn}, serial ${issued.serialHex}\n  certificate: ${certPath}\n  private key: ${keyPath}\n`);
       return 0;
     } finally {
