@@ -8,9 +8,10 @@ import { CrlCache, type RevocationStore } from './cache/crl-cache.js';
 import { OcspCache } from './cache/ocsp-cache.js';
 import { checkCertificateWithCrls } from './crl/evaluate.js';
 import { parseCrl, type ParsedCrl } from './crl/parse.js';
-import { fetchBytes, createSingleFlight, type FetchLike } from './fetch/fetch-bytes.js';
-import { buildOcspRequest, certIdFor, certIdKey } from './ocsp/request.js';
-import { OcspFailure, verifyOcspResponse, type OcspAnswer } from './ocsp/response.js';
+import { createSingleFlight, type FetchLike } from './fetch/fetch-bytes.js';
+import { certIdFor, certIdKey, type CertIdHash } from './ocsp/request.js';
+import { OcspFailure, type OcspAnswer } from './ocsp/response.js';
+import { queryOcsp, ResponderMemory } from './ocsp/query.js';
 import { normalizeChain, type CertificateInput } from './input.js';
 
 export type Status = 'good' | 'revoked' | 'unknown';
@@ -64,6 +65,18 @@ export interface RevocationCheckerOptions {
   maxDownloadBytes?: number;
   /** Send a nonce in OCSP requests. Default true. */
   ocspNonce?: boolean;
+  /**
+   * How OCSP requests are sent. `auto` (default): GET `<responder URL>/<url-encoded base64
+   * request>` when that is under 255 bytes (RFC 5019; cacheable by HTTP caches), else POST.
+   * `post`: always POST.
+   */
+  ocspMethod?: 'auto' | 'post';
+  /**
+   * Hash of the CertID in OCSP requests. Default `sha1` (what every responder knows). Either way a
+   * responder that answers `unauthorized` or `malformedRequest`, or about other certificates
+   * only, is asked once more with the other hash, and that hash is kept for that responder.
+   */
+  ocspHash?: CertIdHash;
 }
 
 type MethodOutcome =
@@ -87,6 +100,11 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const crlCache = new CrlCache({ timeoutMs: config.crl.timeout, cacheTtlMs: config.crl.cacheTtl, gracePeriodMs: config.crl.gracePeriod, maxBytes, fetch: options.fetch, store: options.store, now, logger: options.logger });
   const ocspCache = new OcspCache({ cacheTtlMs: config.ocsp.cacheTtl, errorCacheTtlMs: config.ocsp.errorCacheTtl });
   const ocspFlight = createSingleFlight<OcspAnswer>();
+  const responders = new ResponderMemory();
+  const ocspMethod = options.ocspMethod ?? 'auto';
+  const ocspHash = options.ocspHash ?? 'sha1';
+  if (ocspMethod !== 'auto' && ocspMethod !== 'post') throw new RevocationError('ERR_REVOCATION_INPUT', `ocspMethod must be 'auto' or 'post', not ${JSON.stringify(ocspMethod)}`);
+  if (ocspHash !== 'sha1' && ocspHash !== 'sha256') throw new RevocationError('ERR_REVOCATION_INPUT', `ocspHash must be 'sha1' or 'sha256', not ${JSON.stringify(ocspHash)}`);
   const stats = { crlDownloads: 0, ocspRequests: 0 };
   let closed = false;
 
@@ -117,8 +135,8 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   async function viaOcsp(cert: CertInfo, issuer: CertInfo, at: Date, noFetch: boolean): Promise<MethodOutcome> {
     const urls = httpUrls(cert.ocspUrls);
     if (urls.length === 0) return { kind: 'none', errors: ['no OCSP responder URL (Authority Information Access)'] };
-    const certId = certIdFor(cert, issuer, 'sha1');
-    const key = certIdKey(certId);
+    // The cache key names the certificate whatever hash the requests end up using.
+    const key = certIdKey(certIdFor(cert, issuer, 'sha1'));
     const t = at.getTime();
     const cached = ocspCache.get(key, t);
     if (cached) {
@@ -128,12 +146,19 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     if (noFetch) return { kind: 'none', errors: ['OCSP not asked (fetching is off)'] };
     const url = urls[0]!;
     try {
-      const answer = await ocspFlight.run(key, async () => {
-        stats.ocspRequests++;
-        const req = buildOcspRequest(certId, { nonce: options.ocspNonce !== false });
-        const der = await fetchBytes(url, { method: 'POST', body: req.der, headers: { 'content-type': 'application/ocsp-request', accept: 'application/ocsp-response' }, timeoutMs: config.ocsp.timeout, maxBytes: Math.min(maxBytes, 1024 * 1024), fetch: options.fetch });
-        return verifyOcspResponse(der, { certId, issuer, nonce: req.nonce, at: now() });
-      });
+      const answer = await ocspFlight.run(key, () =>
+        queryOcsp(cert, issuer, url, {
+          method: ocspMethod,
+          hash: ocspHash,
+          nonce: options.ocspNonce !== false,
+          timeoutMs: config.ocsp.timeout,
+          maxBytes: Math.min(maxBytes, 1024 * 1024),
+          fetch: options.fetch,
+          now,
+          responders,
+          onRequest: () => void stats.ocspRequests++,
+        }),
+      );
       ocspCache.putAnswer(key, answer, now().getTime());
       if (answer.status === 'unknown') return { kind: 'error', errors: ['the OCSP responder does not know this certificate'], invalid: false, cache: 'miss' };
       return { kind: 'answer', status: answer.status, reason: answer.reason, source: url, cache: 'miss' };

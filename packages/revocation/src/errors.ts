@@ -8,4 +8,12 @@ import { HarperTlsError } from '@harper-tls/config';
  * - ERR_REVOCATION_TOO_LARGE: a download exceeded the size limit.
  * - ERR_REVOCATION_INPUT: a chain or option given to the checker is unusable.
  */
-export class RevocationError extends HarperTlsError {}
+export class RevocationError extends HarperTlsError {
+  /** The HTTP status of a download answered with a non-2xx status (ERR_REVOCATION_FETCH). */
+  readonly httpStatus?: number;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; httpStatus?: number }) {
+    super(code, message, options);
+    if (options?.httpStatus !== undefined) this.httpStatus = options.httpStatus;
+  }
+}

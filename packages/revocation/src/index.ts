@@ -13,8 +13,8 @@ export { checkCertificateWithCrls, verifyCrlSignature, ALL_REASONS } from './crl
 export type { CrlCheckArgs, CrlCheckResult } from './crl/evaluate.js';
 export { validatePath, buildPath } from './path/validate.js';
 export type { PathResult } from './path/validate.js';
-export { buildOcspRequest, certIdFor } from './ocsp/request.js';
-export type { CertId } from './ocsp/request.js';
+export { buildOcspRequest, certIdFor, ocspGetUrl } from './ocsp/request.js';
+export type { CertId, CertIdHash } from './ocsp/request.js';
 export { verifyOcspResponse, parseOcspResponse, OcspFailure } from './ocsp/response.js';
 export type { OcspAnswer } from './ocsp/response.js';
 export { fetchBytes, createSingleFlight } from './fetch/fetch-bytes.js';

@@ -42,7 +42,7 @@ export async function fetchBytes(url: string, opts: FetchBytesOptions): Promise<
   let complete = false;
   try {
     const res = await doFetch(url, { method: opts.method ?? 'GET', body: opts.body, headers: opts.headers, signal: controller.signal });
-    if (!res.ok) throw new RevocationError('ERR_REVOCATION_FETCH', `${url} answered HTTP ${res.status}`);
+    if (!res.ok) throw new RevocationError('ERR_REVOCATION_FETCH', `${url} answered HTTP ${res.status}`, { httpStatus: res.status });
     const header = res.headers.get('content-length');
     const declared = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : undefined;
     if (declared !== undefined && declared > opts.maxBytes) throw new RevocationError('ERR_REVOCATION_TOO_LARGE', `${url} is ${declared} bytes, over the ${opts.maxBytes}-byte limit`);

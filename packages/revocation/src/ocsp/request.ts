@@ -39,3 +39,25 @@ export function buildOcspRequest(id: CertId, opts: { nonce?: boolean } = {}): { 
   const exts = nonce ? [tlv(0xa2, seq(seq(oid(ID_PKIX_OCSP_NONCE), octets(octets(nonce)))))] : [];
   return { der: new Uint8Array(seq(seq(seq(seq(certId)), ...exts))), nonce };
 }
+
+/** RFC 5019 section 5 / RFC 6960 appendix A.1: below this many bytes a request goes by GET. */
+export const OCSP_GET_LIMIT = 255;
+
+/**
+ * The GET URL for a request, `<responder URL>/<url-encoded base64 of the DER request>`, when that
+ * encoding is under {@link OCSP_GET_LIMIT} bytes (so that HTTP caches can keep the answer);
+ * undefined when the request has to be POSTed (too long, or a responder URL with a query).
+ * A trailing slash of the responder URL is not doubled.
+ */
+export function ocspGetUrl(responderUrl: string, der: Uint8Array): string | undefined {
+  const encoded = encodeURIComponent(Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64'));
+  if (encoded.length >= OCSP_GET_LIMIT) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(responderUrl);
+  } catch {
+    return undefined;
+  }
+  if (parsed.search || parsed.hash) return undefined;
+  return `${responderUrl.replace(/\/+$/, '')}/${encoded}`;
+}

@@ -38,14 +38,23 @@ export class OcspFailure extends RevocationError {
   constructor(
     readonly kind: 'unavailable' | 'invalid',
     message: string,
+    /**
+     * Why, when a retry may help: the unsuccessful responseStatus (`malformedRequest`,
+     * `unauthorized`, `tryLater`, ...) or `no-matching-response` (a signed response about other
+     * certificates only).
+     */
+    readonly detail?: string,
   ) {
     super(kind === 'invalid' ? 'ERR_REVOCATION_OCSP_INVALID' : 'ERR_REVOCATION_OCSP_UNAVAILABLE', message);
   }
 }
 
-const invalid = (m: string): never => {
-  throw new OcspFailure('invalid', m);
+const invalid = (m: string, detail?: string): never => {
+  throw new OcspFailure('invalid', m, detail);
 };
+
+/** Hash algorithms a response's CertID may use, by OID (RFC 6960 section 4.1.1 leaves it open). */
+const CERT_ID_HASHES: Record<string, string> = { '1.3.14.3.2.26': 'sha1', '2.16.840.1.101.3.4.2.1': 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512' };
 
 /**
  * OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT ResponseBytes OPTIONAL }
@@ -138,14 +147,28 @@ function single(der: Uint8Array, sr: Tlv): SingleResponse {
 const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 
 /**
+ * A SingleResponse is about our certificate when its serial is ours and its issuer hashes match
+ * the issuer recomputed with the hash algorithm the response uses (a responder may answer a SHA-1
+ * CertID with a SHA-256 one, or the other way round).
+ */
+function matchesCertId(s: SingleResponse, id: CertId, issuer: CertInfo): boolean {
+  if (!eq(s.serial, id.serial)) return false;
+  if (s.hashOid === HASH_OIDS[id.hash]) return eq(s.nameHash, id.nameHash) && eq(s.keyHash, id.keyHash);
+  const alg = CERT_ID_HASHES[s.hashOid];
+  if (!alg) return false;
+  return eq(s.nameHash, createHash(alg).update(issuer.subjectDer).digest()) && eq(s.keyHash, createHash(alg).update(issuer.subjectPublicKeyBits).digest());
+}
+
+/**
  * Verifies a response for `certId` and returns its answer. Refused (`invalid`): a signature that
  * does not verify, a signer that is neither the issuer nor a delegated responder it certified
- * with id-kp-OCSPSigning, no SingleResponse for this certificate, a wrong nonce, stale or future
+ * with id-kp-OCSPSigning, no SingleResponse for this certificate (its CertID recomputed with the
+ * hash algorithm the response uses), a wrong nonce, stale or future
  * dates. Refused (`unavailable`): an unsuccessful responseStatus or a malformed response.
  */
 export function verifyOcspResponse(der: Uint8Array, ctx: { certId: CertId; issuer: CertInfo; nonce?: Uint8Array; at: Date }): OcspAnswer {
   const r = parseOcspResponse(der);
-  if (r.tbs === undefined) throw new OcspFailure('unavailable', `the OCSP responder answered ${r.statusName}`);
+  if (r.tbs === undefined) throw new OcspFailure('unavailable', `the OCSP responder answered ${r.statusName}`, r.statusName);
   const { issuer, at } = ctx;
   const keyHashOf = (c: CertInfo) => createHash('sha1').update(c.subjectPublicKeyBits).digest();
   const matchesId = (c: CertInfo) => ('byKey' in r.responderId ? eq(r.responderId.byKey!, keyHashOf(c)) : namesEqual(r.responderId.byName!, c.subjectDer));
@@ -159,9 +182,8 @@ export function verifyOcspResponse(der: Uint8Array, ctx: { certId: CertId; issue
     if (at < signer!.notBefore || at > signer!.notAfter) invalid(`the OCSP responder certificate ${signer!.subject} is not valid now`);
   }
   if (!verifySignature(r.tbs, r.alg.oid, r.signature, signer!.publicKey, r.alg.params)) invalid('the OCSP response signature does not verify');
-  const id = ctx.certId;
-  const mine = r.responses.find((s) => s.hashOid === HASH_OIDS[id.hash] && eq(s.nameHash, id.nameHash) && eq(s.keyHash, id.keyHash) && eq(s.serial, id.serial));
-  if (!mine) invalid('the OCSP response is about another certificate');
+  const mine = r.responses.find((s) => matchesCertId(s, ctx.certId, issuer));
+  if (!mine) invalid('the OCSP response is about another certificate', 'no-matching-response');
   if (ctx.nonce && r.nonce) {
     // RFC 8954: extnValue holds OCTET STRING { nonce }; accept the bare form some responders send.
     const inner = r.nonce[0] === 0x04 ? contentOf(r.nonce, readTlv(r.nonce, 0, r.nonce.length)) : r.nonce;

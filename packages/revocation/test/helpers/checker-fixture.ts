@@ -1,12 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { defaultCertificateVerification, type CertificateVerificationConfig } from '@harper-tls/config';
 import { createRevocationChecker, type RevocationCheckerOptions } from '../../src/index.js';
 import { OpensslPki } from './openssl-pki.js';
+import { freePort, startOpensslResponder } from './ocsp-servers.js';
 
 /**
  * Shared fixture of the checker tests (imported by test/checker/*.test.ts; each file gets its own
@@ -29,35 +29,8 @@ export let downPort = 0;
 export let noEkuOcspPort = 0;
 export const base = () => `http://127.0.0.1:${port}`;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/**
- * Starts `openssl ocsp` on port `p` and resolves once it says it is waiting for clients. (A TCP
- * probe is not usable: the responder is single-threaded and a probe connection that sends no
- * request wedges it.)
- */
 function startResponder(p: number, signer: string): Promise<void> {
-  const child = spawn('openssl', ['ocsp', '-index', 'ca.idx', '-port', String(p), '-rsigner', `${signer}.crt`, '-rkey', `${signer}.key`, '-CA', 'ca.crt', '-ndays', '1'], { cwd: pki.dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  responders.push(child);
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`openssl ocsp did not start: ${text}`)), 10_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('waiting for OCSP client connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`openssl ocsp exited (${code}): ${text}`)));
-  });
+  return startOpensslResponder(pki.dir, p, signer).then((child) => void responders.push(child));
 }
 
 export const serve = (body: Uint8Array | string, type = 'application/pkix-crl') => (res: import('node:http').ServerResponse) => {
