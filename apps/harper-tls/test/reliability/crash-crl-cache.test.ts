@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import * as lmdb from 'lmdb';
 import { OpensslPki } from './openssl-pki.js';
 import { parseCrl } from '@harper-tls/revocation';
 import { freePort } from '../helpers/run.js';
@@ -21,7 +20,6 @@ import { freePorts, kill9, portArgs, randomDelay, runs, sleep, spawnCli, type Ch
 const RUNS = Math.max(2, Math.ceil(runs(12) / 2));
 const ENTRIES = 40_000;
 const ADMIN = { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' };
-const lmdb = createRequire(resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../packages/server/package.json'))('lmdb') as typeof import('lmdb');
 
 describe(`kill -9 during a CRL cache write (${RUNS} runs, ${ENTRIES}-entry CRL)`, () => {
   const pki = new OpensslPki();
