@@ -47,12 +47,29 @@ describe('command line: help and usage errors', () => {
     [['check-revocation', '--cert', '/nonexistent.pem'], /--cert \/nonexistent.pem: no such file/],
     [['check-revocation', '--cert', '/etc/hostname', '--at', 'yesterday'], /--at must be an ISO 8601 time|no "BEGIN CERTIFICATE"|not/],
     [['cert', 'revoke'], /either a certificate FILE or --serial HEX/],
+    [['cert', 'revoke', '/etc/hostname'], /^harper-tls cert revoke: FILE \/etc\/hostname: not a certificate \(neither a PEM "BEGIN CERTIFICATE" block nor DER X\.509\)$/],
+    [['cert', 'revoke', '/nonexistent.pem'], /^harper-tls cert revoke: FILE \/nonexistent.pem: no such file$/],
   ])('%j exits 1 with a one-line reason', async (argv, message) => {
     const r = await runToEnd(argv as string[]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('check-revocation names the file at fault: one certificate without its issuer, a file that is not a CRL', async () => {
+    const { root, cleanup } = tempRoot();
+    try {
+      spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=solo', '-keyout', join(root, 'k.pem'), '-out', join(root, 'c.pem'), '-days', '2'], { stdio: 'ignore' });
+      const one = await runToEnd(['check-revocation', '--cert', join(root, 'c.pem')]);
+      expect(one.code).toBe(1);
+      expect(one.stderr.trim()).toBe(`harper-tls check-revocation: --cert ${join(root, 'c.pem')} holds one certificate: give its issuer, up to the trust anchor, with --chain FILE (or append them to the --cert file)`);
+      const crl = await runToEnd(['check-revocation', '--cert', join(root, 'c.pem'), '--chain', join(root, 'c.pem'), '--crl', '/etc/hostname']);
+      expect(crl.code).toBe(1);
+      expect(crl.stderr.trim()).toMatch(/^harper-tls check-revocation: --crl \/etc\/hostname: not a CRL \([^\n]+\)$/);
+    } finally {
+      cleanup();
+    }
   });
 
   it('cert --help lists the cert subcommands', async () => {

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '@harper-tls/cert-gen';
+import { derToPem, writeFileAtomic } from '@harper-tls/cert-gen';
+import { readCertificates } from './files.js';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
@@ -79,11 +80,9 @@ export const certRevoke: Command = {
     if (!file === !flags.serial) throw new CliError('give either a certificate FILE or --serial HEX');
     let target: string;
     if (file) {
-      try {
-        target = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
+      // A PEM or DER certificate file; anything else is a mistake, never read as a serial number.
+      const [der] = readCertificates(file, 'FILE');
+      target = derToPem(der!, 'CERTIFICATE');
     } else target = String(flags.serial);
     const { ca, close } = await openLocalCa(ctx, flags);
     try {

@@ -1,4 +1,4 @@
-import { buildPath, createRevocationChecker, normalizeChain, type RevocationVerdict } from '@harper-tls/revocation';
+import { buildPath, createRevocationChecker, normalizeChain, parseCrl, type RevocationVerdict } from '@harper-tls/revocation';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
@@ -36,7 +36,16 @@ export const checkRevocation: Command = {
     if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"`);
     if (!flags.cert) throw new CliError('--cert FILE is required');
     const chain = [...readCertificates(flags.cert as string, '--cert'), ...((flags.chain as string[] | undefined) ?? []).flatMap((f) => readCertificates(f, '--chain'))];
-    const crls = ((flags.crl as string[] | undefined) ?? []).map((f) => new Uint8Array(readUserFile(f, '--crl')));
+    if (chain.length < 2) throw new CliError(`--cert ${flags.cert} holds one certificate: give its issuer, up to the trust anchor, with --chain FILE (or append them to the --cert file)`);
+    const crls = ((flags.crl as string[] | undefined) ?? []).map((f) => {
+      const bytes = new Uint8Array(readUserFile(f, '--crl'));
+      try {
+        parseCrl(bytes);
+      } catch (err) {
+        throw new CliError(`--crl ${f}: not a CRL (${(err as Error).message.replace(/^not a valid CRL: /, '')})`);
+      }
+      return bytes;
+    });
     let at: Date | undefined;
     if (flags.at !== undefined) {
       at = new Date(String(flags.at));

@@ -51,7 +51,7 @@ const days = (ms: number) => `${Math.round(Math.abs(ms) / DAY_MS)} day${Math.rou
  * CA. Same rule as @harper-tls/mtls-auth's verifyClientChain (`child.checkIssued(parent)` and a
  * verified signature), kept here so the doctor can say where the path breaks.
  */
-function buildPath(leaf: X509Certificate, presented: X509Certificate[], trusted: X509Certificate[]): { path: X509Certificate[]; anchor?: X509Certificate } {
+function buildPath(leaf: X509Certificate, presented: readonly X509Certificate[], trusted: readonly X509Certificate[]): { path: X509Certificate[]; anchor?: X509Certificate } {
   const path = [leaf];
   let current = leaf;
   for (let depth = 0; depth < 8; depth++) {
@@ -66,7 +66,7 @@ function buildPath(leaf: X509Certificate, presented: X509Certificate[], trusted:
 }
 
 /** Why the path ends where it does, in words an operator can act on. */
-function untrustedReason(last: X509Certificate, trusted: X509Certificate[], hadIntermediates: boolean): string {
+function untrustedReason(last: X509Certificate, trusted: readonly X509Certificate[], hadIntermediates: boolean): string {
   const sameName = trusted.filter((t) => t.subject === last.issuer);
   if (sameName.length) {
     return `its issuer "${last.issuer.replace(/\n/g, ', ')}" has the name of a trusted CA but not its key: the CA was regenerated (renew-certs --ca) after this certificate was issued, or another CA uses the same name`;

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CliError } from '../errors.js';
 
@@ -14,7 +15,7 @@ export function readUserFile(path: string, flag: string): Buffer {
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-/** Certificates in a file: every PEM block, or the whole file as one DER certificate. */
+/** Certificates in a file: every PEM block, or the whole file as one DER certificate (checked to parse). */
 export function readCertificates(path: string, flag: string): Uint8Array[] {
   const bytes = readUserFile(path, flag);
   const text = bytes.toString('latin1');
@@ -27,5 +28,10 @@ export function readCertificates(path: string, flag: string): Uint8Array[] {
     return blocks.map((b) => new Uint8Array(Buffer.from(b.replace(/-----[^-]+-----|\s/g, ''), 'base64')));
   }
   if (bytes.length === 0) throw new CliError(`${flag} ${path}: the file is empty`);
+  try {
+    new X509Certificate(bytes);
+  } catch {
+    throw new CliError(`${flag} ${path}: not a certificate (neither a PEM "BEGIN CERTIFICATE" block nor DER X.509)`);
+  }
   return [new Uint8Array(bytes)];
 }
