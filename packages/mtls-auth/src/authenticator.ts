@@ -38,7 +38,7 @@ export interface AuthenticatorOptions {
   /** `http.mtls` (or the Operations API's); false: client certificates are ignored. */
   mtls: MtlsConfig | false;
   /** CAs trusted for client certificates on this listener, per connection (SNI may pick the entry). */
-  trustedCas: X509Certificate[] | ((socket: TLSSocket) => X509Certificate[]);
+  trustedCas: readonly X509Certificate[] | ((socket: TLSSocket) => readonly X509Certificate[]);
   /** Required when `mtls.certificateVerification` is on; the check is never skipped silently. */
   revocation?: RevocationGate;
   /**

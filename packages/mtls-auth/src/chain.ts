@@ -44,7 +44,7 @@ export type ChainResult = { ok: true; path: X509Certificate[]; anchor: X509Certi
  * with `required: false` the TLS layer accepts any certificate, and a resumed session carries
  * the certificate of its first handshake, possibly from another listener or trust store.
  */
-export function verifyClientChain(presented: X509Certificate[], trusted: X509Certificate[], now: Date): ChainResult {
+export function verifyClientChain(presented: readonly X509Certificate[], trusted: readonly X509Certificate[], now: Date): ChainResult {
   const leaf = presented[0];
   if (!leaf) return { ok: false, reason: 'no client certificate' };
   const path = [leaf];

@@ -12,6 +12,8 @@ export { validateAddCertificate, describeCertificate } from './certificates/vali
 export type { StoredCertificate, CertificateInfo, CertificateUse } from './certificates/validate.js';
 export { watchTlsFiles } from './certificates/watch.js';
 export { TlsContextSet } from './tls/context-set.js';
+export { CaBundleCache, parseCaPems } from './tls/ca-bundle.js';
+export type { CaBundle, CaParser } from './tls/ca-bundle.js';
 export type { TlsMaterial } from './tls/context-set.js';
 export { buildEntry, loadConfiguredEntry, splitCertificates, dnsNames } from './tls/material.js';
 export type { LoadedTlsEntry } from './tls/material.js';

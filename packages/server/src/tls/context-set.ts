@@ -2,6 +2,7 @@ import { createSecureContext, type SecureContext, type SecureContextOptions } fr
 import { createHash, type X509Certificate } from 'node:crypto';
 import type { LoadedTlsEntry } from './material.js';
 import { selectByHost } from './sni.js';
+import { CaBundleCache, EMPTY_CA_BUNDLE, type CaBundle } from './ca-bundle.js';
 
 /** What one listener serves: its entries (first = default) and extra trusted client CAs. */
 export interface TlsMaterial {
@@ -9,28 +10,43 @@ export interface TlsMaterial {
   entries: LoadedTlsEntry[];
   defaultIndex: number;
   /** Client CAs added at run time (PEM), trusted on every entry of this listener. */
-  extraCaPems: string[];
-  extraCas: X509Certificate[];
+  extraCaPems: readonly string[];
+  extraCas: readonly X509Certificate[];
+  /** The same run-time CAs as an interned bundle (the registry passes it; otherwise built from `extraCaPems`/`extraCas`). */
+  extraBundle?: CaBundle;
+}
+
+/** One built SNI context and what it trusts. */
+interface Built {
+  context: SecureContext;
+  options: SecureContextOptions;
+  /** Entry CAs + run-time CAs: one shared, frozen bundle per distinct set. */
+  trust: CaBundle;
 }
 
 /**
  * The secure contexts of one listener, rebuilt atomically when certificates change.
  * Contexts are built once per change, not per handshake; `SNICallback` only looks them up.
+ * Trusted-CA sets are interned (`CaBundleCache`): SNI entries that trust the same CAs share one
+ * parsed bundle and one `ca` string; Node still copies it into each context's OpenSSL store.
  */
 export class TlsContextSet {
   #material!: TlsMaterial;
-  #contexts: SecureContext[] = [];
+  #built: Built[] = [];
   #listeners = new Set<(opts: SecureContextOptions) => void>();
-
+  readonly #bundles: CaBundleCache;
   readonly #label: string;
+  readonly #sessionIds = new Map<string, string>();
 
   /**
    * @param label Names the listener family (`https`, `operations-api`). It goes into the TLS
    *   session id context with the trusted CAs, so a session made on one API (or under one client
    *   CA policy) is never resumed on another.
+   * @param opts.bundles the CA cache shared with other listeners (the registry's); default a private one.
    */
-  constructor(material: TlsMaterial, label = 'default') {
+  constructor(material: TlsMaterial, label = 'default', opts: { bundles?: CaBundleCache } = {}) {
     this.#label = label;
+    this.#bundles = opts.bundles ?? new CaBundleCache();
     this.update(material);
   }
 
@@ -40,22 +56,30 @@ export class TlsContextSet {
 
   /** Options of the default context, for `createServer` and `setSecureContext`. */
   defaultOptions(): SecureContextOptions {
-    return this.#optionsFor(this.#material.entries[this.#material.defaultIndex]!);
+    return this.#built[this.#material.defaultIndex]!.options;
   }
 
   /** Replaces the material; throws (leaving the old contexts in place) when a context cannot be built. */
   update(material: TlsMaterial): void {
-    const previous = this.#material;
+    const extra = material.extraBundle ?? this.#extraBundle(material);
+    const built = material.entries.map((e): Built => {
+      const trust = this.#bundles.union(e.caBundle ?? this.#bundles.fromPems(e.caPems, `${e.name} certificate authority`), extra);
+      const options = this.#optionsFor(e, trust);
+      return { context: createSecureContext(options), options, trust };
+    });
     this.#material = material;
-    try {
-      const contexts = material.entries.map((e) => createSecureContext(this.#optionsFor(e)));
-      this.#contexts = contexts;
-    } catch (err) {
-      if (previous) this.#material = previous;
-      throw err;
-    }
+    this.#built = built;
     const opts = this.defaultOptions();
     for (const fn of this.#listeners) fn(opts);
+  }
+
+  /** Every CA bundle the current contexts reference (for `CaBundleCache.retain`). */
+  bundlesInUse(): CaBundle[] {
+    const out: CaBundle[] = [];
+    for (const b of this.#built) out.push(b.trust);
+    for (const e of this.#material.entries) if (e.caBundle) out.push(e.caBundle);
+    if (this.#material.extraBundle) out.push(this.#material.extraBundle);
+    return out;
   }
 
   /** Called with the new default options after every update (the server's setSecureContext). */
@@ -66,28 +90,40 @@ export class TlsContextSet {
   /** Node's SNICallback: the context for `servername`, or the default one. */
   readonly sniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void => {
     const index = this.indexFor(servername);
-    cb(null, this.#contexts[index]);
+    cb(null, this.#built[index]!.context);
   };
 
   indexFor(servername: string | undefined): number {
     return selectByHost(this.#material.entries, servername) ?? this.#material.defaultIndex;
   }
 
-  /** The client CAs trusted for a connection that asked for `servername`. */
-  trustedCas(servername: string | undefined): X509Certificate[] {
-    const entry = this.#material.entries[this.indexFor(servername)]!;
-    return [...entry.cas, ...this.#material.extraCas];
+  /** The client CAs trusted for a connection that asked for `servername`: a shared, frozen array (do not copy per connection). */
+  trustedCas(servername: string | undefined): readonly X509Certificate[] {
+    return this.#built[this.indexFor(servername)]!.trust.certs;
   }
 
-  #optionsFor(entry: LoadedTlsEntry): SecureContextOptions {
-    const ca = [...entry.caPems, ...this.#material.extraCaPems];
+  /** The bundle a context trusts (tests: contexts with the same CAs share one instance). */
+  trustFor(servername: string | undefined): CaBundle {
+    return this.#built[this.indexFor(servername)]!.trust;
+  }
+
+  #extraBundle(material: TlsMaterial): CaBundle {
+    if (material.extraCaPems.length === 0) return EMPTY_CA_BUNDLE;
+    return this.#bundles.fromPems(material.extraCaPems, 'run-time authorities');
+  }
+
+  #optionsFor(entry: LoadedTlsEntry, trust: CaBundle): SecureContextOptions {
     // OpenSSL caps the context at 32 bytes; a digest of the label and CA policy fits and separates.
-    const sessionIdContext = createHash('sha256').update(this.#label).update('\0').update(ca.join('\n')).digest('hex').slice(0, 32);
+    let sessionIdContext = this.#sessionIds.get(trust.id);
+    if (!sessionIdContext) {
+      sessionIdContext = createHash('sha256').update(this.#label).update('\0').update(trust.id).digest('hex').slice(0, 32);
+      this.#sessionIds.set(trust.id, sessionIdContext);
+    }
     return {
       sessionIdContext,
       cert: entry.certPem,
       key: entry.keyPem,
-      ...(ca.length ? { ca } : {}),
+      ...(trust.pems.length ? { ca: trust.pem } : {}),
       ...(entry.ciphers ? { ciphers: entry.ciphers } : {}),
       minVersion: 'TLSv1.2',
     };

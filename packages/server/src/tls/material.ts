@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readPemSource, type TlsEntry } from '@harper-tls/config';
+import { readPemSource, type PemSource, type TlsEntry } from '@harper-tls/config';
 import { ServerError } from '../errors.js';
+import { CaBundleCache, EMPTY_CA_BUNDLE, type CaBundle } from './ca-bundle.js';
 
 /** One loaded certificate entry: the served chain, its key, the client CAs and the SNI names. */
 export interface LoadedTlsEntry {
@@ -8,9 +9,11 @@ export interface LoadedTlsEntry {
   certPem: string;
   keyPem: string;
   leaf: X509Certificate;
-  /** CA certificates trusted for client certificates (PEM blocks), possibly empty. */
-  caPems: string[];
-  cas: X509Certificate[];
+  /** CA certificates trusted for client certificates, parsed once per distinct set and shared. */
+  caBundle: CaBundle;
+  /** `caBundle.pems` / `caBundle.certs` (shared, frozen), possibly empty. */
+  caPems: readonly string[];
+  cas: readonly X509Certificate[];
   /** SNI names (lower case); from `tls.host` or the certificate's DNS SANs. */
   hosts: string[];
   ciphers?: string;
@@ -54,28 +57,49 @@ export function parseCertificates(pem: string, what: string): X509Certificate[] 
   });
 }
 
-/** Builds a loaded entry from PEM texts, checking that the key matches the leaf. */
-export function buildEntry(input: { certPem: string; keyPem: string; caPem?: string; hosts?: string[]; ciphers?: string; name: string }): LoadedTlsEntry {
+/**
+ * Builds a loaded entry from PEM texts, checking that the key matches the leaf.
+ * @param bundles where CA sets are interned; default a new cache (nothing shared). Pass the
+ *   registry's cache so that entries with the same CA text share one parsed bundle.
+ */
+export function buildEntry(input: { certPem: string; keyPem: string; caPem?: string; hosts?: string[]; ciphers?: string; name: string }, bundles: CaBundleCache = new CaBundleCache()): LoadedTlsEntry {
   const chain = parseCertificates(input.certPem, `${input.name} certificate`);
   const leaf = chain[0]!;
   const key = parseKey(input.keyPem, `${input.name} private key`);
   if (!leaf.checkPrivateKey(key)) {
     throw new ServerError('ERR_SERVER_TLS_MATERIAL', `${input.name}: the private key does not match the certificate ${leaf.subject.replace(/\n/g, ', ')}`);
   }
-  const caPems = input.caPem ? splitCertificates(input.caPem) : [];
-  const cas = caPems.length ? parseCertificates(input.caPem!, `${input.name} certificate authority`) : [];
+  const caBundle = input.caPem ? bundles.fromPemText(input.caPem, `${input.name} certificate authority`) : EMPTY_CA_BUNDLE;
   const hosts = (input.hosts?.length ? input.hosts : dnsNames(leaf)).map((h) => h.toLowerCase());
-  return { certPem: input.certPem, keyPem: input.keyPem, leaf, caPems, cas, hosts, ciphers: input.ciphers, name: input.name };
+  return { certPem: input.certPem, keyPem: input.keyPem, leaf, caBundle, caPems: caBundle.pems, cas: caBundle.certs, hosts, ciphers: input.ciphers, name: input.name };
 }
 
-/** Loads a configured `tls` entry (files or inline PEM). */
-export function loadConfiguredEntry(entry: TlsEntry, name: string): LoadedTlsEntry {
-  return buildEntry({
-    certPem: readPemSource(entry.certificate),
-    keyPem: readPemSource(entry.privateKey),
-    caPem: entry.certificateAuthority ? readPemSource(entry.certificateAuthority) : undefined,
-    hosts: entry.host,
-    ciphers: entry.ciphers,
-    name,
-  });
+/** Reads PEM sources, each distinct file or inline text once per instance (one load pass). */
+export function pemReader(): (src: PemSource) => string {
+  const seen = new Map<string, string>();
+  return (src) => {
+    const key = `${src.kind}:${src.value}`;
+    let text = seen.get(key);
+    if (text === undefined) {
+      text = readPemSource(src);
+      seen.set(key, text);
+    }
+    return text;
+  };
+}
+
+/** Loads a configured `tls` entry (files or inline PEM). `opts.read` / `opts.bundles` let a load pass share file reads and parsed CA sets. */
+export function loadConfiguredEntry(entry: TlsEntry, name: string, opts: { read?: (src: PemSource) => string; bundles?: CaBundleCache } = {}): LoadedTlsEntry {
+  const read = opts.read ?? ((src: PemSource) => readPemSource(src));
+  return buildEntry(
+    {
+      certPem: read(entry.certificate),
+      keyPem: read(entry.privateKey),
+      caPem: entry.certificateAuthority ? read(entry.certificateAuthority) : undefined,
+      hosts: entry.host,
+      ciphers: entry.ciphers,
+      name,
+    },
+    opts.bundles,
+  );
 }
