@@ -4,6 +4,7 @@ import { isIssuedBy } from './cert/verify.js';
 import { namesEqual } from './der/name.js';
 import { RevocationError } from './errors.js';
 import type { Logger } from './logger.js';
+import { FaultLog } from './fault-log.js';
 import { CrlCache, type RevocationStore } from './cache/crl-cache.js';
 import { OcspCache } from './cache/ocsp-cache.js';
 import { checkCertificateWithCrls } from './crl/evaluate.js';
@@ -77,6 +78,12 @@ export interface RevocationCheckerOptions {
    * only, is asked once more with the other hash, and that hash is kept for that responder.
    */
   ocspHash?: CertIdHash;
+  /**
+   * Failed CRL downloads and OCSP requests are logged at warn at most once per URL and error
+   * code per this interval, ms; the next line after it carries `suppressed: <repeats>`. Default
+   * 60000.
+   */
+  faultLogIntervalMs?: number;
 }
 
 type MethodOutcome =
@@ -97,7 +104,10 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const now = options.now ?? (() => new Date());
   const maxBytes = options.maxDownloadBytes ?? 256 * 1024 * 1024;
   const local: ParsedCrl[] = (options.crls ?? []).map((b) => parseCrl(b));
-  const crlCache = new CrlCache({ timeoutMs: config.crl.timeout, cacheTtlMs: config.crl.cacheTtl, gracePeriodMs: config.crl.gracePeriod, maxBytes, fetch: options.fetch, store: options.store, now, logger: options.logger });
+  const faultLogIntervalMs = options.faultLogIntervalMs ?? 60_000;
+  if (!(faultLogIntervalMs >= 0)) throw new RevocationError('ERR_REVOCATION_INPUT', `faultLogIntervalMs must be a number of ms >= 0, not ${String(faultLogIntervalMs)}`);
+  const faults = new FaultLog({ logger: options.logger, now, intervalMs: faultLogIntervalMs });
+  const crlCache = new CrlCache({ faults, timeoutMs: config.crl.timeout, cacheTtlMs: config.crl.cacheTtl, gracePeriodMs: config.crl.gracePeriod, maxBytes, fetch: options.fetch, store: options.store, now, logger: options.logger });
   const ocspCache = new OcspCache({ cacheTtlMs: config.ocsp.cacheTtl, errorCacheTtlMs: config.ocsp.errorCacheTtl });
   const ocspFlight = createSingleFlight<OcspAnswer>();
   const responders = new ResponderMemory();
@@ -157,6 +167,10 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
           now,
           responders,
           onRequest: () => void stats.ocspRequests++,
+        }).catch((err: unknown) => {
+          // Inside the single flight: once per query, not once per waiting check.
+          faults.report({ method: 'ocsp', url, code: (err as { code?: string }).code ?? 'ERR_REVOCATION_FETCH', message: (err as Error).message });
+          throw err;
         }),
       );
       ocspCache.putAnswer(key, answer, now().getTime());

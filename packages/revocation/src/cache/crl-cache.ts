@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import type { FaultLog } from '../fault-log.js';
 import { RevocationError } from '../errors.js';
 import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
 import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
@@ -33,6 +34,8 @@ export interface CrlCacheOptions {
   store?: RevocationStore;
   now: () => Date;
   logger?: Logger;
+  /** Where failed downloads are reported (rate-limited warn lines). */
+  faults?: FaultLog;
 }
 
 const STORE_PREFIX = 'crl:';
@@ -85,8 +88,16 @@ export class CrlCache {
     return this.#flight.run(url, async () => {
       this.downloads++;
       const t0 = performance.now();
-      const der = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch });
-      const crl = await parseCrlAsync(der);
+      let der: Uint8Array;
+      let crl: ParsedCrl;
+      try {
+        der = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch });
+        crl = await parseCrlAsync(der);
+      } catch (err) {
+        // Reported here, inside the single flight: once per download, not once per waiting check.
+        this.#opts.faults?.report({ method: 'crl', url, code: (err as { code?: string }).code ?? 'ERR_REVOCATION_FETCH', message: (err as Error).message });
+        throw err;
+      }
       const fetchedAt = this.#opts.now().getTime();
       const entry = this.#entry(crl, fetchedAt);
       this.#entries.set(url, entry);
@@ -111,7 +122,8 @@ export class CrlCache {
     if (e && now < e.refreshAt) return { crl: e.crl, cache: 'hit' };
     if (e && now < e.expiresAt) {
       // Due for a refresh but still within cacheTtl: serve it, refresh behind the scenes.
-      if (!opts.noFetch) this.#download(url).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'background CRL refresh failed; the cached CRL is still current'));
+      // A failure is reported by #download (rate-limited); the cached CRL is still current.
+      if (!opts.noFetch) this.#download(url).catch(() => undefined);
       return { crl: e.crl, cache: 'hit' };
     }
     if (opts.noFetch) return e ? { crl: e.crl, cache: 'stale' } : { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', `${url} is not cached and fetching is off`) };

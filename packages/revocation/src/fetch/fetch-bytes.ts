@@ -1,4 +1,5 @@
 import { RevocationError } from '../errors.js';
+import { redactUrl } from './redact-url.js';
 
 export type FetchLike = (url: string, init: { method?: string; body?: Uint8Array; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
 
@@ -25,6 +26,16 @@ export interface FetchBytesOptions {
  * @throws RevocationError ERR_REVOCATION_FETCH | ERR_REVOCATION_TIMEOUT | ERR_REVOCATION_TOO_LARGE
  */
 export async function fetchBytes(url: string, opts: FetchBytesOptions): Promise<Uint8Array> {
+  try {
+    return await fetchUnredacted(url, opts);
+  } catch (err) {
+    // Credentials in a URL never reach a message (verdicts and logs show them).
+    if (err instanceof RevocationError && err.message !== redactUrl(err.message)) throw new RevocationError(err.code, redactUrl(err.message), { httpStatus: err.httpStatus });
+    throw err;
+  }
+}
+
+async function fetchUnredacted(url: string, opts: FetchBytesOptions): Promise<Uint8Array> {
   let parsed: URL;
   try {
     parsed = new URL(url);
