@@ -232,6 +232,19 @@ describe('harper-tls doctor', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(statSync(join(root, 'database', 'users.mdb')).size).toBeGreaterThan(0);
   });
+
+  it("with the server stopped, answers for the local CA's own CRL from its records (last: stops the server)", async () => {
+    await server.stop();
+    const alice = await doctor('--cert', issued('alice'));
+    expect(alice.code).toBe(0);
+    expect(alice.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good — CRL http://localhost:${ports.http}/ca/crl fetched now`));
+    expect(alice.stdout).toContain(`· the server is not running, so http://localhost:${ports.http}/ca/crl was answered from the local CA's records`);
+    expect(alice.stdout).toContain('ACCEPTED as user "alice"');
+    const dave = await doctor('--cert', issued('dave'));
+    expect(dave.code).toBe(2);
+    expect(dave.stdout).toContain('is revoked (keyCompromise)');
+    expect(dave.stdout).toContain('REJECTED: the certificate');
+  });
 });
 
 describe('harper-tls doctor on a root that was never started', () => {

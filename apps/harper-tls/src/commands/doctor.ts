@@ -2,14 +2,14 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HarperConfig, MtlsConfig } from '@harper-tls/config';
-import { normalizeSerialHex } from '@harper-tls/cert-gen';
+import { createLocalCa, normalizeSerialHex } from '@harper-tls/cert-gen';
 import { createRevocationChecker, type RevocationStore, type RevocationVerdict } from '@harper-tls/revocation';
 import { openUserStore, usernameFromCertificate, type UserStore } from '@harper-tls/mtls-auth';
-import { bytesStore, CertificateRegistry, createLogger, databaseDir, keyValueStore, localCaUrls, openServerDatabase, type ServerDatabase } from '@harper-tls/server';
+import { bytesStore, CertificateRegistry, createLogger, databaseDir, keyValueStore, loadAutoCa, localCaUrls, openServerDatabase, type ServerDatabase } from '@harper-tls/server';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
-import { progressFetch, progressFor } from '../progress.js';
+import { progressFetch, progressFor, type FetchLike } from '../progress.js';
 import { CONFIG_FLAG, loadExistingConfig, ROOT_FLAG, usage } from './common.js';
 import { readCertificates } from './files.js';
 
@@ -210,7 +210,9 @@ export const doctor: Command = {
       else if (!anchor) say('skip', 'revocation: not checked (it needs a trusted chain)');
       else {
         const store: RevocationStore | undefined = stores.db ? readOnly(bytesStore(stores.db.revocation), ['put']) : undefined;
-        const checker = createRevocationChecker({ config: mtls.certificateVerification, store, fetch: progressFetch(progressFor(ctx)) });
+        const offline: string[] = [];
+        const fetch = progressFetch(progressFor(ctx), ownEndpointsOffline(config, stores.db, offline));
+        const checker = createRevocationChecker({ config: mtls.certificateVerification, store, fetch });
         let verdict: RevocationVerdict;
         try {
           verdict = await checker.check([...path, anchor].map((c) => new Uint8Array(c.raw)));
@@ -218,6 +220,7 @@ export const doctor: Command = {
           await checker.close();
         }
         explainRevocation(verdict, config, fail, say);
+        for (const url of new Set(offline)) say('info', `the server is not running, so ${url} was answered from the local CA's records, as the server would answer it`);
         const record = await localCaRecord(stores.db, config, anchor, leaf);
         if (record) say('info', record);
       }
@@ -267,6 +270,48 @@ function explainRevocation(verdict: RevocationVerdict, config: HarperConfig, fai
     else if (c.status === 'unknown') say('ok', `${text}${detail}; allowed because the failure mode is fail-open`);
     else say('ok', text);
   }
+}
+
+/**
+ * The fetch for the doctor's revocation check. The local CA's CRL and OCSP URLs point at this
+ * server; when it is not running, the answer it would give is made here from the local CA's
+ * records (signed with its key, nothing stored), so the doctor can explain a certificate of the
+ * local CA with the server stopped. Any other URL, or a server that answers, goes to the network.
+ */
+function ownEndpointsOffline(config: HarperConfig, db: ServerDatabase | undefined, used: string[]): FetchLike {
+  const real = globalThis.fetch as unknown as FetchLike;
+  const own = localCaUrls(config);
+  const auto = db ? loadAutoCa(config.rootPath) : undefined;
+  if (!db || !auto || (!own.crlUrl && !own.ocspUrl)) return real;
+  const localCa = createLocalCa({ ca: auto, store: readOnly(keyValueStore(db.localCa), ['put', 'remove']), ...own });
+  const causeCode = (err: unknown) => (err as { cause?: { code?: string } }).cause?.code;
+  // A kept-alive connection to a server that has since stopped fails once with UND_ERR_SOCKET.
+  const once = async (url: string, init: Parameters<FetchLike>[1]) => {
+    try {
+      return await real(url, init);
+    } catch (err) {
+      if (causeCode(err) === 'UND_ERR_SOCKET') return real(url, init);
+      throw err;
+    }
+  };
+  return async (url, init) => {
+    try {
+      return await once(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; errors?: Array<{ code?: string }> } }).cause;
+      const refused = cause?.code === 'ECONNREFUSED' || (cause?.errors ?? []).some((e) => e.code === 'ECONNREFUSED');
+      if (!refused) throw err;
+      if (url === own.crlUrl && (init.method ?? 'GET') === 'GET') {
+        used.push(url);
+        return new Response(new Uint8Array(await localCa.crl()), { headers: { 'content-type': 'application/pkix-crl' } });
+      }
+      if (url === own.ocspUrl && init.method === 'POST' && init.body) {
+        used.push(url);
+        return new Response(new Uint8Array(await localCa.ocspResponder(init.body)), { headers: { 'content-type': 'application/ocsp-response' } });
+      }
+      throw err;
+    }
+  };
 }
 
 /** For a certificate of the server's own CA, what `harper-tls cert list` knows about it. */
