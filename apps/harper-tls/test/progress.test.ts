@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ensureSelfSignedCertificates } from '@harper-tls/cert-gen';
 import { createProgress, formatBytes, progressFetch, progressFor, type FetchLike } from '../src/progress.js';
 import type { CommandContext } from '../src/context.js';
-import { runToEnd, tempRoot } from './helpers/run.js';
+import { freePort, run, runToEnd, tempRoot } from './helpers/run.js';
 import { OpensslPki } from './reliability/openssl-pki.js';
 
 describe('progress: nothing for quick work, start and "done in" lines for slow work', () => {
@@ -220,5 +220,18 @@ describe('progress in the commands', () => {
     const r = await runToEnd(['check-revocation', '--cert', pki.path('leaf.crt'), '--chain', pki.path('root.crt')]);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
+  });
+
+  it('first start with --key-type rsa-2048 shows the key generation, then serves with those keys', async () => {
+    const fresh = tempRoot();
+    try {
+      const server = run(['start', '--root', fresh.root, '--key-type', 'rsa-2048', '--HTTP_PORT', String(await freePort()), '--OPERATIONSAPI_NETWORK_PORT', String(await freePort()), '--LOGGING_LEVEL', 'warn'], { HARPER_TLS_PROGRESS_AFTER_MS: '0', HDB_ADMIN_PASSWORD: 'x' });
+      await server.waitFor('operations ');
+      expect(await server.stop()).toBe(0);
+      expect(server.stderr()).toMatch(/^Generating 2048-bit RSA keys for the self-signed CA and server certificate\.\.\.\nGenerating 2048-bit RSA keys for the self-signed CA and server certificate: done in \d+\.\d s\n/);
+      expect(new X509Certificate(readFileSync(join(fresh.root, 'keys', 'ca.pem'))).publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    } finally {
+      fresh.cleanup();
+    }
   });
 });
