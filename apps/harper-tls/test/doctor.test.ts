@@ -84,6 +84,12 @@ describe('harper-tls doctor', () => {
     writeFileSync(join(root, 'harperdb-config.yaml'), yaml('CN', CRL_ONLY));
     writeFileSync(join(root, 'fixed-user.yaml'), yaml('alice', CRL_ONLY));
     writeFileSync(join(root, 'no-revocation.yaml'), yaml('CN', 'false'));
+    // A two-level OpenSSL PKI (root -> intermediate -> leaf) trusted by the application API.
+    pki.ca('root', 'OpenSSL Root');
+    pki.issue('inter', 'root', '2001', { ca: true, cn: 'OpenSSL Intermediate' });
+    pki.issue('alice-inter', 'inter', '2002', { cn: 'alice' });
+    writeFileSync(pki.path('alice-bundle.pem'), pki.pem('alice-inter') + pki.pem('inter'));
+    writeFileSync(join(root, 'openssl-root.yaml'), yaml('CN', 'false').replace(`    certificateAuthority: ${pki.path('other.crt')}`, `    certificateAuthority: ${pki.path('other.crt')}\ntls:\n  certificate: ${join(root, 'keys', 'certificate.pem')}\n  privateKey: ${join(root, 'keys', 'privateKey.pem')}\n  certificateAuthority: ${pki.path('root.crt')}`));
     server = run(['start', '--root', root], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' });
     await server.waitFor(`:${ports.opsSecure}/`);
 
@@ -134,6 +140,17 @@ describe('harper-tls doctor', () => {
     expect(r.stdout).toMatch(/· trusted CAs: "CN=harper-tls Root CA/);
     expect(r.stdout).toContain('REJECTED: the certificate does not chain to a CA this listener trusts.');
     expect(r.stdout).toContain('401 {"error":"Login failed"} unless it carries Basic or JWT credentials');
+  });
+
+  it('follows intermediates appended to the --cert file; without them, says to append them', async () => {
+    const config = join(root, 'openssl-root.yaml');
+    const bundle = await doctor('--config', config, '--cert', pki.path('alice-bundle.pem'));
+    expect(bundle.code).toBe(0);
+    expect(bundle.stdout).toContain('✔ trust: "CN=alice" → "CN=OpenSSL Intermediate" → "CN=OpenSSL Root" (trusted: tls.certificateAuthority)');
+    expect(bundle.stdout).toContain('ACCEPTED as user "alice"');
+    const alone = await doctor('--config', config, '--cert', pki.path('alice-inter.crt'));
+    expect(alone.code).toBe(2);
+    expect(alone.stdout).toContain('its issuer "CN=OpenSSL Intermediate" is not a CA this listener trusts (if it has intermediate CAs, append them to the --cert file after the certificate)');
   });
 
   it('rejects an expired certificate and one not valid yet, with the dates', async () => {

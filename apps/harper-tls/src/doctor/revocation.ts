@@ -1,0 +1,117 @@
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CertificateVerificationConfig, HarperConfig } from '@harper-tls/config';
+import { createLocalCa, normalizeSerialHex } from '@harper-tls/cert-gen';
+import { createRevocationChecker, type RevocationStore, type RevocationVerdict } from '@harper-tls/revocation';
+import { bytesStore, keyValueStore, loadAutoCa, localCaUrls, type ServerDatabase } from '@harper-tls/server';
+import { progressFetch, type FetchLike, type Progress } from '../progress.js';
+import type { Report } from './report.js';
+import { readOnly } from './stores.js';
+
+export interface RevocationInput {
+  config: HarperConfig;
+  verification: CertificateVerificationConfig;
+  db?: ServerDatabase;
+  path: X509Certificate[];
+  anchor: X509Certificate;
+  progress: Progress;
+}
+
+/**
+ * The server's revocation check, with the server's settings and its CRL cache (read only), and
+ * the source of each answer. For a certificate of the local CA, its record is shown as well.
+ */
+export async function checkRevocation(report: Report, input: RevocationInput): Promise<void> {
+  const { config, db, path, anchor } = input;
+  const store: RevocationStore | undefined = db ? readOnly(bytesStore(db.revocation), ['put']) : undefined;
+  const offline: string[] = [];
+  const fetch = progressFetch(input.progress, ownEndpointsOffline(config, db, offline));
+  const checker = createRevocationChecker({ config: input.verification, store, fetch });
+  let verdict: RevocationVerdict;
+  try {
+    verdict = await checker.check([...path, anchor].map((c) => new Uint8Array(c.raw)));
+  } finally {
+    await checker.close();
+  }
+  explain(report, verdict, config);
+  for (const url of new Set(offline)) report.say('info', `the server is not running, so ${url} was answered from the local CA's records, as the server would answer it`);
+  const record = localCaRecord(db, config, anchor, path[0]!);
+  if (record) report.say('info', record);
+}
+
+function explain(report: Report, verdict: RevocationVerdict, config: HarperConfig): void {
+  const own = localCaUrls(config);
+  for (const c of verdict.certificates) {
+    const how = c.cache === 'hit' ? "from the server's cache" : c.cache === 'stale' ? "from the server's cache, past its nextUpdate (grace period)" : c.method ? 'fetched now' : '';
+    const source = [c.method?.toUpperCase(), c.source, how].filter(Boolean).join(' ');
+    const text = `revocation: "${c.subject}" is ${c.status}${c.reason ? ` (${c.reason})` : ''}${source ? ` — ${source}` : ''}`;
+    const errors = c.errors.map((e) => {
+      const ownUrl = [own.crlUrl, own.ocspUrl].find((u) => u && e.includes(u));
+      return ownUrl && /ECONNREFUSED|did not answer/.test(e) ? `${e} (this server's own endpoint: is the server running?)` : e;
+    });
+    const detail = errors.length ? `: ${errors.join('; ')}` : '';
+    if (c.status === 'revoked') report.fail('revocation', text, `the certificate "${c.subject}" is revoked${c.reason ? ` (${c.reason})` : ''}`);
+    else if (c.status === 'unknown' && !verdict.allowed) report.fail('revocation', `${text}${detail}; certificateVerification is fail-closed, so unknown means rejected`, `the revocation status of "${c.subject}" cannot be determined (fail-closed)`);
+    else if (c.status === 'unknown') report.say('ok', `${text}${detail}; allowed because the failure mode is fail-open`);
+    else report.say('ok', text);
+  }
+}
+
+const causeOf = (err: unknown) => (err as { cause?: { code?: string; errors?: Array<{ code?: string }> } }).cause;
+
+/**
+ * The fetch for the doctor's revocation check. The local CA's CRL and OCSP URLs point at this
+ * server; when it is not running, the answer it would give is made here from the local CA's
+ * records (signed with its key, nothing stored), so the doctor can explain a certificate of the
+ * local CA with the server stopped. Any other URL, or a server that answers, goes to the network.
+ */
+function ownEndpointsOffline(config: HarperConfig, db: ServerDatabase | undefined, used: string[]): FetchLike {
+  const real = globalThis.fetch as unknown as FetchLike;
+  const own = localCaUrls(config);
+  const auto = db ? loadAutoCa(config.rootPath) : undefined;
+  if (!db || !auto || (!own.crlUrl && !own.ocspUrl)) return real;
+  const localCa = createLocalCa({ ca: auto, store: readOnly(keyValueStore(db.localCa), ['put', 'remove']), ...own });
+  // A kept-alive connection to a server that has since stopped fails once with UND_ERR_SOCKET.
+  const once: FetchLike = async (url, init) => {
+    try {
+      return await real(url, init);
+    } catch (err) {
+      if (causeOf(err)?.code === 'UND_ERR_SOCKET') return real(url, init);
+      throw err;
+    }
+  };
+  return async (url, init) => {
+    try {
+      return await once(url, init);
+    } catch (err) {
+      const cause = causeOf(err);
+      const refused = cause?.code === 'ECONNREFUSED' || (cause?.errors ?? []).some((e) => e.code === 'ECONNREFUSED');
+      if (!refused) throw err;
+      if (url === own.crlUrl && (init.method ?? 'GET') === 'GET') {
+        used.push(url);
+        return new Response(new Uint8Array(await localCa.crl()), { headers: { 'content-type': 'application/pkix-crl' } });
+      }
+      if (url === own.ocspUrl && init.method === 'POST' && init.body) {
+        used.push(url);
+        return new Response(new Uint8Array(await localCa.ocspResponder(init.body)), { headers: { 'content-type': 'application/ocsp-response' } });
+      }
+      throw err;
+    }
+  };
+}
+
+/** For a certificate of the server's own CA, what `harper-tls cert list` knows about it. */
+function localCaRecord(db: ServerDatabase | undefined, config: HarperConfig, anchor: X509Certificate, leaf: X509Certificate): string | undefined {
+  const caFile = join(config.rootPath, 'keys', 'ca.pem');
+  if (!db || !existsSync(caFile)) return undefined;
+  try {
+    if (new X509Certificate(readFileSync(caFile)).fingerprint256 !== anchor.fingerprint256) return undefined;
+  } catch {
+    return undefined;
+  }
+  const text = db.localCa.get(`issued:${normalizeSerialHex(leaf.serialNumber)}`);
+  if (!text) return `local CA: serial ${leaf.serialNumber.toLowerCase()} is not in its records (not issued by harper-tls cert issue)`;
+  const r = JSON.parse(text) as { status: string; revokedAt?: string; reason?: string; issuedAt: string };
+  return r.status === 'revoked' ? `local CA: revoked on ${r.revokedAt}${r.reason ? ` (${r.reason})` : ''} (harper-tls cert list)` : `local CA: issued on ${r.issuedAt}, not revoked (harper-tls cert list)`;
+}
