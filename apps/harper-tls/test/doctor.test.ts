@@ -89,6 +89,11 @@ describe('harper-tls doctor', () => {
     pki.issue('inter', 'root', '2001', { ca: true, cn: 'OpenSSL Intermediate' });
     pki.issue('alice-inter', 'inter', '2002', { cn: 'alice' });
     writeFileSync(pki.path('alice-bundle.pem'), pki.pem('alice-inter') + pki.pem('inter'));
+    // A trusted certificate whose subject has no CN, for the identity step.
+    pki.write('nocn.ext', 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+    pki.run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/O=No Common Name', '-keyout', 'nocn.key', '-out', 'nocn.csr');
+    pki.run('x509', '-req', '-in', 'nocn.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-set_serial', '0x2003', '-days', '20', '-extfile', 'nocn.ext', '-out', 'nocn.crt');
+    writeFileSync(join(root, 'required.yaml'), yaml('CN', 'false').replace('    required: false', '    required: true'));
     writeFileSync(join(root, 'openssl-root.yaml'), yaml('CN', 'false').replace(`    certificateAuthority: ${pki.path('other.crt')}`, `    certificateAuthority: ${pki.path('other.crt')}\ntls:\n  certificate: ${join(root, 'keys', 'certificate.pem')}\n  privateKey: ${join(root, 'keys', 'privateKey.pem')}\n  certificateAuthority: ${pki.path('root.crt')}`));
     server = run(['start', '--root', root], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' });
     await server.waitFor(`:${ports.opsSecure}/`);
@@ -151,6 +156,21 @@ describe('harper-tls doctor', () => {
     const alone = await doctor('--config', config, '--cert', pki.path('alice-inter.crt'));
     expect(alone.code).toBe(2);
     expect(alone.stdout).toContain('its issuer "CN=OpenSSL Intermediate" is not a CA this listener trusts (if it has intermediate CAs, append them to the --cert file after the certificate)');
+  });
+
+  it('with mtls.required, says an untrusted certificate fails the TLS handshake', async () => {
+    const r = await doctor('--config', join(root, 'required.yaml'), '--cert', pki.path('alice-other.crt'));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('✔ mTLS is on (http.mtls), required: a handshake without a trusted certificate fails');
+    expect(r.stdout).toContain('The client sees the TLS handshake fail (mTLS is required).');
+  });
+
+  it('rejects a trusted certificate whose subject has no CN (no user)', async () => {
+    const r = await doctor('--config', join(root, 'openssl-root.yaml'), '--cert', pki.path('nocn.crt'));
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('✔ trust: "O=No Common Name" → "CN=OpenSSL Root"');
+    expect(r.stdout).toContain('✘ identity: the username is the subject CN, but this subject (O=No Common Name) has none, several, or one that cannot be read');
+    expect(r.stdout).toContain('REJECTED: the certificate names no user (no single readable CN).');
   });
 
   it('rejects an expired certificate and one not valid yet, with the dates', async () => {

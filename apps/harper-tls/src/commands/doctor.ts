@@ -80,7 +80,7 @@ export const doctor: Command = {
     try {
       // 1. Trust chain, CA flags, validity, key usage: the CAs of the entry SNI picks, run-time CAs included.
       const certificateStore = stores.db ? readOnly(keyValueStore(stores.db.certificates), ['put', 'remove']) : EMPTY_CERTIFICATE_STORE;
-      const registry = new CertificateRegistry({ store: certificateStore, logger: createLogger({ level: 'silent' as never }), appTls: config.tls, operationsTls: config.operationsApi.tls });
+      const registry = new CertificateRegistry({ store: certificateStore, logger: createLogger({ level: 'silent' as never, destination: { write: () => {} } }), appTls: config.tls, operationsTls: config.operationsApi.tls });
       await registry.init();
       const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
       const runtimeCas = new Set(contexts.material.extraCas.map((c) => c.fingerprint256));
