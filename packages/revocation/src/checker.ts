@@ -13,7 +13,7 @@ import { createSingleFlight, type FetchLike } from './fetch/fetch-bytes.js';
 import { certIdFor, certIdKey, type CertIdHash } from './ocsp/request.js';
 import { OcspFailure, type OcspAnswer } from './ocsp/response.js';
 import { queryOcsp, ResponderMemory } from './ocsp/query.js';
-import { normalizeChain, type CertificateInput } from './input.js';
+import { normalizeChain, ParsedCertificateCache, type CertificateInput } from './input.js';
 
 export type Status = 'good' | 'revoked' | 'unknown';
 
@@ -111,6 +111,17 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const ocspCache = new OcspCache({ cacheTtlMs: config.ocsp.cacheTtl, errorCacheTtlMs: config.ocsp.errorCacheTtl });
   const ocspFlight = createSingleFlight<OcspAnswer>();
   const responders = new ResponderMemory();
+  const parsed = new ParsedCertificateCache();
+  // Signatures already verified between two cached (hence unchanging) certificates.
+  const issuedBy = new WeakMap<CertInfo, WeakSet<CertInfo>>();
+  const issuedByMemo = (cert: CertInfo, issuer: CertInfo): boolean => {
+    if (issuedBy.get(cert)?.has(issuer)) return true;
+    if (!isIssuedBy(cert, issuer)) return false;
+    let set = issuedBy.get(cert);
+    if (!set) issuedBy.set(cert, (set = new WeakSet()));
+    set.add(issuer);
+    return true;
+  };
   const ocspMethod = options.ocspMethod ?? 'auto';
   const ocspHash = options.ocspHash ?? 'sha1';
   if (ocspMethod !== 'auto' && ocspMethod !== 'post') throw new RevocationError('ERR_REVOCATION_INPUT', `ocspMethod must be 'auto' or 'post', not ${JSON.stringify(ocspMethod)}`);
@@ -215,14 +226,14 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     stats,
     async check(input, opts = {}) {
       if (closed) throw new RevocationError('ERR_REVOCATION_INPUT', 'the checker is closed');
-      const chain = normalizeChain(input);
+      const chain = normalizeChain(input, parsed);
       if (chain.length < 2) throw new RevocationError('ERR_REVOCATION_INPUT', 'the chain needs the certificate and its issuer (up to the trust anchor)');
       const at = opts.at ?? now();
       const anchor = chain[chain.length - 1]!;
       for (let i = 0; i < chain.length - 1; i++) {
-        if (!isIssuedBy(chain[i]!, chain[i + 1]!)) throw new RevocationError('ERR_REVOCATION_INPUT', `${chain[i]!.subject} is not issued by the next certificate of the chain (${chain[i + 1]!.subject}); give the chain leaf first, in order`);
+        if (!issuedByMemo(chain[i]!, chain[i + 1]!)) throw new RevocationError('ERR_REVOCATION_INPUT', `${chain[i]!.subject} is not issued by the next certificate of the chain (${chain[i + 1]!.subject}); give the chain leaf first, in order`);
       }
-      const signers = opts.crlSigners?.length ? [...chain, ...normalizeChain(opts.crlSigners)] : chain;
+      const signers = opts.crlSigners?.length ? [...chain, ...normalizeChain(opts.crlSigners, parsed)] : chain;
       const results = await Promise.all(chain.slice(0, -1).map((cert, i) => checkOne(cert, chain[i + 1]!, signers, anchor, at, opts.noFetch === true)));
       const status: Status = results.some((r) => r.status === 'revoked') ? 'revoked' : results.some((r) => r.status === 'unknown') ? 'unknown' : 'good';
       const allowed = status !== 'revoked' && results.every((r) => r.allowedAlone);

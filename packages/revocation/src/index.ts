@@ -2,7 +2,7 @@ export { createRevocationChecker, summarizeVerdict } from './checker.js';
 export type { RevocationChecker, RevocationCheckerOptions, RevocationVerdict, CertificateVerdict, Status } from './checker.js';
 export type { RevocationStore } from './cache/crl-cache.js';
 export type { CertificateInput } from './input.js';
-export { normalizeChain } from './input.js';
+export { normalizeChain, ParsedCertificateCache } from './input.js';
 export { parseCertificate } from './cert/parse.js';
 export type { CertInfo, KeyUsage } from './cert/parse.js';
 export type { DistributionPoint, GeneralName } from './cert/general-names.js';

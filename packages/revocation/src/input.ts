@@ -34,10 +34,48 @@ function expand(input: CertificateInput): Uint8Array[] {
   throw new RevocationError('ERR_REVOCATION_INPUT', 'unsupported certificate input; give DER bytes, PEM text, an X509Certificate or a PeerCertificate');
 }
 
-/** The chain as CertInfo, leaf first. */
-export function normalizeChain(chain: CertificateInput[] | CertificateInput): CertInfo[] {
+/**
+ * Parsed certificates by DER, most recently used kept: a server checks the same intermediates
+ * (and often the same leaves) on every handshake. Each entry owns a copy of its DER, so a caller
+ * reusing its buffer cannot change a cached certificate.
+ */
+export class ParsedCertificateCache {
+  readonly #map = new Map<string, CertInfo>();
+  /** Lookups answered from the cache, and parses; for tests and metrics. */
+  hits = 0;
+  misses = 0;
+
+  /** @param maxEntries default 256 (a few hundred KB). */
+  constructor(readonly maxEntries = 256) {}
+
+  get(der: Uint8Array): CertInfo {
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+    const cached = this.#map.get(key);
+    if (cached) {
+      this.hits++;
+      this.#map.delete(key);
+      this.#map.set(key, cached);
+      return cached;
+    }
+    this.misses++;
+    const info = parseCertificate(new Uint8Array(der)); // throws before anything is cached
+    this.#map.set(key, info);
+    while (this.#map.size > this.maxEntries) this.#map.delete(this.#map.keys().next().value!);
+    return info;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
+/**
+ * The chain as CertInfo, leaf first. With `cache`, certificates seen before are not parsed again
+ * (the same CertInfo object is returned: treat it as read-only).
+ */
+export function normalizeChain(chain: CertificateInput[] | CertificateInput, cache?: ParsedCertificateCache): CertInfo[] {
   const list = Array.isArray(chain) ? chain : [chain];
   const ders = list.flatMap(expand);
   if (ders.length === 0) throw new RevocationError('ERR_REVOCATION_INPUT', 'the chain is empty');
-  return ders.map((d) => parseCertificate(d));
+  return ders.map((d) => (cache ? cache.get(d) : parseCertificate(d)));
 }
