@@ -6,6 +6,7 @@ import type { MtlsConfig } from '@harper-tls/config';
 import type { User, UserStore } from './users.js';
 import type { TokenService } from './tokens.js';
 import { peerChainFromSocket, verifyClientChain } from './chain.js';
+import { CertificateCache } from './cert-cache.js';
 import { usernameFromCertificate } from './identity.js';
 import { compileSanMapping, type SanMapping } from './san.js';
 import { AuthError } from './errors.js';
@@ -62,6 +63,13 @@ export interface AuthenticatorOptions {
    * flag changes). Default true; false makes every request pay scrypt (benchmarks).
    */
   basicCache?: boolean;
+  /**
+   * How long a connection may reuse its user lookup (mTLS and JWT), ms, by `now()`. Default 1000; 0 looks
+   * the user up on every request. Any create/alter/drop through the same `UserStore`
+   * (`users.generation()` changes) invalidates it at once; the TTL only bounds changes made by
+   * another process on the same database. Stores without `generation()` are never cached.
+   */
+  userCacheTtlMs?: number;
 }
 
 /** What a TLS connection's certificate says, computed once per connection. */
@@ -122,25 +130,39 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   const sanUser = opts.sanMapping ? compileSanMapping(opts.sanMapping) : undefined;
   const intermediates = new Map<string, X509Certificate>();
   const perSocket = new WeakMap<TLSSocket, Promise<MtlsOutcome>>();
+  /** The settled outcome, so later requests on the connection skip an await. */
+  const settled = new WeakMap<TLSSocket, MtlsOutcome>();
+  const certs = new CertificateCache();
+  const userTtl = opts.userCacheTtlMs ?? 1000;
+  const userCache = new WeakMap<object, { username: string; user: User | undefined; generation: number; at: number }>();
   const basicCache = new WeakMap<object, { key: Buffer; username: string; version: string }>();
 
   const trusted = (socket: TLSSocket) => (typeof opts.trustedCas === 'function' ? opts.trustedCas(socket) : opts.trustedCas);
 
   async function evaluateCertificate(socket: TLSSocket): Promise<MtlsOutcome> {
-    const presented = peerChainFromSocket(socket);
-    if (presented.length === 0) return { kind: 'none' };
+    const leaf = certs.leafOf(socket);
+    if (!leaf) return { kind: 'none' };
     // OpenSSL keeps only the leaf in a resumed session, not the intermediates the client sent, so
     // intermediates from earlier verified chains are offered as path candidates. Safe: every
-    // link is still signature-checked up to a trust anchor of this listener.
-    const chain = verifyClientChain([...presented, ...intermediates.values()], trusted(socket), now());
+    // link is still signature-checked up to a trust anchor of this listener. The chain the client
+    // sent in this handshake is read (getPeerX509Certificate, ~120 µs) only when those do not
+    // suffice: the candidates are then a superset, so the outcome is the same as reading it first.
+    const cas = trusted(socket);
+    const at = now();
+    let chain = verifyClientChain([leaf, ...intermediates.values()], cas, at, certs.issued);
+    if (!chain.ok) {
+      const sent = peerChainFromSocket(socket).slice(1);
+      if (sent.length) chain = verifyClientChain([leaf, ...sent, ...intermediates.values()], cas, at, certs.issued);
+    }
     if (!chain.ok) return { kind: 'untrusted', reason: chain.reason };
     for (const c of chain.path.slice(1)) {
-      if (intermediates.has(c.fingerprint256)) continue;
+      const fp = certs.fingerprint(c);
+      if (intermediates.has(fp)) continue;
       if (intermediates.size >= MAX_INTERMEDIATES) intermediates.delete(intermediates.keys().next().value!);
-      intermediates.set(c.fingerprint256, c);
+      intermediates.set(fp, c);
     }
     if (mtls && mtls.certificateVerification) {
-      const ders = [...chain.path, chain.anchor].map((c) => new Uint8Array(c.raw));
+      const ders = [...chain.path, chain.anchor].map((c) => certs.der(c));
       let verdict: { status: string; allowed: boolean };
       try {
         verdict = await opts.revocation!.check(ders, { at: now() });
@@ -150,27 +172,48 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
       if (!verdict.allowed) return { kind: 'rejected', reason: `revocation status ${verdict.status}` };
     }
     if (!mtls) return { kind: 'trusted' };
-    const leaf = chain.path[0]!;
     if (mtls.user.kind === 'none') return { kind: 'trusted' };
     if (mtls.user.kind === 'fixed') return { kind: 'trusted', username: mtls.user.username };
     if (sanUser) {
       const name = sanUser(leaf);
       return name === undefined ? { kind: 'trusted', reason: 'no subjectAltName matches sanMapping' } : { kind: 'trusted', username: name };
     }
-    const cn = usernameFromCertificate(new Uint8Array(leaf.raw));
+    const cn = usernameFromCertificate(certs.der(leaf));
     return cn === undefined ? { kind: 'trusted', reason: 'the certificate subject has no single readable CN' } : { kind: 'trusted', username: cn };
   }
 
-  function mtlsOutcome(req: AuthRequest): Promise<MtlsOutcome> {
-    const socket = connectionSocket(req);
-    if (!mtls || !socket.encrypted) return Promise.resolve({ kind: 'none' });
+  const NONE: MtlsOutcome = { kind: 'none' };
+
+  /** The connection's certificate outcome: a value once settled, else the pending evaluation. */
+  function mtlsOutcome(socket: TLSSocket): MtlsOutcome | Promise<MtlsOutcome> {
+    if (!mtls || !socket.encrypted) return NONE;
+    const done = settled.get(socket);
+    if (done) return done;
     let p = perSocket.get(socket);
     if (!p) {
       // An unexpected throw must not poison the connection with a 500 on every request: fail closed.
-      p = evaluateCertificate(socket).catch((err: unknown) => ({ kind: 'rejected' as const, reason: `certificate evaluation failed: ${(err as Error)?.message ?? String(err)}` }));
+      p = evaluateCertificate(socket)
+        .catch((err: unknown) => ({ kind: 'rejected' as const, reason: `certificate evaluation failed: ${(err as Error)?.message ?? String(err)}` }))
+        .then((outcome) => (settled.set(socket, outcome), outcome));
       perSocket.set(socket, p);
     }
     return p;
+  }
+
+  /**
+   * `users.get(username)`, reused by the same connection while the store's generation is
+   * unchanged and for at most `userCacheTtlMs` (so drop_user / alter_user apply to the next request).
+   */
+  function lookupUser(conn: object, username: string): User | undefined | Promise<User | undefined> {
+    const generation = userTtl > 0 ? users.generation?.() : undefined;
+    if (generation === undefined) return users.get(username);
+    const hit = userCache.get(conn);
+    const t = now().getTime();
+    if (hit && hit.username === username && hit.generation === generation && t - hit.at < userTtl && t >= hit.at) return hit.user;
+    return users.get(username).then((user) => {
+      userCache.set(conn, { username, user, generation, at: t });
+      return user;
+    });
   }
 
   async function withCredentials(req: AuthRequest, creds: Exclude<Credentials, undefined>): Promise<AuthResult> {
@@ -178,7 +221,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     if (creds.kind === 'bearer') {
       const username = await tokens.verifyOperationToken(creds.token);
       if (!username) return { ok: false, status: 401, error: LOGIN_FAILED, reason: 'invalid or expired token' };
-      const user = await users.get(username);
+      const user = await lookupUser(connectionSocket(req), username);
       if (!user || !user.active) return { ok: false, status: 401, error: LOGIN_FAILED, reason: `token user ${user ? 'inactive' : 'unknown'}` };
       return { ok: true, user, method: 'jwt' };
     }
@@ -200,13 +243,16 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     /** Authenticates one request; never rejects for bad input (a 401 result instead). */
     async authenticate(req: AuthRequest): Promise<AuthResult> {
       const creds = parseAuthorization(req.headers.authorization);
-      const cert = await mtlsOutcome(req);
+      const conn = connectionSocket(req);
+      const pending = mtlsOutcome(conn);
+      const cert = pending instanceof Promise ? await pending : pending;
       let result: AuthResult;
       if (cert.kind === 'rejected') {
         // A revoked or unverifiable certificate is refused even when credentials come along.
         result = { ok: false, status: 401, error: CERT_REJECTED, reason: cert.reason };
       } else if (cert.kind === 'trusted' && cert.username !== undefined) {
-        const user = await users.get(cert.username);
+        const found = lookupUser(conn, cert.username);
+        const user = found instanceof Promise ? await found : found;
         if (user && user.active) result = { ok: true, user, method: 'mtls' };
         else if (creds && !(mtls && mtls.required)) result = await withCredentials(req, creds);
         else result = { ok: false, status: 401, error: LOGIN_FAILED, reason: `certificate user ${user ? 'inactive' : 'unknown'}` };

@@ -44,13 +44,19 @@ export type ChainResult = { ok: true; path: X509Certificate[]; anchor: X509Certi
  * with `required: false` the TLS layer accepts any certificate, and a resumed session carries
  * the certificate of its first handshake, possibly from another listener or trust store.
  */
-export function verifyClientChain(presented: readonly X509Certificate[], trusted: readonly X509Certificate[], now: Date): ChainResult {
+export function verifyClientChain(
+  presented: readonly X509Certificate[],
+  trusted: readonly X509Certificate[],
+  now: Date,
+  /** "was `cert` issued and signed by `issuer`"; default checkIssued + verify (the authenticator passes a memoized one). */
+  issued: (cert: X509Certificate, issuer: X509Certificate) => boolean = (c, i) => c.checkIssued(i) && c.verify(i.publicKey),
+): ChainResult {
   const leaf = presented[0];
   if (!leaf) return { ok: false, reason: 'no client certificate' };
   const path = [leaf];
   let current = leaf;
   for (let depth = 0; depth < 8; depth++) {
-    const anchor = trusted.find((t) => current.checkIssued(t) && current.verify(t.publicKey));
+    const anchor = trusted.find((t) => issued(current, t));
     if (anchor) {
       for (const c of [...path, anchor]) {
         if (now < new Date(c.validFrom)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is not valid yet` };
@@ -61,7 +67,7 @@ export function verifyClientChain(presented: readonly X509Certificate[], trusted
       if (eku && eku.length && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) return { ok: false, reason: 'the certificate is not for client authentication (extended key usage)' };
       return { ok: true, path, anchor };
     }
-    const next = presented.find((p) => !path.includes(p) && current.checkIssued(p) && current.verify(p.publicKey));
+    const next = presented.find((p) => !path.includes(p) && issued(current, p));
     if (!next) return { ok: false, reason: 'the certificate does not chain to a trusted CA' };
     path.push(next);
     current = next;

@@ -26,6 +26,12 @@ export interface UserStore {
   verifyPassword(username: string, password: string): Promise<User | undefined>;
   /** A token that changes whenever the user's password, role or active flag changes (for per-connection caches). */
   version(username: string): Promise<string | undefined>;
+  /**
+   * A counter that changes after every create, alter and drop made through this store (this
+   * process), once the write is committed. Caches keyed on it see such changes on their next
+   * read. Optional for other implementations: without it the authenticator does not cache users.
+   */
+  generation?(): number;
   /** First start: creates `username` as super_user when no user exists; returns the generated password if it made one. */
   ensureAdmin(opts: { username: string; password?: string }): Promise<{ created: boolean; generatedPassword?: string }>;
   close(): Promise<void>;
@@ -86,6 +92,8 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
     throw new AuthError('ERR_AUTH_STORE', `cannot open the user store at ${opts.path}: ${(err as Error).message}`, { cause: err });
   }
   const getStored = (username: string) => db.get(username) as StoredUser | undefined;
+  // Bumped after each write settles (never before: a reader must not pair the new number with old data).
+  let generation = 0;
   const store: UserStore = {
     async get(username) {
       const u = typeof username === 'string' ? getStored(username) : undefined;
@@ -98,7 +106,7 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
       if (input.active !== undefined && typeof input.active !== 'boolean') throw new AuthError('ERR_AUTH_INVALID_INPUT', '"active" must be true or false');
       const user: StoredUser = { username, role, active: input.active ?? true, passwordHash: await hashPassword(password) };
       // The put inside the conditional block settles with the block; its own promise only repeats the outcome.
-      const ok = await write(opts.path, () => db.ifNoExists(username, () => void db.put(username, user).catch(() => {})));
+      const ok = await write(opts.path, () => db.ifNoExists(username, () => void db.put(username, user).catch(() => {}))).finally(() => generation++);
       if (!ok) throw new AuthError('ERR_AUTH_USER_EXISTS', `user "${username}" already exists`);
       return publicUser(user);
     },
@@ -112,13 +120,13 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
         if (typeof changes.active !== 'boolean') throw new AuthError('ERR_AUTH_INVALID_INPUT', '"active" must be true or false');
         next.active = changes.active;
       }
-      await write(opts.path, () => db.put(username, next));
+      await write(opts.path, () => db.put(username, next)).finally(() => generation++);
       return publicUser(next);
     },
     async drop(username) {
       // lmdb's remove() resolves true even for a missing key, so look first.
       if (!getStored(checkUsername(username))) throw new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
-      await write(opts.path, () => db.remove(username));
+      await write(opts.path, () => db.remove(username)).finally(() => generation++);
     },
     async list() {
       return [...db.getRange({})].map(({ value }) => publicUser(value));
@@ -136,6 +144,7 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
       const u = getStored(username);
       return u ? `${u.passwordHash}|${u.role}|${u.active}` : undefined;
     },
+    generation: () => generation,
     async ensureAdmin({ username, password }) {
       if (db.getKeysCount() > 0) return { created: false };
       const generated = password ? undefined : randomBytes(18).toString('base64url');

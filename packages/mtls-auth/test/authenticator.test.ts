@@ -294,6 +294,87 @@ describe('HTTP/2', () => {
   });
 });
 
+describe('per-connection user cache', () => {
+  const MTLS = { required: true, user: { kind: 'cn' }, certificateVerification: false } as const;
+  async function setup(wrap: (s: UserStore) => UserStore = (s) => s, extra: Partial<Parameters<typeof createAuthenticator>[0]> = {}) {
+    const store = await openUserStore({ path: join(mkdtempSync(join(tmpdir(), 'mtls-auth-ucache-')), 'users.mdb') });
+    cleanups.push(() => store.close());
+    await store.create({ username: 'alice', password: 'alice-pw', role: 'super_user' });
+    let gets = 0;
+    const counted: UserStore = { ...store, get: (u) => (gets++, store.get(u)) };
+    const auth = createAuthenticator({ users: wrap(counted), tokens, mtls: MTLS, trustedCas: [pki.caA.x509], ...extra });
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: true });
+    cleanups.push(s.close);
+    return { store, port: s.port, gets: () => gets };
+  }
+
+  it('looks the user up once for N keep-alive requests', async () => {
+    const { port, gets } = await setup();
+    const r = await rawRequests(port, client(pki.alice), Array(6).fill({}));
+    expect(r.replies.map((x) => x.status)).toEqual(Array(6).fill(200));
+    expect(gets()).toBe(1);
+  });
+
+  it('alter_user active:false, drop_user and re-create apply to the next request on the same connection', async () => {
+    const { store, port } = await setup();
+    const steps: Array<() => Promise<unknown>> = [
+      () => store.alter('alice', { active: false }),
+      () => store.alter('alice', { active: true }),
+      () => store.drop('alice'),
+      () => store.create({ username: 'alice', password: 'pw2', role: 'reader' }),
+    ];
+    const r = await rawRequests(port, client(pki.alice), Array(5).fill({}), 5000, async (n) => void (await steps[n - 1]!()));
+    expect(r.error).toBeUndefined();
+    expect(r.replies.map((x) => [x.status, x.body.reason ?? x.body.role])).toEqual([
+      [200, 'super_user'],
+      [401, 'certificate user inactive'],
+      [200, 'super_user'],
+      [401, 'certificate user unknown'],
+      [200, 'reader'],
+    ]);
+  });
+
+  it('a change the generation counter cannot see (another process) applies after userCacheTtlMs', async () => {
+    let t = Date.now();
+    const { store, port } = await setup((s) => ({ ...s, generation: () => 0 }), { userCacheTtlMs: 50, now: () => new Date(t) });
+    const r = await rawRequests(port, client(pki.alice), Array(3).fill({}), 5000, async (n) => {
+      if (n === 1) await store.alter('alice', { active: false });
+      if (n === 2) t += 51;
+    });
+    expect(r.replies.map((x) => x.status)).toEqual([200, 200, 401]);
+  });
+
+  it('userCacheTtlMs: 0, or a store without generation(), looks the user up on every request', async () => {
+    for (const [wrap, extra] of [[(s: UserStore) => s, { userCacheTtlMs: 0 }], [(s: UserStore) => ({ ...s, generation: undefined }), {}]] as const) {
+      const { port, gets } = await setup(wrap, extra);
+      await rawRequests(port, client(pki.alice), Array(4).fill({}));
+      expect(gets()).toBe(4);
+    }
+  });
+});
+
+describe('certificate cache across connections', () => {
+  it('a reconnecting client is still checked for validity on every connection (signature results are cached, dates are not)', async () => {
+    let t = Date.now();
+    const auth = createAuthenticator({ users, tokens, mtls: { required: false, user: { kind: 'cn' }, certificateVerification: false }, trustedCas: [pki.caA.x509], now: () => new Date(t) });
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    expect((await one(s.port, pki.alice)).status).toBe(200);
+    expect((await one(s.port, pki.alice)).status).toBe(200);
+    t += 400 * 86_400_000; // past the test certificates' validity
+    const later = await one(s.port, pki.alice);
+    expect(later.status).toBe(401);
+    expect(String(later.body.reason)).toMatch(/expired/);
+  });
+
+  it('a certificate of another CA stays untrusted on reconnect', async () => {
+    const auth = createAuthenticator({ users, tokens, mtls: { required: false, user: { kind: 'cn' }, certificateVerification: false }, trustedCas: [pki.caB.x509] });
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert, pki.caB.cert], requestCert: true, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    for (let i = 0; i < 2; i++) expect((await one(s.port, pki.alice)).body.reason).toMatch(/does not chain to a trusted CA/);
+  });
+});
+
 describe('logging', () => {
   it('logs the reason of a failure, never the password', async () => {
     const lines: Array<{ obj: object; msg?: string }> = [];

@@ -35,7 +35,7 @@ export interface RawReply {
  * One or more HTTP/1.1 requests over a single TLS connection made with tls.connect, so the test
  * controls the session (resumption) and the TLS version.
  */
-export function rawRequests(port: number, tlsOpts: ConnectionOptions, requests: Array<Record<string, string>>, timeoutMs = 5000): Promise<{ replies: RawReply[]; session?: Buffer; error?: Error }> {
+export function rawRequests(port: number, tlsOpts: ConnectionOptions, requests: Array<Record<string, string>>, timeoutMs = 5000, between?: (repliesSoFar: number) => Promise<void>): Promise<{ replies: RawReply[]; session?: Buffer; error?: Error }> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ...tlsOpts });
     let session: Buffer | undefined;
@@ -83,7 +83,10 @@ export function rawRequests(port: number, tlsOpts: ConnectionOptions, requests: 
           setTimeout(() => finish(), session || tlsOpts.maxVersion === 'TLSv1.2' ? 0 : 50);
           return;
         }
-        sendNext();
+        if (between) {
+          const n = replies.length;
+          between(n).then(sendNext, (e: Error) => finish(e));
+        } else sendNext();
       }
     });
   });

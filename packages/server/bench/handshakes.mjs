@@ -7,6 +7,8 @@
 // (from /proc), which is less sensitive to the load generator sharing the 2 cores.
 // Usage: pnpm --filter @harper-tls/server bench   (or node bench/handshakes.mjs after a build)
 // Knobs: SECONDS=3 CONCURRENCY=8 KEY_TYPES=ec,rsa MODES=handshake,keepalive PROFILE=<dir> (harper with --cpu-prof)
+//   BASELINE=<name>: also runs the bench/snapshot.mjs snapshot <name> of harper-tls, interleaved with the others,
+//   and prints a before/after table (both builds against the same bare server in the same run).
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const KEY_TYPES = (process.env.KEY_TYPES ?? 'ec,rsa').split(',');
 const PROFILE = process.env.PROFILE;
 const MODES = (process.env.MODES ?? 'handshake,keepalive').split(',');
+const BASELINE = process.env.BASELINE;
 
 mkdirSync(out, { recursive: true });
 const started = new Date();
@@ -65,6 +68,10 @@ try {
     const servers = {};
     servers.bare = await startChild('bare-server.mjs', { key: join(dir, 'server.key'), cert: join(dir, 'server.pem'), ca: join(dir, 'ca.pem') });
     servers.harper = await startChild('harper-server.mjs', { root }, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=harper-${keyType}.cpuprofile`] : []);
+    if (BASELINE) {
+      const module = join(out, 'snapshots', BASELINE, 'node_modules', '@harper-tls', 'server', 'dist', 'index.js');
+      servers.baseline = await startChild('harper-server.mjs', { root: makeHarperRoot(join(dir, 'root-baseline'), { dir }), module });
+    }
     let nginx;
     try {
       nginx = await startNginx(dir);
@@ -116,9 +123,19 @@ for (const r of rows) {
     );
   }
 }
+if (BASELINE) {
+  lines.push('', `Before/after: the snapshot \`${BASELINE}\` and the current build, against the same bare server in the same interleaved run.`, '');
+  lines.push(`| key | scenario | ${BASELINE}/s [runs] | current/s [runs] | **${BASELINE}/bare** | **current/bare** | server CPU ms/req: bare / ${BASELINE} / current | CPU ratio bare/${BASELINE} → bare/current |`, '|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    for (const mode of MODES) {
+      const { bare, harper, baseline } = r.agg[mode];
+      lines.push(`| ${label(r.keyType)} | ${mode === 'handshake' ? 'full mTLS handshakes' : 'keep-alive requests'} | ${cell(baseline)} | ${cell(harper)} | **${ratio(baseline.perSecond, bare.perSecond)}** | **${ratio(harper.perSecond, bare.perSecond)}** | ${cpu(bare)} / ${cpu(baseline)} / ${cpu(harper)} | ${(bare.cpuPerReq / baseline.cpuPerReq).toFixed(2)} → ${(bare.cpuPerReq / harper.cpuPerReq).toFixed(2)} |`);
+    }
+  }
+}
 const errors = rows.flatMap((r) => Object.values(r.agg).flatMap((m) => Object.entries(m).filter(([, a]) => a.firstError).map(([n, a]) => `${label(r.keyType)} ${n}: ${a.firstError}`)));
 const md = [
-  `Command: \`SECONDS=${SECONDS} CONCURRENCY=${CONCURRENCY} KEY_TYPES=${KEY_TYPES.join(',')} node packages/server/bench/handshakes.mjs\` (after \`pnpm --filter @harper-tls/server... build\`)`,
+  `Command: \`${BASELINE ? `BASELINE=${BASELINE} ` : ''}MODES=${MODES.join(',')} SECONDS=${SECONDS} CONCURRENCY=${CONCURRENCY} KEY_TYPES=${KEY_TYPES.join(',')} node packages/server/bench/handshakes.mjs\` (after \`pnpm --filter @harper-tls/server... build\`)`,
   `Started ${started.toISOString()}, ${Math.round((Date.now() - started) / 1000)} s; ${machine()}; ${nginxVersion}.`,
   `Load average (1/5/15 min) before: ${loadBefore}, after: ${loadAfter}. Busiest processes at start: ${busyBefore.map((b) => '`' + b + '`').join(', ') || 'none'}.`,
   `Each cell: total requests / total seconds over its ${2} interleaved ${SECONDS}-s runs [each run]; ${CONCURRENCY} concurrent connections from one Node load-generator process. CRL downloads by harper-tls per key type: ${rows.map((r) => `${label(r.keyType)} ${r.crlDownloads}`).join(', ')} (warm cache for the measured runs).`,

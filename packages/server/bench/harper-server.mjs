@@ -3,9 +3,10 @@
 // process.memoryUsage() (after a GC when started with --expose-gc) to cfg.memFile.
 import { writeFileSync } from 'node:fs';
 import { loadConfig, validateTlsMaterial, ConfigError } from '@harper-tls/config';
-import { createLogger, startHarper } from '@harper-tls/server';
 
 const cfg = JSON.parse(process.argv[2]);
+// cfg.module: another build of @harper-tls/server (a bench/snapshot.mjs snapshot), for compare.mjs.
+const { createLogger, startHarper } = await import(cfg.module ?? '@harper-tls/server');
 const { config } = await loadConfig({ root: cfg.root, env: {}, createIfMissing: false });
 const issues = validateTlsMaterial(config);
 if (issues.length) throw new ConfigError(issues);

@@ -1,6 +1,6 @@
 // Intermediate servers between the bare Node https server and the full harper-tls server, to
 // find where harper-tls's extra cost per handshake / per request comes from (bench/bisect.mjs):
-//   harper-noauth: HarperServer (TlsContextSet with SNICallback, request id, logger child,
+//   harper-noauth: HarperServer (TlsContextSet with SNICallback, request id,
 //                  routing, sendJson) with an authenticate() that answers ok at once
 //   harper-mtls:   + @harper-tls/mtls-auth createAuthenticator (chain check, CN, user lookup),
 //                  no revocation

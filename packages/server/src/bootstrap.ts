@@ -148,8 +148,10 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       const s = server.server(l.name);
       if (l.tls) {
         s?.on('secureConnection', (socket: TLSSocket) => {
-          const peer = socket.getPeerCertificate();
-          metrics.handshakes.inc({ listener: l.name, outcome: 'ok', reason: '', client_certificate: peer && Object.keys(peer).length ? 'yes' : 'no' });
+          // `authorized` means a verified client certificate (always so with mtls.required) and costs
+          // nothing; getPeerCertificate() (~20-60 µs per handshake) only for the other connections.
+          const withCert = socket.authorized || hasPeerCertificate(socket);
+          metrics.handshakes.inc({ listener: l.name, outcome: 'ok', reason: '', client_certificate: withCert ? 'yes' : 'no' });
         });
         s?.on('tlsClientError', (err: NodeJS.ErrnoException) => {
           metrics.handshakes.inc({ listener: l.name, outcome: 'failed', reason: err.code ?? 'unknown', client_certificate: 'no' });
@@ -214,6 +216,11 @@ function attemptedMethod(req: { headers: Record<string, string | string[] | unde
   const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? (req as { socket?: TLSSocket }).socket) as TLSSocket | undefined;
   const peer = socket?.encrypted ? socket.getPeerCertificate() : undefined;
   return peer && Object.keys(peer).length ? 'mtls' : 'none';
+}
+
+function hasPeerCertificate(socket: TLSSocket): boolean {
+  const peer = socket.getPeerCertificate();
+  return !!peer && Object.keys(peer).length > 0;
 }
 
 /** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist. */

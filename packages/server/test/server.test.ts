@@ -70,6 +70,13 @@ describe('HarperServer routes', () => {
     expect(await request(app, { path: '/whoami' })).toMatchObject({ status: 401, body: { error: 'Login failed' } });
   });
 
+  it('routes by the URL pathname: a query, dot segments or escapes reach the same endpoint', async () => {
+    for (const path of ['/whoami?x=1', '/a/../whoami', '/./whoami', '/whoami#frag']) {
+      expect(await request(app, { path, headers: { authorization: 'let-me-in' } })).toMatchObject({ status: 200, body: { username: 'alice' } });
+    }
+    expect((await request(app, { path: '/whoami/' })).status).toBe(404);
+  });
+
   it('answers 404 JSON for unknown paths and carries a request id', async () => {
     const r = await request(app, { path: '/nope' });
     expect(r).toMatchObject({ status: 404, body: { error: 'Not found' } });

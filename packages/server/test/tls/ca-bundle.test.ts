@@ -102,7 +102,7 @@ describe('SNI contexts share one parsed CA bundle, and a CA change reaches all o
       ],
       operations: [],
     });
-    [{ port }] = (await server.listen()) as [{ port: number }];
+    port = (await server.listen())[0]!.port;
   });
   afterAll(async () => {
     await server?.close();
