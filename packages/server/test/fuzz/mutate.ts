@@ -27,7 +27,7 @@ export const OPS: Op[] = ['flip', 'insert', 'delete', 'length', 'truncate', 'spl
 /** One mutated copy of a random seed: 1-4 stacked operations. Returns the bytes and the ops applied. */
 export function mutate(seeds: Uint8Array[], r: () => number): { bytes: Uint8Array; ops: Op[] } {
   const int = (n: number) => Math.floor(r() * n);
-  let b = Uint8Array.from(seeds[int(seeds.length)]!);
+  let b: Uint8Array = Uint8Array.from(seeds[int(seeds.length)]!);
   const ops: Op[] = [];
   const count = 1 + int(4);
   for (let k = 0; k < count; k++) {
