@@ -138,9 +138,10 @@ export class HarperServer {
 
   #createServer(plan: ListenerPlan): http.Server | http2.Http2SecureServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
-      this.#handle(plan, req, res).catch((err) => {
-        this.#opts.logger.error({ err, listener: plan.name, url: req.url }, 'request failed');
-        sendJson(res, 500, { error: 'Internal server error' });
+      const id = requestId(req);
+      this.#handle(plan, req, res, id).catch((err) => {
+        this.#opts.logger.error({ err, reqId: id, listener: plan.name, url: req.url }, 'request failed');
+        sendJson(res, 500, { error: 'Internal server error' }, { 'x-request-id': id });
       });
     };
     const common = { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 };
@@ -185,16 +186,19 @@ export class HarperServer {
     return server;
   }
 
-  async #handle(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const id = requestId(req);
-    res.setHeader('x-request-id', id);
+  /**
+   * One request. The request id goes into `writeHead` with the other headers of the JSON answers
+   * (a `setHeader` first makes Node merge header objects on every response); extra routes, which
+   * write their own responses, get it through `setHeader` before they run.
+   */
+  async #handle(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const raw = req.url ?? '/';
     // A plain path (the common case) is its own pathname; anything else goes through URL parsing.
     const pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
     // No per-request logger.child(): most requests log nothing, and a child costs ~3 µs. Lines
     // carry { reqId, listener } explicitly instead.
     if (pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-      return sendJson(res, 200, { status: 'ok' });
+      return sendJson(res, 200, { status: 'ok' }, { 'x-request-id': id });
     }
     if (plan.api === 'app') return this.#handleApp(plan, req, res, pathname, id);
     return this.#handleOperations(plan, req, res, pathname, id);
@@ -213,6 +217,7 @@ export class HarperServer {
   async #routes(routes: ExtraRoute[], plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, reqId: string): Promise<boolean> {
     if (routes.length === 0) return false;
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!res.headersSent) res.setHeader('x-request-id', reqId);
     let auth: Promise<AuthOutcome> | undefined;
     const ctx: RouteContext = { listener: plan.name, authenticate: () => (auth ??= plan.authenticate(req)) };
     for (const route of routes) {
@@ -231,15 +236,16 @@ export class HarperServer {
       const auth = await plan.authenticate(req);
       if (!auth.ok) {
         this.#logRefusal(plan, req, reqId, auth.reason, { path: '/whoami' });
-        return sendJson(res, auth.status, { error: auth.error });
+        return sendJson(res, auth.status, { error: auth.error }, { 'x-request-id': reqId });
       }
-      return sendJson(res, 200, { username: auth.user.username, role: auth.user.role, authenticatedBy: auth.method });
+      return sendJson(res, 200, { username: auth.user.username, role: auth.user.role, authenticatedBy: auth.method }, { 'x-request-id': reqId });
     }
     if (await this.#routes(this.#opts.appRoutes ?? [], plan, req, res, reqId)) return;
-    sendJson(res, 404, NOT_FOUND);
+    sendJson(res, 404, NOT_FOUND, { 'x-request-id': reqId });
   }
 
   async #handleOperations(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, pathname: string, reqId: string): Promise<void> {
+    res.setHeader('x-request-id', reqId);
     if (req.method !== 'POST' || pathname !== '/') {
       if (await this.#routes(this.#opts.operationsRoutes ?? [], plan, req, res, reqId)) return;
       return sendJson(res, 404, NOT_FOUND);

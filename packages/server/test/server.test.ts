@@ -77,6 +77,20 @@ describe('HarperServer routes', () => {
     expect((await request(app, { path: '/whoami/' })).status).toBe(404);
   });
 
+  it('a request target URL parsing rejects is a 500 with a request id, and the server keeps serving', async () => {
+    const r = await request(app, { path: '//[' });
+    expect(r.status).toBe(500);
+    expect(r.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await request(app, { path: '/health' })).status).toBe(200);
+  });
+
+  it('every answer carries the request id: JSON answers, 401, 404 and extra routes', async () => {
+    for (const [port, path, headers] of [[app, '/health', {}], [app, '/whoami', {}], [app, '/nope', {}], [ops, '/extra', {}], [ops, '/', { authorization: 'let-me-in' }]] as const) {
+      const r = await request(port, { path, headers: { ...headers, 'x-request-id': 'rid-1' } });
+      expect(r.headers['x-request-id']).toBe('rid-1');
+    }
+  });
+
   it('answers 404 JSON for unknown paths and carries a request id', async () => {
     const r = await request(app, { path: '/nope' });
     expect(r).toMatchObject({ status: 404, body: { error: 'Not found' } });
