@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,10 +13,25 @@ import { freePorts, kill9, portArgs, spawnCli, type Child } from './harness.js';
  * 4 MiB tmpfs, filled with a file after start. Writes (add_user, add_certificate, alter_user) must
  * answer 500 with the cause, the server must stay up and keep answering reads and authentication,
  * nothing half-applied must be served, and writes work again once space is freed.
- * Mounting needs root on Linux (CI runs as root); elsewhere vitest reports the suite as skipped.
+ * Mounting needs root on Linux with the right to mount (probed first; CI runs as root); where it is
+ * not allowed vitest reports the suite as skipped.
  */
 const sh = promisify(execFile);
-const canMount = process.platform === 'linux' && process.getuid?.() === 0;
+/** Whether this machine lets the tests mount a tmpfs (root on Linux, with the capability to mount). */
+function probeMount(): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  const dir = mkdtempSync(join(tmpdir(), 'harper-tls-mount-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+    execFileSync('umount', [dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const canMount = probeMount();
 
 function op(port: number, body: object, auth = 'admin:admin-pw'): Promise<{ status: number; body: any }> {
   const data = JSON.stringify(body);
