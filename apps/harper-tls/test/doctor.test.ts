@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,10 +95,25 @@ describe('harper-tls doctor', () => {
     pki.run('x509', '-req', '-in', 'nocn.csr', '-CA', 'root.crt', '-CAkey', 'root.key', '-set_serial', '0x2003', '-days', '20', '-extfile', 'nocn.ext', '-out', 'nocn.crt');
     writeFileSync(join(root, 'required.yaml'), yaml('CN', 'false').replace('    required: false', '    required: true'));
     writeFileSync(join(root, 'openssl-root.yaml'), yaml('CN', 'false').replace(`    certificateAuthority: ${pki.path('other.crt')}`, `    certificateAuthority: ${pki.path('other.crt')}\ntls:\n  certificate: ${join(root, 'keys', 'certificate.pem')}\n  privateKey: ${join(root, 'keys', 'privateKey.pem')}\n  certificateAuthority: ${pki.path('root.crt')}`));
+    // SNI: `tls` as a list whose entries trust different CAs (the first is the default entry).
+    pki.ca('ca-a', 'CA A');
+    pki.ca('ca-b', 'CA B');
+    pki.issue('alice-a', 'ca-a', '3001', { cn: 'alice' });
+    pki.issue('alice-b', 'ca-b', '3002', { cn: 'alice' });
+    const entry = (ca: string, host?: string) => [
+      `  - certificate: ${join(root, 'keys', 'certificate.pem')}`,
+      `    privateKey: ${join(root, 'keys', 'privateKey.pem')}`,
+      `    certificateAuthority: ${ca}`,
+      ...(host ? [`    host: "${host}"`] : []),
+    ];
+    writeFileSync(
+      join(root, 'sni.yaml'),
+      yaml('CN', 'false') + ['tls:', ...entry(join(root, 'keys', 'ca.pem')), ...entry(pki.path('ca-a.crt'), 'a.example'), ...entry(pki.path('ca-b.crt'), 'b.example'), ...entry(pki.path('ca-a.crt'), '*.wild.example'), ''].join('\n'),
+    );
     server = run(['start', '--root', root], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' });
     await server.waitFor(`:${ports.opsSecure}/`);
 
-    for (const [cn, extra] of [['alice', []], ['bob', []], ['carol', []], ['dave', []], ['someone', []], ['web', ['--server']]] as const) {
+    for (const [cn, extra] of [['alice', []], ['bob', []], ['carol', []], ['dave', []], ['erin', []], ['someone', []], ['web', ['--server']]] as const) {
       const r = await runToEnd(['cert', 'issue', '--root', root, '--cn', cn, '--out', out, ...extra]);
       expect(r.stderr).toBe('');
     }
@@ -221,6 +236,117 @@ describe('harper-tls doctor', () => {
     expect(r.stdout).toContain('401 {"error":"Certificate revoked or verification failed"}, even with Basic or JWT credentials');
   });
 
+  describe('--at judges validity and revocation as of another time', () => {
+    const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+    const alice = () => new X509Certificate(readFileSync(issued('alice')));
+
+    it('a certificate valid now is expired after its notAfter (exit 2), with the date used in the report', async () => {
+      const notAfter = new Date(alice().validTo);
+      const at = new Date(notAfter.getTime() + DAY);
+      const r = await doctor('--cert', issued('alice'), '--at', at.toISOString());
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(2);
+      expect(r.stdout).toContain(`At:          ${iso(at)} (--at: validity and revocation are judged as of this time, not now)\n\n`);
+      expect(r.stdout).toContain(`✘ validity: the certificate expired on ${iso(notAfter)} (1 day before ${iso(at)})`);
+      expect(r.stdout).toContain(`REJECTED (as of ${iso(at)}): the certificate has expired.`);
+      // The same certificate now: valid, and no At line.
+      const now = await doctor('--cert', issued('alice'));
+      expect(now.code).toBe(0);
+      expect(now.stdout).not.toContain('At:');
+    });
+
+    it('and not valid yet before its notBefore', async () => {
+      const notBefore = new Date(alice().validFrom);
+      const at = new Date(notBefore.getTime() - 2 * DAY);
+      const r = await doctor('--cert', issued('alice'), '--at', iso(at));
+      expect(r.code).toBe(2);
+      expect(r.stdout).toContain(`At:          ${iso(at)}`);
+      expect(r.stdout).toContain(`✘ validity: the certificate is not valid yet on ${iso(at)}: from ${iso(notBefore)} (2 days later)`);
+      expect(r.stdout).not.toContain('is a clock wrong');
+      expect(r.stdout).toContain(`REJECTED (as of ${iso(at)}): the certificate is not valid yet.`);
+    });
+
+    it('next month, inside the validity window: accepted; revocation is today\'s status, said as such (the CRL at hand has expired by then)', async () => {
+      const at = new Date(Date.now() + 30 * DAY);
+      const r = await doctor('--cert', issued('alice'), '--at', iso(at));
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`✔ validity: valid on ${iso(at)}, until \\S+ \\(33[45] days left then\\); its issuers too`));
+      expect(r.stdout).toMatch(new RegExp(`· revocation on ${iso(at)}: no CRL at hand covers that time \\(CRL from .* expired at \\S+ \\(nextUpdate\\)\\); .*status below is today's \\(a revocation between now and ${iso(at)} cannot be known\\)`));
+      expect(r.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good as of now — CRL http://localhost:${ports.http}/ca/crl`));
+      expect(r.stdout).toContain(`ACCEPTED (as of ${iso(at)}) as user "alice" (role reader) on the application API.`);
+      // A certificate revoked today stays rejected next month.
+      expect((await runToEnd(['cert', 'revoke', '--root', root, issued('erin'), '--reason', 'superseded'])).code).toBe(0);
+      const erin = await doctor('--cert', issued('erin'), '--at', iso(at));
+      expect(erin.code).toBe(2);
+      expect(erin.stdout).toMatch(/✘ revocation: ".*erin.*" is revoked \(superseded\) as of now — CRL/);
+      expect(erin.stdout).toMatch(new RegExp(`REJECTED \\(as of ${iso(at)}\\): the certificate ".*erin.*" is revoked \\(superseded\\)\\.`));
+    });
+
+    it('takes a date (midnight UTC), a time without a zone (UTC) or with one, and prints it in UTC', async () => {
+      const config = join(root, 'no-revocation.yaml');
+      for (const [value, shown] of [
+        ['2027-01-15', '2027-01-15T00:00:00Z'],
+        ['2027-01-15T10:30', '2027-01-15T10:30:00Z'],
+        ['2027-01-15T10:30:00+0200', '2027-01-15T08:30:00Z'],
+        ['2027-01-15T10:30:00.250-05:00', '2027-01-15T15:30:00.250Z'],
+      ]) {
+        const r = await doctor('--config', config, '--cert', issued('alice'), '--at', value!);
+        expect(r.code, value).toBe(0);
+        expect(r.stdout).toContain(`At:          ${shown} (--at`);
+        expect(r.stdout).toContain(`ACCEPTED (as of ${shown}) as user "alice"`);
+      }
+    });
+  });
+
+  describe('--servername picks the tls entry, and so the CAs, as SNI does', () => {
+    const sni = (...args: string[]) => doctor('--config', join(root, 'sni.yaml'), ...args);
+
+    it('a certificate of CA A is accepted with the servername of the entry that trusts CA A', async () => {
+      const r = await sni('--cert', pki.path('alice-a.crt'), '--servername', 'a.example');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('· tls entry: tls[1] (host a.example) for servername a.example');
+      expect(r.stdout).toContain('✔ trust: "CN=alice" → "CN=CA A" (trusted: tls[1].certificateAuthority)');
+      expect(r.stdout).toContain('ACCEPTED as user "alice" (role reader) on the application API.');
+    });
+
+    it("and rejected with the servername of an entry that trusts only CA B, naming the issuer and that entry's CAs", async () => {
+      const r = await sni('--cert', pki.path('alice-a.crt'), '--servername', 'b.example');
+      expect(r.code).toBe(2);
+      expect(r.stdout).toContain('· tls entry: tls[2] (host b.example) for servername b.example');
+      expect(r.stdout).toContain('✘ trust: not issued by a trusted CA: its issuer "CN=CA A" is not a CA this listener trusts');
+      expect(r.stdout).toContain('· trusted CAs for servername b.example: "CN=CA B" (tls[2].certificateAuthority)');
+      expect(r.stdout).toContain('REJECTED: the certificate does not chain to a CA this listener trusts.');
+      // The certificate of CA B is the one b.example accepts.
+      const b = await sni('--cert', pki.path('alice-b.crt'), '--servername', 'b.example');
+      expect(b.code).toBe(0);
+      expect(b.stdout).toContain('✔ trust: "CN=alice" → "CN=CA B" (trusted: tls[2].certificateAuthority)');
+    });
+
+    it('a wildcard host covers one label (case and a trailing dot do not matter); a deeper name gets the default entry', async () => {
+      const one = await sni('--cert', pki.path('alice-a.crt'), '--servername', 'X.Wild.Example.');
+      expect(one.code).toBe(0);
+      expect(one.stdout).toContain('· tls entry: tls[3] (host *.wild.example) for servername X.Wild.Example.');
+      expect(one.stdout).toContain('(trusted: tls[3].certificateAuthority)');
+      const deeper = await sni('--cert', pki.path('alice-a.crt'), '--servername', 'a.b.wild.example');
+      expect(deeper.code).toBe(2);
+      expect(deeper.stdout).toMatch(/· tls entry: no entry has the host a\.b\.wild\.example, so the default tls\[0\] \(/);
+      expect(deeper.stdout).toMatch(/· trusted CAs for servername a\.b\.wild\.example: "CN=harper-tls Root CA[^"]*" \(tls\[0\]\.certificateAuthority\)$/m);
+    });
+
+    it('without --servername, the default (first) entry: the local CA, not CA A', async () => {
+      const a = await sni('--cert', pki.path('alice-a.crt'));
+      expect(a.code).toBe(2);
+      expect(a.stdout).toMatch(/· tls entry: tls\[0\] \([^)]*\), the default: no --servername given, as for a client that sends no SNI name/);
+      expect(a.stdout).toMatch(/· trusted CAs: "CN=harper-tls Root CA[^"]*" \(tls\[0\]\.certificateAuthority\)$/m);
+      const local = await sni('--cert', issued('alice'));
+      expect(local.code).toBe(0);
+      expect(local.stdout).toMatch(/✔ trust: "CN=alice" → "CN=harper-tls Root CA[^"]*" \(trusted: tls\[0\]\.certificateAuthority\)/);
+      expect(local.stdout).toContain('ACCEPTED as user "alice"');
+    });
+  });
+
   it('--api operations uses that listener and its own CA', async () => {
     const local = await doctor('--api', 'operations', '--cert', issued('alice'));
     expect(local.code).toBe(2);
@@ -241,6 +367,11 @@ describe('harper-tls doctor', () => {
     [['--cert', 'KEY'], /no "BEGIN CERTIFICATE" block in this PEM file \(it holds a private key: give the certificate/],
     [['--cert', 'x.pem', '--servname', 'example.com'], /^harper-tls doctor: unknown flag --servname; did you mean --servername\? \(see --help\)$/],
     [['--cert', 'x.pem', '--api', 'ops'], /--api must be "app" or "operations"; got "ops"/],
+    [['--cert', 'x.pem', '--at', 'next month'], /^harper-tls doctor: --at must be an ISO 8601 date or time such as 2026-12-31 or 2026-12-31T12:00:00Z; got "next month"$/],
+    [['--cert', 'x.pem', '--at', '2026-02-30'], /^harper-tls doctor: --at must be an ISO 8601 date or time .*; got "2026-02-30"$/],
+    [['--cert', 'x.pem', '--at', '12/31/2026'], /; got "12\/31\/2026"$/],
+    [['--cert', 'x.pem', '--at', '2026-12-31T25:00:00Z'], /; got "2026-12-31T25:00:00Z"$/],
+    [['--cert', 'x.pem', '--at='], /^harper-tls doctor: --at must be an ISO 8601 date or time .*; got ""$/],
   ])('bad input %j: exit 1, one line, no stack', async (args, message) => {
     const argv = (args as string[]).map((a) => (a === 'KEY' ? join(out, 'alice-key.pem') : a));
     const r = await doctor(...argv);

@@ -3,13 +3,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MtlsConfig } from '@harper-tls/config';
 import { usernameFromCertificate } from '@harper-tls/mtls-auth';
-import { CertificateRegistry, createLogger, databaseDir, keyValueStore } from '@harper-tls/server';
+import { CertificateRegistry, createLogger, databaseDir, hostMatches, keyValueStore, type TlsMaterial } from '@harper-tls/server';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
 import { progressFor } from '../progress.js';
 import { checkChain } from '../doctor/chain.js';
-import { Report, subjectOf, issuerOf } from '../doctor/report.js';
+import { Report, subjectOf, issuerOf, isoTime } from '../doctor/report.js';
 import { checkRevocation } from '../doctor/revocation.js';
 import { openStores, readOnly } from '../doctor/stores.js';
 import { CONFIG_FLAG, loadExistingConfig, ROOT_FLAG, usage } from './common.js';
@@ -22,8 +22,28 @@ const FLAGS = {
   ...CONFIG_FLAG,
   cert: { type: 'string' as const, valueName: 'FILE', help: 'the client certificate (PEM or DER; extra PEM blocks are its intermediates)' },
   api: { type: 'string' as const, valueName: 'app|operations', help: 'which HTTPS listener to ask about (default: app)' },
-  servername: { type: 'string' as const, valueName: 'NAME', help: 'the SNI name the client sends (picks the tls entry and so its CAs)' },
+  servername: { type: 'string' as const, valueName: 'NAME', help: 'the SNI name the client sends (picks the tls entry and so its CAs; default: none, so the default entry)' },
+  at: { type: 'string' as const, valueName: 'ISO', help: 'judge validity and revocation as of this time instead of now (e.g. 2026-12-31 or 2026-12-31T12:00:00Z; UTC unless a zone is given)' },
 };
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/** `--at`: an ISO 8601 date (midnight UTC) or date and time (UTC unless it has a zone). */
+export function parseAt(value: string): Date {
+  const bad = () => new CliError(`--at must be an ISO 8601 date or time such as 2026-12-31 or 2026-12-31T12:00:00Z; got "${value}"`);
+  const m = ISO_TIME.exec(value.trim());
+  if (!m) throw bad();
+  const [, y, mo, d, h, mi, sec, zone] = m;
+  const daysInMonth = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > daysInMonth) throw bad();
+  if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || Number(sec ?? 0) > 59)) throw bad();
+  let text = value.trim().replace(' ', 'T');
+  if (h !== undefined && !zone) text += 'Z';
+  else if (zone && /^[+-]\d{4}$/.test(zone)) text = text.slice(0, -zone.length) + `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime())) throw bad();
+  return at;
+}
 
 const EMPTY_CERTIFICATE_STORE = { get: async () => undefined, put: async () => {}, remove: async () => {}, list: async () => [] };
 
@@ -32,13 +52,19 @@ export const doctor: Command = {
   summary: 'explain whether the configured server would accept a client certificate, and as whom',
   usage: usage(
     [
-      'Usage: harper-tls doctor --cert FILE [--root DIR] [--config FILE] [--api app|operations] [--servername NAME]',
+      'Usage: harper-tls doctor --cert FILE [--root DIR] [--config FILE] [--api app|operations] [--servername NAME] [--at ISO]',
       '',
       'Walks the checks the server makes on a client certificate, in its order: trust chain against',
       'the configured CAs, validity, key usage, revocation (CRL/OCSP, with the source of the answer;',
       "the server's CRL cache is used as the server would), identity mapping (mtls.user), and whether",
       'that user exists and is active. Reads only: it never writes the configuration or the stores,',
       'and it can run while the server runs.',
+      '',
+      '--servername picks the tls entry (and so the trusted CAs) as the server does for the SNI name a',
+      'client sends: an exact host first, then the longest matching *.wildcard, else the default entry.',
+      '--at asks about another time ("still accepted next month?", "accepted last week?"): validity',
+      'and revocation are judged as of that time (the revocation status is today\'s, said so, when no',
+      'CRL at hand covers that time); the configuration, the users and the CAs are today\'s.',
       '',
       'Exit 0 when the certificate would be accepted, 2 when it would be rejected, 1 on bad input.',
     ],
@@ -51,6 +77,7 @@ export const doctor: Command = {
     if (!flags.cert) throw new CliError('--cert FILE is required (the client certificate to explain)');
     const api = (flags.api as string | undefined) ?? 'app';
     if (api !== 'app' && api !== 'operations') throw new CliError(`--api must be "app" or "operations"; got "${api}"`);
+    const at = flags.at !== undefined ? parseAt(String(flags.at)) : undefined;
     const certFile = flags.cert as string;
     let certs: X509Certificate[];
     try {
@@ -68,9 +95,11 @@ export const doctor: Command = {
 
     ctx.stdout(`Certificate: ${subjectOf(leaf)} (serial ${leaf.serialNumber.toLowerCase()}, issued by ${issuerOf(leaf)})\n`);
     const noFile = existsSync(config.configPath) ? '' : ' (no such file: the defaults apply; has the server been started with this root?)';
-    ctx.stdout(`Server:      ${config.configPath}${noFile}, ${api === 'app' ? 'application' : 'Operations'} API${securePort !== null ? ` (HTTPS port ${securePort})` : ''}\n\n`);
+    ctx.stdout(`Server:      ${config.configPath}${noFile}, ${api === 'app' ? 'application' : 'Operations'} API${securePort !== null ? ` (HTTPS port ${securePort})` : ''}\n`);
+    if (at) ctx.stdout(`At:          ${isoTime(at)} (--at: validity and revocation are judged as of this time, not now)\n`);
+    ctx.stdout('\n');
 
-    const report = new Report();
+    const report = new Report(at);
     if (securePort === null) report.fail('listener', `no HTTPS listener: ${api === 'app' ? 'http.securePort' : 'operationsApi.network.securePort'} is null, so no client certificate is ever read`);
     else if (mtls === false) report.fail('listener', `mTLS is off on this listener (${mtlsKey}: false): the server does not ask for a client certificate`);
     if (report.rejected || mtls === false) return report.finish(ctx.stdout, { required: false, api });
@@ -84,7 +113,9 @@ export const doctor: Command = {
       await registry.init();
       const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
       const runtimeCas = new Set(contexts.material.extraCas.map((c) => c.fingerprint256));
-      const caKey = api === 'app' ? 'tls.certificateAuthority' : 'operationsApi.tls.certificateAuthority';
+      const entry = describeEntry(contexts.material, contexts.indexFor(servername), servername);
+      if (entry.line) report.say('info', entry.line);
+      const caKey = `${entry.configKey}.certificateAuthority`;
       const { path, anchor } = checkChain(report, {
         leaf,
         presented,
@@ -92,13 +123,14 @@ export const doctor: Command = {
         origin: (c) => (runtimeCas.has(c.fingerprint256) ? 'added at run time with add_certificate' : caKey),
         caKey,
         servername,
-        now: new Date(),
+        now: at ?? new Date(),
+        at,
       });
 
       // 2. Revocation: after the chain, before the user (a revoked certificate is refused even with credentials).
       if (!mtls.certificateVerification) report.say('info', `revocation: not checked (${mtlsKey}.certificateVerification is off)`);
       else if (!anchor) report.say('skip', 'revocation: not checked (it needs a trusted chain)');
-      else await checkRevocation(report, { config, verification: mtls.certificateVerification, db: stores.db, path, anchor, progress: progressFor(ctx) });
+      else await checkRevocation(report, { config, verification: mtls.certificateVerification, db: stores.db, path, anchor, progress: progressFor(ctx), at });
 
       // 3. Identity (mtls.user), then the user in the store.
       let username: string | undefined;
@@ -128,3 +160,23 @@ export const doctor: Command = {
     }
   },
 };
+
+/**
+ * Which tls entry answers `servername` (the context set's own choice, `index`), in words, and the
+ * config key of its CAs. Run-time server certificates trust the default entry's CAs.
+ */
+function describeEntry(material: TlsMaterial, index: number, servername: string | undefined): { line?: string; configKey: string } {
+  const chosen = material.entries[index]!;
+  const fallback = material.entries[material.defaultIndex]!;
+  const hosts = (e: { hosts: string[] }) => (e.hosts.length ? `host${e.hosts.length > 1 ? 's' : ''} ${e.hosts.join(', ')}` : 'no host names');
+  const isDefault = index === material.defaultIndex;
+  const configKey = index < material.defaultIndex ? fallback.name : chosen.name;
+  if (!servername) {
+    if (material.entries.length < 2) return { configKey };
+    return { configKey, line: `tls entry: ${chosen.name} (${hosts(chosen)}), the default: no --servername given, as for a client that sends no SNI name` };
+  }
+  if (index < material.defaultIndex) return { configKey, line: `tls entry: the run-time certificate "${chosen.name}" (${hosts(chosen)}) for servername ${servername}; it trusts the CAs of the default entry ${fallback.name}` };
+  const matched = chosen.hosts.some((h) => hostMatches(h, servername));
+  if (isDefault && !matched) return { configKey, line: `tls entry: no entry has the host ${servername}, so the default ${chosen.name} (${hosts(chosen)})` };
+  return { configKey, line: `tls entry: ${chosen.name} (${hosts(chosen)}) for servername ${servername}${isDefault ? ' (the default entry)' : ''}` };
+}

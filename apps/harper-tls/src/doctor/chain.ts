@@ -51,7 +51,10 @@ export interface ChainInput {
   /** The config key to set when nothing is trusted. */
   caKey: string;
   servername?: string;
+  /** The time validity is judged at: now, or `at`. */
   now: Date;
+  /** `--at`, when given (the wording then names the date instead of "now"). */
+  at?: Date;
 }
 
 /**
@@ -71,20 +74,24 @@ export function checkChain(report: Report, input: ChainInput): { path: X509Certi
   }
 
   let valid = true;
+  const when = input.at ? isoTime(input.at) : undefined;
   for (const c of anchor ? [...path, anchor] : path) {
     const from = new Date(c.validFrom);
     const to = new Date(c.validTo);
     const who = c === leaf ? 'the certificate' : `its issuer "${subjectOf(c)}"`;
     if (now < from) {
       valid = false;
-      report.fail('chain', `validity: ${who} is not valid yet: from ${isoTime(from)} (in ${dayCount(from.getTime() - now.getTime())}; is a clock wrong?)`, `${who} is not valid yet`);
+      const gap = dayCount(from.getTime() - now.getTime());
+      report.fail('chain', when ? `validity: ${who} is not valid yet on ${when}: from ${isoTime(from)} (${gap} later)` : `validity: ${who} is not valid yet: from ${isoTime(from)} (in ${gap}; is a clock wrong?)`, `${who} is not valid yet`);
     } else if (now > to) {
       valid = false;
-      report.fail('chain', `validity: ${who} expired on ${isoTime(to)} (${dayCount(now.getTime() - to.getTime())} ago)`, `${who} has expired`);
+      const gap = dayCount(now.getTime() - to.getTime());
+      report.fail('chain', `validity: ${who} expired on ${isoTime(to)} (${gap} ${when ? `before ${when}` : 'ago'})`, `${who} has expired`);
     }
   }
   const leafTo = new Date(leaf.validTo);
-  if (valid) report.say('ok', `validity: valid now, until ${isoTime(leafTo)} (${dayCount(leafTo.getTime() - now.getTime())} left)${anchor ? '; its issuers too' : ''}`);
+  const left = dayCount(leafTo.getTime() - now.getTime());
+  if (valid) report.say('ok', `validity: valid ${when ? `on ${when}` : 'now'}, until ${isoTime(leafTo)} (${left} left${when ? ' then' : ''})${anchor ? '; its issuers too' : ''}`);
 
   const eku = leaf.keyUsage;
   const names = (eku ?? []).map((o) => EKU_NAMES[o] ?? o).join(', ');

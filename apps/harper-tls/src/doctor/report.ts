@@ -25,6 +25,9 @@ export class Report {
   readonly #steps: Array<{ mark: Mark; text: string }> = [];
   #rejection: { stage: Stage; why: string } | undefined;
 
+  /** @param at the time the checks are judged at (`--at`), when it is not now; the verdict names it. */
+  constructor(readonly at?: Date) {}
+
   say(mark: Mark, text: string): void {
     this.#steps.push({ mark, text });
   }
@@ -42,12 +45,13 @@ export class Report {
   /** Prints the lines and the verdict; returns the exit code. */
   finish(write: (t: string) => void, outcome: { required: boolean; username?: string; role?: string; api: 'app' | 'operations' }): number {
     for (const s of this.#steps) write(`${SYMBOL[s.mark]} ${s.text}\n`);
+    const when = this.at ? ` (as of ${isoTime(this.at)})` : '';
     if (this.#rejection) {
-      write(`\nREJECTED: ${this.#rejection.why}.\n${consequence(this.#rejection.stage, outcome.required)}\n`);
+      write(`\nREJECTED${when}: ${this.#rejection.why}.\n${consequence(this.#rejection.stage, outcome.required)}\n`);
       return DOCTOR_EXIT.rejected;
     }
-    if (outcome.username === undefined) write('\nACCEPTED as no user: the TLS connection is accepted, but requests need Basic or JWT credentials to authenticate.\n');
-    else write(`\nACCEPTED as user "${outcome.username}" (role ${outcome.role}) on the ${outcome.api === 'app' ? 'application' : 'Operations'} API.\n`);
+    if (outcome.username === undefined) write(`\nACCEPTED${when} as no user: the TLS connection is accepted, but requests need Basic or JWT credentials to authenticate.\n`);
+    else write(`\nACCEPTED${when} as user "${outcome.username}" (role ${outcome.role}) on the ${outcome.api === 'app' ? 'application' : 'Operations'} API.\n`);
     return DOCTOR_EXIT.accepted;
   }
 }

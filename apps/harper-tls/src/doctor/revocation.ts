@@ -6,7 +6,7 @@ import { createLocalCa, normalizeSerialHex } from '@harper-tls/cert-gen';
 import { createRevocationChecker, type RevocationStore, type RevocationVerdict } from '@harper-tls/revocation';
 import { bytesStore, keyValueStore, loadAutoCa, localCaUrls, type ServerDatabase } from '@harper-tls/server';
 import { progressFetch, type FetchLike, type Progress } from '../progress.js';
-import type { Report } from './report.js';
+import { isoTime, type Report } from './report.js';
 import { readOnly } from './stores.js';
 
 export interface RevocationInput {
@@ -16,7 +16,12 @@ export interface RevocationInput {
   path: X509Certificate[];
   anchor: X509Certificate;
   progress: Progress;
+  /** `--at`: judge as of this time instead of now. */
+  at?: Date;
 }
+
+/** A CRL that exists but does not cover the time asked about (made after it, or expired by then). */
+const OUTSIDE_WINDOW = /CRL from .* (is not valid until \S+|expired at \S+ \(nextUpdate\))/;
 
 /**
  * The server's revocation check, with the server's settings and its CRL cache (read only), and
@@ -28,24 +33,38 @@ export async function checkRevocation(report: Report, input: RevocationInput): P
   const offline: string[] = [];
   const fetch = progressFetch(input.progress, ownEndpointsOffline(config, db, offline));
   const checker = createRevocationChecker({ config: input.verification, store, fetch });
+  const chain = [...path, anchor].map((c) => new Uint8Array(c.raw));
   let verdict: RevocationVerdict;
+  let current = false;
   try {
-    verdict = await checker.check([...path, anchor].map((c) => new Uint8Array(c.raw)));
+    verdict = await checker.check(chain, { at: input.at });
+    // The CRLs at hand are today's: one made now is not valid last week, and it has expired by next
+    // month. The server would then have used the CRL of that time, which cannot be seen from here,
+    // so the best answer is today's status, said as such (a revocation is not undone, and one
+    // after today cannot be known).
+    const outside = input.at ? verdict.certificates.flatMap((c) => (c.status === 'unknown' ? c.errors.filter((e) => OUTSIDE_WINDOW.test(e)) : [])) : [];
+    if (input.at && outside.length) {
+      const when = isoTime(input.at);
+      const later = input.at.getTime() > Date.now();
+      report.say('info', `revocation on ${when}: no CRL at hand covers that time (${[...new Set(outside.map((e) => e.replace(/^crl: /, '')))].join('; ')}); the server would then use the CRL of that time, which cannot be seen now, so the status below is today's${later ? ` (a revocation between now and ${when} cannot be known)` : ` (a certificate revoked today may still have been good on ${when})`}`);
+      verdict = await checker.check(chain);
+      current = true;
+    }
   } finally {
     await checker.close();
   }
-  explain(report, verdict, config);
+  explain(report, verdict, config, current);
   for (const url of new Set(offline)) report.say('info', `the server is not running, so ${url} was answered from the local CA's records, as the server would answer it`);
   const record = localCaRecord(db, config, anchor, path[0]!);
   if (record) report.say('info', record);
 }
 
-function explain(report: Report, verdict: RevocationVerdict, config: HarperConfig): void {
+function explain(report: Report, verdict: RevocationVerdict, config: HarperConfig, current: boolean): void {
   const own = localCaUrls(config);
   for (const c of verdict.certificates) {
     const how = c.cache === 'hit' ? "from the server's cache" : c.cache === 'stale' ? "from the server's cache, past its nextUpdate (grace period)" : c.method ? 'fetched now' : '';
     const source = [c.method?.toUpperCase(), c.source, how].filter(Boolean).join(' ');
-    const text = `revocation: "${c.subject}" is ${c.status}${c.reason ? ` (${c.reason})` : ''}${source ? ` — ${source}` : ''}`;
+    const text = `revocation: "${c.subject}" is ${c.status}${c.reason ? ` (${c.reason})` : ''}${current ? ' as of now' : ''}${source ? ` — ${source}` : ''}`;
     const errors = c.errors.map((e) => {
       const ownUrl = [own.crlUrl, own.ocspUrl].find((u) => u && e.includes(u));
       return ownUrl && /ECONNREFUSED|did not answer/.test(e) ? `${e} (this server's own endpoint: is the server running?)` : e;
