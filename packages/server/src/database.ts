@@ -82,12 +82,19 @@ export function keyValueStore(db: Database<string, string>) {
   };
 }
 
-/** Adapts the binary lmdb database to the revocation checker's persistent cache shape. */
+/**
+ * Adapts the binary lmdb database to the revocation checker's persistent cache shape, without
+ * copying values (a cached CRL is tens of MiB): `get` returns a view of the buffer lmdb's `get`
+ * made for this value (its own copy of the bytes, not the buffer lmdb reuses for the next read
+ * (`getBinaryFast`): safe to keep), and `put` hands lmdb a view of the caller's bytes. lmdb
+ * writes that memory as is on its write thread and keeps it referenced until the next write (its
+ * last queued write), so the caller passes memory it keeps anyway and never modifies it.
+ */
 export function bytesStore(db: Database<Buffer, string>) {
   return {
     async get(key: string): Promise<Uint8Array | undefined> {
       const v = db.get(key);
-      return v ? new Uint8Array(v) : undefined;
+      return v ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : undefined;
     },
     async put(key: string, value: Uint8Array): Promise<void> {
       await storeWrite(key, () => db.put(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)));

@@ -4,7 +4,12 @@ import { RevocationError } from '../errors.js';
 import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
 import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
 
-/** Persistent cache behind the in-memory one (the server's lmdb). */
+/**
+ * Persistent cache behind the in-memory one (the server's lmdb). Values are big (a whole CRL), so
+ * neither side copies them: `get` must return bytes the caller may keep (not a buffer the store
+ * reuses: the parsed CRL keeps a view of them), and `put` must not modify `value`, which is the
+ * very memory the in-memory CRL reads (the store may keep it referenced or write it as is).
+ */
 export interface RevocationStore {
   get(key: string): Promise<Uint8Array | undefined>;
   put(key: string, value: Uint8Array): Promise<void>;
@@ -39,6 +44,11 @@ export interface CrlCacheOptions {
 }
 
 const STORE_PREFIX = 'crl:';
+/**
+ * A stored CRL is one value: the fetch time (a big-endian float64, ms since the epoch) then the
+ * DER. One value, so a crash leaves it complete or absent (lmdb writes a value atomically).
+ */
+const STORE_HEADER = 8;
 
 /**
  * Downloaded CRLs by URL: one parsed copy each, one download at a time per URL, reused for
@@ -74,9 +84,10 @@ export class CrlCache {
     if (!this.#opts.store) return undefined;
     try {
       const v = await this.#opts.store.get(STORE_PREFIX + url);
-      if (!v || v.length < 9) return undefined;
-      const fetchedAt = Buffer.from(v.buffer, v.byteOffset, 8).readDoubleBE(0);
-      const crl = await parseCrlAsync(v.subarray(8));
+      if (!v || v.length <= STORE_HEADER) return undefined;
+      const fetchedAt = new DataView(v.buffer, v.byteOffset, STORE_HEADER).getFloat64(0, false);
+      // The parsed CRL keeps a view of `v` (no copy): the store must hand back a buffer of its own.
+      const crl = await parseCrlAsync(v.subarray(STORE_HEADER));
       return this.#entry(crl, fetchedAt);
     } catch (err) {
       this.#opts.logger?.warn({ url, err: (err as Error).message }, 'cached CRL could not be read; downloading it again');
@@ -88,10 +99,15 @@ export class CrlCache {
     return this.#flight.run(url, async () => {
       this.downloads++;
       const t0 = performance.now();
+      // `stored` = room for the store header + the DER, in one buffer: the parsed CRL keeps a view
+      // of the DER, and the store gets the whole buffer, so saving it costs no copy of the CRL
+      // (lmdb keeps the last value written referenced until the next write: a copy would stay).
+      let stored: Uint8Array;
       let der: Uint8Array;
       let crl: ParsedCrl;
       try {
-        der = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch });
+        stored = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch, prefixBytes: STORE_HEADER });
+        der = stored.subarray(STORE_HEADER);
         crl = await parseCrlAsync(der);
       } catch (err) {
         // Reported here, inside the single flight: once per download, not once per waiting check.
@@ -103,9 +119,8 @@ export class CrlCache {
       this.#entries.set(url, entry);
       this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
       if (this.#opts.store) {
-        const head = Buffer.alloc(8);
-        head.writeDoubleBE(fetchedAt, 0);
-        this.#opts.store.put(STORE_PREFIX + url, new Uint8Array(Buffer.concat([head, der]))).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
+        new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
+        this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
       }
       return entry;
     });

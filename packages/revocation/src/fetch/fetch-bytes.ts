@@ -12,6 +12,13 @@ export interface FetchBytesOptions {
   method?: 'GET' | 'POST';
   body?: Uint8Array;
   headers?: Record<string, string>;
+  /**
+   * Room left before the body: the result starts with this many zero bytes, then the body. A
+   * caller that stores the body behind a small header (the CRL cache: fetch time + DER) fills the
+   * header in and hands the whole array on, instead of copying the body into a new buffer. The
+   * size limit applies to the body alone. Default 0.
+   */
+  prefixBytes?: number;
 }
 
 /**
@@ -20,9 +27,10 @@ export interface FetchBytesOptions {
  * `maxBytes`. Never blocks the event loop.
  *
  * Memory: a body whose content-length is announced (and within the limit) is read straight into
- * one buffer of that size; otherwise the chunks are kept and copied once into an exactly-sized
- * buffer at the end. A content-length over the limit, or a running total passing it, aborts the
- * request at once (the connection is closed, nothing more is read).
+ * one buffer of that size (+ `prefixBytes`); otherwise the chunks are kept and copied once into an
+ * exactly-sized buffer at the end (so a chunked body briefly takes twice its size). A
+ * content-length over the limit, or a running total passing it, aborts the request at once (the
+ * connection is closed, nothing more is read).
  * @throws RevocationError ERR_REVOCATION_FETCH | ERR_REVOCATION_TIMEOUT | ERR_REVOCATION_TOO_LARGE
  */
 export async function fetchBytes(url: string, opts: FetchBytesOptions): Promise<Uint8Array> {
@@ -57,11 +65,12 @@ async function fetchUnredacted(url: string, opts: FetchBytesOptions): Promise<Ui
     const header = res.headers.get('content-length');
     const declared = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : undefined;
     if (declared !== undefined && declared > opts.maxBytes) throw new RevocationError('ERR_REVOCATION_TOO_LARGE', `${url} is ${declared} bytes, over the ${opts.maxBytes}-byte limit`);
+    const prefix = opts.prefixBytes ?? 0;
     if (!res.body) {
       complete = true;
-      return new Uint8Array(0);
+      return new Uint8Array(prefix);
     }
-    const out = await readBody(res.body, declared, opts.maxBytes, url);
+    const out = await readBody(res.body, declared, opts.maxBytes, url, prefix);
     complete = true;
     return out;
   } catch (err) {
@@ -78,13 +87,15 @@ async function fetchUnredacted(url: string, opts: FetchBytesOptions): Promise<Ui
 }
 
 /**
- * Reads a body into one buffer: preallocated when the length is announced, else the chunks are
- * copied once at the end. Throws ERR_REVOCATION_TOO_LARGE as soon as the total passes `maxBytes`.
+ * Reads a body into one buffer, after `prefix` zero bytes: preallocated when the length is
+ * announced, else the chunks are copied once at the end. Throws ERR_REVOCATION_TOO_LARGE as soon
+ * as the total passes `maxBytes`.
  */
-async function readBody(body: ReadableStream<Uint8Array>, declared: number | undefined, maxBytes: number, url: string): Promise<Uint8Array> {
+async function readBody(body: ReadableStream<Uint8Array>, declared: number | undefined, maxBytes: number, url: string, prefix: number): Promise<Uint8Array> {
   const reader = body.getReader();
   const tooLarge = () => new RevocationError('ERR_REVOCATION_TOO_LARGE', `${url} sent more than the ${maxBytes}-byte limit`);
-  let buf = declared !== undefined ? new Uint8Array(declared) : undefined;
+  // `buf` holds prefix + body; `size` counts body bytes only.
+  let buf = declared !== undefined ? new Uint8Array(prefix + declared) : undefined;
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -92,11 +103,11 @@ async function readBody(body: ReadableStream<Uint8Array>, declared: number | und
       const { done, value } = await reader.read();
       if (done) break;
       if (size + value.byteLength > maxBytes) throw tooLarge();
-      if (buf && size + value.byteLength <= buf.byteLength) buf.set(value, size);
+      if (buf && prefix + size + value.byteLength <= buf.byteLength) buf.set(value, prefix + size);
       else {
         // No length announced, or more than announced: keep the chunks (after what was read so far).
         if (buf) {
-          chunks.push(buf.subarray(0, size));
+          chunks.push(buf.subarray(prefix, prefix + size));
           buf = undefined;
         }
         chunks.push(value);
@@ -107,10 +118,10 @@ async function readBody(body: ReadableStream<Uint8Array>, declared: number | und
     await reader.cancel().catch(() => undefined);
     throw err;
   }
-  if (buf) return size === buf.byteLength ? buf : buf.slice(0, size);
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
+  if (buf) return prefix + size === buf.byteLength ? buf : buf.slice(0, prefix + size);
+  if (chunks.length === 1 && prefix === 0) return chunks[0]!;
+  const out = new Uint8Array(prefix + size);
+  let at = prefix;
   for (const c of chunks) {
     out.set(c, at);
     at += c.byteLength;

@@ -9,6 +9,9 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/ok') { res.end(Buffer.from([1, 2, 3])); return; }
     if (req.url === '/big') { res.write(Buffer.alloc(4096)); res.end(Buffer.alloc(4096)); return; }
+    if (req.url === '/announced') { res.writeHead(200, { 'content-length': '6' }); res.write(Buffer.from([1, 2, 3])); setTimeout(() => res.end(Buffer.from([4, 5, 6])), 5); return; }
+    if (req.url === '/chunked') { res.write(Buffer.from([1, 2, 3])); setTimeout(() => res.end(Buffer.from([4, 5, 6])), 5); return; }
+    if (req.url === '/empty') { res.writeHead(200, { 'content-length': '0' }); res.end(); return; }
     if (req.url === '/500') { res.statusCode = 500; res.end('no'); return; }
     if (req.url === '/hang') { res.writeHead(200); res.write('x'); return; }
   });
@@ -31,6 +34,22 @@ describe('fetchBytes over real HTTP on 127.0.0.1', () => {
     const t0 = Date.now();
     await expect(fetchBytes(`${base}/hang`, { timeoutMs: 300, maxBytes: 100 })).rejects.toMatchObject({ code: 'ERR_REVOCATION_TIMEOUT' });
     expect(Date.now() - t0).toBeLessThan(2000);
+  });
+  it('prefixBytes: the body after that many zero bytes, in one buffer, with or without content-length', async () => {
+    for (const path of ['announced', 'chunked']) {
+      const out = await fetchBytes(`${base}/${path}`, { timeoutMs: 2000, maxBytes: 100, prefixBytes: 8 });
+      expect([...out]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6]);
+      expect(out.byteOffset).toBe(0);
+      expect(out.buffer.byteLength).toBe(14);
+      expect([...(await fetchBytes(`${base}/${path}`, { timeoutMs: 2000, maxBytes: 100 }))]).toEqual([1, 2, 3, 4, 5, 6]);
+    }
+    expect([...(await fetchBytes(`${base}/ok`, { timeoutMs: 2000, maxBytes: 100, prefixBytes: 2 }))]).toEqual([0, 0, 1, 2, 3]);
+    expect([...(await fetchBytes(`${base}/empty`, { timeoutMs: 2000, maxBytes: 100, prefixBytes: 3 }))]).toEqual([0, 0, 0]);
+  });
+  it('prefixBytes do not count against maxBytes', async () => {
+    expect((await fetchBytes(`${base}/announced`, { timeoutMs: 2000, maxBytes: 6, prefixBytes: 8 })).length).toBe(14);
+    expect((await fetchBytes(`${base}/chunked`, { timeoutMs: 2000, maxBytes: 6, prefixBytes: 8 })).length).toBe(14);
+    await expect(fetchBytes(`${base}/chunked`, { timeoutMs: 2000, maxBytes: 5, prefixBytes: 8 })).rejects.toMatchObject({ code: 'ERR_REVOCATION_TOO_LARGE' });
   });
   it('rejects file: and ldap: schemes', async () => {
     await expect(fetchBytes('file:///etc/passwd', { timeoutMs: 100, maxBytes: 100 })).rejects.toMatchObject({ message: expect.stringContaining('only http and https') });
