@@ -7,7 +7,6 @@ import type { User, UserStore } from './users.js';
 import type { TokenService } from './tokens.js';
 import { peerChainFromSocket, verifyClientChain } from './chain.js';
 import { CertificateCache } from './cert-cache.js';
-import { usernameFromCertificate } from './identity.js';
 import { compileSanMapping, type SanMapping } from './san.js';
 import { AuthError } from './errors.js';
 
@@ -149,10 +148,10 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     // suffice: the candidates are then a superset, so the outcome is the same as reading it first.
     const cas = trusted(socket);
     const at = now();
-    let chain = verifyClientChain([leaf, ...intermediates.values()], cas, at, certs.issued);
+    let chain = verifyClientChain([leaf, ...intermediates.values()], cas, at, certs.issued, certs.facts);
     if (!chain.ok) {
       const sent = peerChainFromSocket(socket).slice(1);
-      if (sent.length) chain = verifyClientChain([leaf, ...sent, ...intermediates.values()], cas, at, certs.issued);
+      if (sent.length) chain = verifyClientChain([leaf, ...sent, ...intermediates.values()], cas, at, certs.issued, certs.facts);
     }
     if (!chain.ok) return { kind: 'untrusted', reason: chain.reason };
     for (const c of chain.path.slice(1)) {
@@ -178,7 +177,7 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
       const name = sanUser(leaf);
       return name === undefined ? { kind: 'trusted', reason: 'no subjectAltName matches sanMapping' } : { kind: 'trusted', username: name };
     }
-    const cn = usernameFromCertificate(certs.der(leaf));
+    const cn = certs.commonName(leaf);
     return cn === undefined ? { kind: 'trusted', reason: 'the certificate subject has no single readable CN' } : { kind: 'trusted', username: cn };
   }
 

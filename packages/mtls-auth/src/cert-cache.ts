@@ -1,5 +1,15 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { usernameFromCertificate } from './identity.js';
+
+/** What verifyClientChain reads of a certificate; a pure function of its DER. */
+export interface CertificateFacts {
+  notBefore: number;
+  notAfter: number;
+  ca: boolean;
+  keyUsage: string[] | undefined;
+  subject: string;
+}
 
 /**
  * Parsed client certificates and signature checks, remembered across connections. With
@@ -14,6 +24,8 @@ export class CertificateCache {
   readonly #issued = new Map<string, boolean>();
   readonly #fingerprints = new WeakMap<X509Certificate, string>();
   readonly #der = new WeakMap<X509Certificate, Uint8Array>();
+  readonly #cn = new WeakMap<X509Certificate, string | undefined>();
+  readonly #facts = new WeakMap<X509Certificate, CertificateFacts>();
 
   /** @param max entries per map; default 1024. */
   constructor(max = 1024) {
@@ -51,6 +63,24 @@ export class CertificateCache {
     }
     return d;
   }
+
+  /** `usernameFromCertificate(der)` (the subject's single CN), remembered per certificate: it depends on the DER alone. */
+  commonName(cert: X509Certificate): string | undefined {
+    if (this.#cn.has(cert)) return this.#cn.get(cert);
+    const cn = usernameFromCertificate(this.der(cert));
+    this.#cn.set(cert, cn);
+    return cn;
+  }
+
+  /** Validity dates (ms), CA flag and extended key usages, read once per certificate (each is a native call and a parse). */
+  readonly facts = (cert: X509Certificate): CertificateFacts => {
+    let f = this.#facts.get(cert);
+    if (!f) {
+      f = { notBefore: new Date(cert.validFrom).getTime(), notAfter: new Date(cert.validTo).getTime(), ca: cert.ca, keyUsage: cert.keyUsage, subject: cert.subject };
+      this.#facts.set(cert, f);
+    }
+    return f;
+  };
 
   /**
    * `cert.checkIssued(issuer) && cert.verify(issuer.publicKey)`, remembered per (certificate,

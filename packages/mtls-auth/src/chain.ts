@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { CertificateFacts } from './cert-cache.js';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EKU = '2.5.29.37.0';
@@ -36,6 +37,10 @@ export function peerChainFromSocket(socket: TLSSocket): X509Certificate[] {
   return out;
 }
 
+function readFacts(cert: X509Certificate): CertificateFacts {
+  return { notBefore: new Date(cert.validFrom).getTime(), notAfter: new Date(cert.validTo).getTime(), ca: cert.ca, keyUsage: cert.keyUsage, subject: cert.subject };
+}
+
 export type ChainResult = { ok: true; path: X509Certificate[]; anchor: X509Certificate } | { ok: false; reason: string };
 
 /**
@@ -50,6 +55,8 @@ export function verifyClientChain(
   now: Date,
   /** "was `cert` issued and signed by `issuer`"; default checkIssued + verify (the authenticator passes a memoized one). */
   issued: (cert: X509Certificate, issuer: X509Certificate) => boolean = (c, i) => c.checkIssued(i) && c.verify(i.publicKey),
+  /** What is read of each certificate; default straight from it (the authenticator passes a memoized one). */
+  facts: (cert: X509Certificate) => CertificateFacts = readFacts,
 ): ChainResult {
   const leaf = presented[0];
   if (!leaf) return { ok: false, reason: 'no client certificate' };
@@ -58,12 +65,15 @@ export function verifyClientChain(
   for (let depth = 0; depth < 8; depth++) {
     const anchor = trusted.find((t) => issued(current, t));
     if (anchor) {
+      // Dates against `now` on every call; only the dates themselves may be remembered.
+      const t = now.getTime();
       for (const c of [...path, anchor]) {
-        if (now < new Date(c.validFrom)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} is not valid yet` };
-        if (now > new Date(c.validTo)) return { ok: false, reason: `certificate ${c.subject.replace(/\n/g, ', ')} has expired` };
+        const f = facts(c);
+        if (t < f.notBefore) return { ok: false, reason: `certificate ${f.subject.replace(/\n/g, ', ')} is not valid yet` };
+        if (t > f.notAfter) return { ok: false, reason: `certificate ${f.subject.replace(/\n/g, ', ')} has expired` };
       }
-      for (const c of [...path.slice(1), anchor]) if (!c.ca) return { ok: false, reason: `issuer ${c.subject.replace(/\n/g, ', ')} is not a CA` };
-      const eku = leaf.keyUsage;
+      for (const c of [...path.slice(1), anchor]) if (!facts(c).ca) return { ok: false, reason: `issuer ${facts(c).subject.replace(/\n/g, ', ')} is not a CA` };
+      const eku = facts(leaf).keyUsage;
       if (eku && eku.length && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) return { ok: false, reason: 'the certificate is not for client authentication (extended key usage)' };
       return { ok: true, path, anchor };
     }

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 vi.mock('node:crypto', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:crypto')>();
@@ -54,6 +55,25 @@ describe('openUserStore', () => {
     expect(await store.get('bob')).toBeUndefined();
     await expect(store.drop('bob')).rejects.toMatchObject({ code: 'ERR_AUTH_USER_NOT_FOUND' });
     await expect(store.alter('bob', { role: 'x' })).rejects.toMatchObject({ code: 'ERR_AUTH_USER_NOT_FOUND' });
+    await store.close();
+  });
+
+  it('every read sees the current record, also when another process changed it (decoded records are reused only for identical bytes)', async () => {
+    const path = tmp();
+    const store = await openUserStore({ path });
+    await store.create({ username: 'alice', password: 'a', role: 'super_user' });
+    await store.create({ username: 'bob', password: 'b', role: 'user' });
+    for (let i = 0; i < 3; i++) expect(await store.get('alice')).toEqual({ username: 'alice', role: 'super_user', active: true });
+    const before = await store.version('alice');
+    // Another process (the CLI) rewrites alice and removes bob; this store's generation() does not move.
+    const script = `import { open } from 'lmdb'; const db = open({ path: ${JSON.stringify(path)}, name: undefined }); const a = db.get('alice'); await db.put('alice', { ...a, role: 'reader', active: false }); await db.remove('bob'); await db.close();`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(__dirname, '..') });
+    await new Promise((r) => setTimeout(r, 50)); // lmdb renews this process's read snapshot shortly after (as before this cache)
+    const generation = store.generation!();
+    expect(await store.get('alice')).toEqual({ username: 'alice', role: 'reader', active: false });
+    expect(await store.version('alice')).not.toBe(before);
+    expect(await store.get('bob')).toBeUndefined();
+    expect(store.generation!()).toBe(generation);
     await store.close();
   });
 

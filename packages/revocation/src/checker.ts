@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 import { FaultLog } from './fault-log.js';
 import { CrlCache, type RevocationStore } from './cache/crl-cache.js';
 import { OcspCache } from './cache/ocsp-cache.js';
-import { checkCertificateWithCrls } from './crl/evaluate.js';
+import { CrlResultMemo } from './crl/memo.js';
 import { parseCrl, type ParsedCrl } from './crl/parse.js';
 import { createSingleFlight, type FetchLike } from './fetch/fetch-bytes.js';
 import { certIdFor, certIdKey, type CertIdHash } from './ocsp/request.js';
@@ -129,10 +129,22 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const stats = { crlDownloads: 0, ocspRequests: 0 };
   let closed = false;
 
+  // What a certificate asks of the CRLs, which depends on it alone (the local CRLs are fixed).
+  const crlSources = new WeakMap<CertInfo, { urls: string[]; relevantLocal: number }>();
+  const sourcesOf = (cert: CertInfo) => {
+    let s = crlSources.get(cert);
+    if (!s) {
+      const urls = httpUrls(cert.crlDistributionPoints.flatMap((dp) => dp.fullNames.filter((n) => n.type === 'uri').map((n) => (n as { value: string }).value)));
+      s = { urls, relevantLocal: local.filter((c) => namesEqual(c.issuerDer, cert.issuerDer) || c.idp?.indirectCRL).length };
+      crlSources.set(cert, s);
+    }
+    return s;
+  };
+  const crlResults = new CrlResultMemo();
+
   async function viaCrl(cert: CertInfo, issuer: CertInfo, chain: CertInfo[], anchor: CertInfo, at: Date, noFetch: boolean): Promise<MethodOutcome> {
-    const urls = httpUrls(cert.crlDistributionPoints.flatMap((dp) => dp.fullNames.filter((n) => n.type === 'uri').map((n) => (n as { value: string }).value)));
-    const relevantLocal = local.filter((c) => namesEqual(c.issuerDer, cert.issuerDer) || c.idp?.indirectCRL);
-    if (urls.length === 0 && relevantLocal.length === 0) return { kind: 'none', errors: ['no CRL distribution point and no local CRL'] };
+    const { urls, relevantLocal } = sourcesOf(cert);
+    if (urls.length === 0 && relevantLocal === 0) return { kind: 'none', errors: ['no CRL distribution point and no local CRL'] };
     const downloaded: ParsedCrl[] = [];
     const fetchErrors: string[] = [];
     let cache: CertificateVerdict['cache'];
@@ -145,11 +157,15 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     }
     // Every local CRL goes in, not only the relevant ones: a separate CRL signer or an indirect
     // CRL issuer has its own revocation status checked against them (PKITS 4.4.19, 4.14.28-33).
-    const result = checkCertificateWithCrls({ cert, issuer, crls: [...local, ...downloaded], at, gracePeriodMs: config.crl.gracePeriod, candidateSigners: chain, anchors: [anchor] });
+    // The CRLs were looked up above as always (refreshes start, errors count); only the RFC 5280
+    // evaluation is remembered, for the same certificates, the same CRL objects (a refreshed CRL
+    // is a new object) and a time inside the span where no validity date of them changes it.
+    const crls = downloaded.length ? [...local, ...downloaded] : local;
+    const result = crlResults.evaluate({ cert, issuer, crls, at, gracePeriodMs: config.crl.gracePeriod, candidateSigners: chain, anchors: [anchor] });
     if (result.status !== 'unknown') return { kind: 'answer', status: result.status, reason: result.status === 'revoked' ? result.reason : undefined, source: urls[0] ?? 'local CRL', cache: urls.length ? cache : undefined };
     const errors = [...fetchErrors, ...result.errors];
     if (result.invalid) return { kind: 'error', errors, invalid: true, cache };
-    if (fetchErrors.length || downloaded.length || relevantLocal.length) return { kind: 'error', errors, invalid: false, cache };
+    if (fetchErrors.length || downloaded.length || relevantLocal) return { kind: 'error', errors, invalid: false, cache };
     return { kind: 'none', errors };
   }
 

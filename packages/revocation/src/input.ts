@@ -41,6 +41,8 @@ function expand(input: CertificateInput): Uint8Array[] {
  */
 export class ParsedCertificateCache {
   readonly #map = new Map<string, CertInfo>();
+  /** The last lookup's answer per DER object (weak: no buffer is kept alive by it). */
+  readonly #byObject = new WeakMap<Uint8Array, { key: string; info: CertInfo }>();
   /** Lookups answered from the cache, and parses; for tests and metrics. */
   hits = 0;
   misses = 0;
@@ -49,17 +51,29 @@ export class ParsedCertificateCache {
   constructor(readonly maxEntries = 256) {}
 
   get(der: Uint8Array): CertInfo {
+    // Callers (the authenticator) hand in the same DER object on every connection: found by
+    // identity and confirmed byte for byte against the cached copy (a reused, rewritten buffer
+    // misses), which skips building and hashing a latin1 key of the whole certificate.
+    const seen = this.#byObject.get(der);
+    if (seen && seen.info.der.length === der.length && Buffer.compare(seen.info.der, der) === 0 && this.#map.get(seen.key) === seen.info) {
+      this.hits++;
+      this.#map.delete(seen.key); // the key string keeps its hash: no rehash of the DER
+      this.#map.set(seen.key, seen.info);
+      return seen.info;
+    }
     const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
     const cached = this.#map.get(key);
     if (cached) {
       this.hits++;
       this.#map.delete(key);
       this.#map.set(key, cached);
+      this.#byObject.set(der, { key, info: cached });
       return cached;
     }
     this.misses++;
     const info = parseCertificate(new Uint8Array(der)); // throws before anything is cached
     this.#map.set(key, info);
+    this.#byObject.set(der, { key, info });
     while (this.#map.size > this.maxEntries) this.#map.delete(this.#map.keys().next().value!);
     return info;
   }
@@ -75,6 +89,8 @@ export class ParsedCertificateCache {
  */
 export function normalizeChain(chain: CertificateInput[] | CertificateInput, cache?: ParsedCertificateCache): CertInfo[] {
   const list = Array.isArray(chain) ? chain : [chain];
+  // The common case (DER bytes, one certificate each) without the intermediate arrays of expand().
+  if (cache && list.length > 0 && list.every((c) => c instanceof Uint8Array && c[0] !== 0x2d)) return list.map((d) => cache.get(d as Uint8Array));
   const ders = list.flatMap(expand);
   if (ders.length === 0) throw new RevocationError('ERR_REVOCATION_INPUT', 'the chain is empty');
   return ders.map((d) => (cache ? cache.get(d) : parseCertificate(d)));

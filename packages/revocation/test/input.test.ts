@@ -54,6 +54,21 @@ describe('ParsedCertificateCache', () => {
     expect(normalizeChain([der('leaf')], cache)[0]).toBe(info);
   });
 
+  it('the same DER object is found again without rehashing, but a rewritten buffer is not taken for the old certificate', () => {
+    const cache = new ParsedCertificateCache();
+    const buf = new Uint8Array(der('leaf'));
+    const [info] = normalizeChain([buf], cache);
+    expect(normalizeChain([buf], cache)[0]).toBe(info);
+    expect([cache.hits, cache.misses]).toEqual([1, 1]);
+    buf[buf.length - 1] ^= 0xff; // another certificate now (last byte of the signature)
+    const [other] = normalizeChain([buf], cache);
+    expect(other).not.toBe(info);
+    expect(Buffer.from(other!.der).equals(Buffer.from(buf))).toBe(true);
+    expect(cache.misses).toBe(2);
+    buf[buf.length - 1] ^= 0xff; // back: the original entry again
+    expect(normalizeChain([buf], cache)[0]).toBe(info);
+  });
+
   it('does not cache what does not parse', () => {
     const cache = new ParsedCertificateCache();
     const bad = der('leaf').subarray(0, 100);

@@ -10,7 +10,8 @@ export function instrumentChecker(checker: RevocationChecker, metrics: ServerMet
       return checker.stats;
     },
     async check(chain, opts) {
-      const end = metrics.revocationLatency.startTimer();
+      // performance.now() + observe(): what startTimer() does, without its closure and label merge per check.
+      const t0 = performance.now();
       try {
         const verdict = await checker.check(chain, opts);
         for (const c of verdict.certificates) {
@@ -18,7 +19,7 @@ export function instrumentChecker(checker: RevocationChecker, metrics: ServerMet
         }
         return verdict;
       } finally {
-        end();
+        metrics.revocationLatency.observe((performance.now() - t0) / 1000);
       }
     },
     close: () => checker.close(),
