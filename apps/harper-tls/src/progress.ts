@@ -1,4 +1,5 @@
 import type { CommandContext } from './context.js';
+import type { FetchLike } from '@harper-tls/revocation';
 
 /**
  * Progress for work that can take more than a second (RSA key generation, CRL downloads).
@@ -130,7 +131,7 @@ export function formatBytes(n: number): string {
 }
 
 /** The fetch shape @harper-tls/revocation calls. */
-export type FetchLike = (url: string, init: { method?: string; body?: Uint8Array; headers?: Record<string, string>; signal?: AbortSignal }) => Promise<Response>;
+export type { FetchLike };
 
 /**
  * Wraps the fetch handed to the revocation checker so each download is a progress task that

@@ -38,8 +38,6 @@ export interface UserStore {
 }
 
 const MAX_NAME = 256;
-/** Users whose last decoded record is kept (see getStored). */
-const MAX_DECODED = 1024;
 
 /** Returns `username` when it is a string of 1-256 characters without control characters; throws ERR_AUTH_INVALID_INPUT otherwise. */
 export function checkUsername(username: unknown): string {
@@ -93,25 +91,7 @@ export async function openUserStore(opts: { path: string }): Promise<UserStore> 
   } catch (err) {
     throw new AuthError('ERR_AUTH_STORE', `cannot open the user store at ${opts.path}: ${(err as Error).message}`, { cause: err });
   }
-  // Every read goes to lmdb (so changes by other processes are seen at once), but the msgpack
-  // decode (over half of a read) is skipped when the stored bytes are exactly those decoded last
-  // time for that name: same bytes, same user. Bounded; the decoded objects are never mutated.
-  const decoder = (db as unknown as { decoder?: { decode(bytes: Uint8Array): unknown } }).decoder;
-  const decoded = new Map<string, { bytes: Buffer; user: StoredUser }>();
-  const getStored = (username: string): StoredUser | undefined => {
-    if (!decoder) return db.get(username) as StoredUser | undefined;
-    const bytes = db.getBinary(username) as Buffer | undefined;
-    if (!bytes) {
-      decoded.delete(username);
-      return undefined;
-    }
-    const hit = decoded.get(username);
-    if (hit && hit.bytes.length === bytes.length && Buffer.compare(hit.bytes, bytes) === 0) return hit.user;
-    const user = decoder.decode(bytes) as StoredUser;
-    if (decoded.size >= MAX_DECODED && !hit) decoded.delete(decoded.keys().next().value!);
-    decoded.set(username, { bytes, user });
-    return user;
-  };
+  const getStored = (username: string) => db.get(username) as StoredUser | undefined;
   // Bumped after each write settles (never before: a reader must not pair the new number with old data).
   let generation = 0;
   const store: UserStore = {

@@ -18,5 +18,6 @@ export type { CertId, CertIdHash } from './ocsp/request.js';
 export { verifyOcspResponse, parseOcspResponse, OcspFailure } from './ocsp/response.js';
 export type { OcspAnswer } from './ocsp/response.js';
 export { fetchBytes, createSingleFlight } from './fetch/fetch-bytes.js';
+export type { FetchLike } from './fetch/fetch-bytes.js';
 export { RevocationError } from './errors.js';
 export type { Logger } from './logger.js';

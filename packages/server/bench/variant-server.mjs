@@ -15,7 +15,7 @@ const cfg = JSON.parse(process.argv[2]);
 // cfg.module: another build of @harper-tls/server (a bench/snapshot.mjs snapshot).
 const { HarperServer, TlsContextSet, buildEntry, createLogger } = await import(cfg.module ?? '@harper-tls/server');
 const entry = buildEntry({ certPem: readFileSync(cfg.cert, 'utf8'), keyPem: readFileSync(cfg.key, 'utf8'), caPem: readFileSync(cfg.ca, 'utf8'), name: 'bench' });
-const contexts = new TlsContextSet({ entries: [entry], defaultIndex: 0, extraCaPems: [], extraCas: [] });
+const contexts = new TlsContextSet({ entries: [entry], defaultIndex: 0 });
 const mtls = { required: true, user: { kind: 'cn' }, certificateVerification: false };
 const user = { username: 'bench', role: 'super_user', active: true };
 let authenticate = async () => ({ ok: true, user, method: 'mtls' });

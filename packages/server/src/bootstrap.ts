@@ -214,8 +214,7 @@ function attemptedMethod(req: { headers: Record<string, string | string[] | unde
   if (error === 'Certificate revoked or verification failed') return 'mtls';
   // HTTP/2 compat requests reach the connection through the session.
   const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? (req as { socket?: TLSSocket }).socket) as TLSSocket | undefined;
-  const peer = socket?.encrypted ? socket.getPeerCertificate() : undefined;
-  return peer && Object.keys(peer).length ? 'mtls' : 'none';
+  return socket?.encrypted && hasPeerCertificate(socket) ? 'mtls' : 'none';
 }
 
 function hasPeerCertificate(socket: TLSSocket): boolean {

@@ -112,7 +112,7 @@ export const doctor: Command = {
       const registry = new CertificateRegistry({ store: certificateStore, logger: createLogger({ level: 'silent' as never, destination: { write: () => {} } }), appTls: config.tls, operationsTls: config.operationsApi.tls });
       await registry.init();
       const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
-      const runtimeCas = new Set(contexts.material.extraCas.map((c) => c.fingerprint256));
+      const runtimeCas = new Set((contexts.material.extraBundle?.certs ?? []).map((c) => c.fingerprint256));
       const entry = describeEntry(contexts.material, contexts.indexFor(servername), servername);
       if (entry.line) report.say('info', entry.line);
       const caKey = `${entry.configKey}.certificateAuthority`;

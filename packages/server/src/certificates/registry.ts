@@ -112,7 +112,7 @@ export class CertificateRegistry {
     for (const api of Object.values(this.#apis)) {
       for (const e of api.loaded) {
         out.push(describeCertificate(e.certPem, { name: e.name, is_authority: false, hosts: e.hosts, uses: [api.use], source: 'config' }));
-        e.caPems.forEach((pem, i) => out.push(describeCertificate(pem, { name: `${e.name}.ca${i}`, is_authority: true, hosts: [], uses: [api.use], source: 'config' })));
+        e.caBundle.pems.forEach((pem, i) => out.push(describeCertificate(pem, { name: `${e.name}.ca${i}`, is_authority: true, hosts: [], uses: [api.use], source: 'config' })));
       }
     }
     for (const c of this.#runtime.values()) {
@@ -129,9 +129,9 @@ export class CertificateRegistry {
       if (!m) continue;
       for (const e of m.entries) {
         out.push({ name: e.name, use: api.use, kind: 'served', cert: e.leaf });
-        e.cas.forEach((cert, i) => out.push({ name: `${e.name}.ca${i}`, use: api.use, kind: 'trusted', cert }));
+        e.caBundle.certs.forEach((cert, i) => out.push({ name: `${e.name}.ca${i}`, use: api.use, kind: 'trusted', cert }));
       }
-      m.extraCas.forEach((cert, i) => out.push({ name: `runtime.ca${i}`, use: api.use, kind: 'trusted', cert }));
+      (m.extraBundle?.certs ?? []).forEach((cert, i) => out.push({ name: `runtime.ca${i}`, use: api.use, kind: 'trusted', cert }));
     }
     return out;
   }
@@ -194,18 +194,12 @@ export class CertificateRegistry {
       .map((c) => buildEntry({ certPem: c.certificate, keyPem: c.privateKey!, hosts: c.hosts, name: c.name }, this.#bundles));
     // Run-time server certificates trust the configured CAs of the default entry too (the same bundle).
     const defaultEntry = api.loaded[0]!;
-    for (const e of runtimeEntries) {
-      e.caBundle = defaultEntry.caBundle;
-      e.caPems = defaultEntry.caPems;
-      e.cas = defaultEntry.cas;
-    }
+    for (const e of runtimeEntries) e.caBundle = defaultEntry.caBundle;
     const caPems = mine.filter((c) => c.isAuthority).flatMap((c) => splitCertificates(c.certificate));
     const extraBundle = this.#bundles.fromPems(caPems, 'run-time authorities');
     return {
       entries: [...runtimeEntries, ...api.loaded],
       defaultIndex: runtimeEntries.length,
-      extraCaPems: extraBundle.pems,
-      extraCas: extraBundle.certs,
       extraBundle,
     };
   }

@@ -19,6 +19,11 @@ export type CaParser = (pems: readonly string[], what: string) => X509Certificat
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
+/** The CERTIFICATE blocks of a PEM text, in order. */
+export function splitCertificates(pem: string): string[] {
+  return pem.match(PEM_CERT) ?? [];
+}
+
 export const parseCaPems: CaParser = (pems, what) =>
   pems.map((b, i) => {
     try {
@@ -57,7 +62,7 @@ export class CaBundleCache {
 
   /** The bundle of a PEM text (every CERTIFICATE block, in order); parsed only the first time this set is seen. */
   fromPemText(text: string, what: string): CaBundle {
-    return this.fromPems(text.match(PEM_CERT) ?? [], what);
+    return this.fromPems(splitCertificates(text), what);
   }
 
   fromPems(pems: readonly string[], what: string): CaBundle {

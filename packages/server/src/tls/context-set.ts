@@ -9,10 +9,7 @@ export interface TlsMaterial {
   /** Run-time entries first (they override configured names), then the configured ones. The last configured one is not special: index `defaultIndex` is the default. */
   entries: LoadedTlsEntry[];
   defaultIndex: number;
-  /** Client CAs added at run time (PEM), trusted on every entry of this listener. */
-  extraCaPems: readonly string[];
-  extraCas: readonly X509Certificate[];
-  /** The same run-time CAs as an interned bundle (the registry passes it; otherwise built from `extraCaPems`/`extraCas`). */
+  /** Client CAs added at run time, trusted on every entry of this listener; default none. */
   extraBundle?: CaBundle;
 }
 
@@ -61,9 +58,9 @@ export class TlsContextSet {
 
   /** Replaces the material; throws (leaving the old contexts in place) when a context cannot be built. */
   update(material: TlsMaterial): void {
-    const extra = material.extraBundle ?? this.#extraBundle(material);
+    const extra = material.extraBundle ?? EMPTY_CA_BUNDLE;
     const built = material.entries.map((e): Built => {
-      const trust = this.#bundles.union(e.caBundle ?? this.#bundles.fromPems(e.caPems, `${e.name} certificate authority`), extra);
+      const trust = this.#bundles.union(e.caBundle, extra);
       const options = this.#optionsFor(e, trust);
       return { context: createSecureContext(options), options, trust };
     });
@@ -77,7 +74,7 @@ export class TlsContextSet {
   bundlesInUse(): CaBundle[] {
     const out: CaBundle[] = [];
     for (const b of this.#built) out.push(b.trust);
-    for (const e of this.#material.entries) if (e.caBundle) out.push(e.caBundle);
+    for (const e of this.#material.entries) out.push(e.caBundle);
     if (this.#material.extraBundle) out.push(this.#material.extraBundle);
     return out;
   }
@@ -105,11 +102,6 @@ export class TlsContextSet {
   /** The bundle a context trusts (tests: contexts with the same CAs share one instance). */
   trustFor(servername: string | undefined): CaBundle {
     return this.#built[this.indexFor(servername)]!.trust;
-  }
-
-  #extraBundle(material: TlsMaterial): CaBundle {
-    if (material.extraCaPems.length === 0) return EMPTY_CA_BUNDLE;
-    return this.#bundles.fromPems(material.extraCaPems, 'run-time authorities');
   }
 
   #optionsFor(entry: LoadedTlsEntry, trust: CaBundle): SecureContextOptions {

@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readPemSource, type PemSource, type TlsEntry } from '@harper-tls/config';
 import { ServerError } from '../errors.js';
-import { CaBundleCache, EMPTY_CA_BUNDLE, type CaBundle } from './ca-bundle.js';
+import { CaBundleCache, EMPTY_CA_BUNDLE, splitCertificates, type CaBundle } from './ca-bundle.js';
 
 /** One loaded certificate entry: the served chain, its key, the client CAs and the SNI names. */
 export interface LoadedTlsEntry {
@@ -9,11 +9,8 @@ export interface LoadedTlsEntry {
   certPem: string;
   keyPem: string;
   leaf: X509Certificate;
-  /** CA certificates trusted for client certificates, parsed once per distinct set and shared. */
+  /** CA certificates trusted for client certificates (possibly none), parsed once per distinct set and shared. */
   caBundle: CaBundle;
-  /** `caBundle.pems` / `caBundle.certs` (shared, frozen), possibly empty. */
-  caPems: readonly string[];
-  cas: readonly X509Certificate[];
   /** SNI names (lower case); from `tls.host` or the certificate's DNS SANs. */
   hosts: string[];
   ciphers?: string;
@@ -21,11 +18,7 @@ export interface LoadedTlsEntry {
   name: string;
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-export function splitCertificates(pem: string): string[] {
-  return pem.match(PEM_CERT) ?? [];
-}
+export { splitCertificates };
 
 /** DNS names from a certificate's subjectAltName (IP addresses are not SNI names). */
 export function dnsNames(cert: X509Certificate): string[] {
@@ -71,7 +64,7 @@ export function buildEntry(input: { certPem: string; keyPem: string; caPem?: str
   }
   const caBundle = input.caPem ? bundles.fromPemText(input.caPem, `${input.name} certificate authority`) : EMPTY_CA_BUNDLE;
   const hosts = (input.hosts?.length ? input.hosts : dnsNames(leaf)).map((h) => h.toLowerCase());
-  return { certPem: input.certPem, keyPem: input.keyPem, leaf, caBundle, caPems: caBundle.pems, cas: caBundle.certs, hosts, ciphers: input.ciphers, name: input.name };
+  return { certPem: input.certPem, keyPem: input.keyPem, leaf, caBundle, hosts, ciphers: input.ciphers, name: input.name };
 }
 
 /** Reads PEM sources, each distinct file or inline text once per instance (one load pass). */

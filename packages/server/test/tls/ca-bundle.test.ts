@@ -119,7 +119,7 @@ describe('SNI contexts share one parsed CA bundle, and a CA change reaches all o
       expect(ops.trustFor(h)).toBe(first);
       expect(https.trustedCas(h)).toBe(first.certs);
     }
-    expect(https.material.entries.every((e) => e.cas === first.certs)).toBe(true);
+    expect(https.material.entries.every((e) => e.caBundle.certs === first.certs)).toBe(true);
   });
 
   it('a client of another CA is refused on every SNI name; after the CA file changes it is accepted on all of them', async () => {
