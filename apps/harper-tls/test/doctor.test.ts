@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { issueCertificate } from '@harper-tls/cert-gen';
@@ -141,16 +143,31 @@ describe('harper-tls doctor', () => {
     expect(r.stdout).toMatch(/✔ trust: "CN=alice" → "CN=harper-tls Root CA[^"]*" \(trusted: tls\.certificateAuthority\)/);
     expect(r.stdout).toMatch(/✔ validity: valid now, until \S+ \(36[45] days left\)/);
     expect(r.stdout).toContain('✔ key usage: clientAuth, so client authentication is allowed');
-    expect(r.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good — CRL http://localhost:${ports.http}/ca/crl`));
+    expect(r.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good — the local CA's records \\(authoritative for its own certificates\\)`));
     expect(r.stdout).toContain('✔ identity: the subject CN is "alice"');
     expect(r.stdout).toContain('✔ user: "alice" exists and is active, role reader');
   });
 
   it('shows the CRL download on stderr when it is slow (threshold forced to 0 here); stdout unchanged', async () => {
-    const r = await runToEnd(['doctor', '--root', root, '--cert', issued('alice')], { HARPER_TLS_PROGRESS_AFTER_MS: '0' });
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`^Downloading http://localhost:${ports.http}/ca/crl\\.\\.\\.\nDownloading http://localhost:${ports.http}/ca/crl: done in \\d+\\.\\d s \\(\\d+ bytes\\)\n$`));
-    expect(r.stdout).not.toContain('Downloading');
+    // A CA of its own with a CRL distribution point (the local CA's certificates are answered
+    // from its records, with nothing to download).
+    const crlServer = createServer((_req, res) => res.end(Buffer.from(pki.der('progress.crl'))));
+    await new Promise<void>((r) => crlServer.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/progress.crl`;
+      pki.ca('progress', 'Progress CA');
+      pki.issue('alice-progress', 'progress', '4001', { cn: 'alice', cdp: url });
+      pki.crl('progress', 'progress.crl');
+      const config = join(root, 'progress.yaml');
+      writeFileSync(config, yaml('CN', CRL_ONLY) + ['tls:', `  certificate: ${join(root, 'keys', 'certificate.pem')}`, `  privateKey: ${join(root, 'keys', 'privateKey.pem')}`, `  certificateAuthority: ${pki.path('progress.crt')}`, ''].join('\n'));
+      const r = await runToEnd(['doctor', '--root', root, '--config', config, '--cert', pki.path('alice-progress.crt')], { HARPER_TLS_PROGRESS_AFTER_MS: '0' });
+      expect(r.stdout).toMatch(/✔ revocation: ".*alice.*" is good — CRL http:\/\/127\.0\.0\.1:\d+\/progress\.crl fetched now/);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^Downloading ${url.replace(/\./g, '\\.')}\\.\\.\\.\nDownloading ${url.replace(/\./g, '\\.')}: done in \\d+\\.\\d s \\(\\d+ bytes\\)\n$`));
+      expect(r.stdout).not.toContain('Downloading');
+    } finally {
+      crlServer.close();
+    }
   });
 
   it('rejects a certificate of an issuer the listener does not trust, and lists the trusted CAs', async () => {
@@ -225,12 +242,12 @@ describe('harper-tls doctor', () => {
     expect(r.stdout).toContain('ACCEPTED as user "alice" (role reader)');
   });
 
-  it('rejects a certificate revoked with `harper-tls cert revoke`, naming the CRL it read', async () => {
+  it('rejects a certificate revoked with `harper-tls cert revoke`, from the local CA\'s records (as the server does)', async () => {
     const revoke = await runToEnd(['cert', 'revoke', '--root', root, issued('dave'), '--reason', 'keyCompromise']);
     expect(revoke.code).toBe(0);
     const r = await doctor('--cert', issued('dave'));
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(new RegExp(`✘ revocation: ".*dave.*" is revoked \\(keyCompromise\\) — CRL http://localhost:${ports.http}/ca/crl`));
+    expect(r.stdout).toMatch(new RegExp(`✘ revocation: ".*dave.*" is revoked \\(keyCompromise\\) — the local CA's records \\(authoritative for its own certificates\\)`));
     expect(r.stdout).toMatch(/· local CA: revoked on \S+ \(keyCompromise\)/);
     expect(r.stdout).toContain('REJECTED: the certificate');
     expect(r.stdout).toContain('401 {"error":"Certificate revoked or verification failed"}, even with Basic or JWT credentials');
@@ -266,21 +283,24 @@ describe('harper-tls doctor', () => {
       expect(r.stdout).toContain(`REJECTED (as of ${iso(at)}): the certificate is not valid yet.`);
     });
 
-    it('next month, inside the validity window: accepted; revocation is today\'s status, said as such (the CRL at hand has expired by then)', async () => {
+    it("next month, inside the validity window: accepted; the local CA's records answer for any date (a revocation is not undone)", async () => {
       const at = new Date(Date.now() + 30 * DAY);
       const r = await doctor('--cert', issued('alice'), '--at', iso(at));
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`✔ validity: valid on ${iso(at)}, until \\S+ \\(33[45] days left then\\); its issuers too`));
-      expect(r.stdout).toMatch(new RegExp(`· revocation on ${iso(at)}: no CRL at hand covers that time \\(CRL from .* expired at \\S+ \\(nextUpdate\\)\\); .*status below is today's \\(a revocation between now and ${iso(at)} cannot be known\\)`));
-      expect(r.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good as of now — CRL http://localhost:${ports.http}/ca/crl`));
+      expect(r.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good — the local CA's records \\(authoritative for its own certificates\\)`));
+      expect(r.stdout).not.toContain('no CRL at hand');
       expect(r.stdout).toContain(`ACCEPTED (as of ${iso(at)}) as user "alice" (role reader) on the application API.`);
-      // A certificate revoked today stays rejected next month.
+      // A certificate revoked today stays rejected next month, and was good last week.
       expect((await runToEnd(['cert', 'revoke', '--root', root, issued('erin'), '--reason', 'superseded'])).code).toBe(0);
       const erin = await doctor('--cert', issued('erin'), '--at', iso(at));
       expect(erin.code).toBe(2);
-      expect(erin.stdout).toMatch(/✘ revocation: ".*erin.*" is revoked \(superseded\) as of now — CRL/);
+      expect(erin.stdout).toMatch(/✘ revocation: ".*erin.*" is revoked \(superseded\) — the local CA's records/);
       expect(erin.stdout).toMatch(new RegExp(`REJECTED \\(as of ${iso(at)}\\): the certificate ".*erin.*" is revoked \\(superseded\\)\\.`));
+      const before = new Date(new X509Certificate(readFileSync(issued('erin'))).validFrom);
+      const earlier = await doctor('--cert', issued('erin'), '--at', iso(before));
+      expect(earlier.stdout).toMatch(/✔ revocation: ".*erin.*" is good — the local CA's records/);
     });
 
     it('takes a date (midnight UTC), a time without a zone (UTC) or with one, and prints it in UTC', async () => {
@@ -401,12 +421,11 @@ describe('harper-tls doctor', () => {
     expect(statSync(join(root, 'database', 'users.mdb')).size).toBeGreaterThan(0);
   });
 
-  it("with the server stopped, answers for the local CA's own CRL from its records (last: stops the server)", async () => {
+  it("with the server stopped, answers for the local CA's certificates from its records (last: stops the server)", async () => {
     await server.stop();
     const alice = await doctor('--cert', issued('alice'));
     expect(alice.code).toBe(0);
-    expect(alice.stdout).toMatch(new RegExp(`✔ revocation: ".*alice.*" is good — CRL http://localhost:${ports.http}/ca/crl fetched now`));
-    expect(alice.stdout).toContain(`· the server is not running, so http://localhost:${ports.http}/ca/crl was answered from the local CA's records`);
+    expect(alice.stdout).toMatch(/✔ revocation: ".*alice.*" is good — the local CA's records/);
     expect(alice.stdout).toContain('ACCEPTED as user "alice"');
     const dave = await doctor('--cert', issued('dave'));
     expect(dave.code).toBe(2);

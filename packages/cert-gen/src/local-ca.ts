@@ -105,6 +105,21 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
       return revoked;
     },
 
+    /**
+     * What the records say of one serial, for the revocation checker's `authorities`: revoked
+     * (with its date and reason) or good; undefined when this CA has no record of it.
+     */
+    async status(serialHex: string): Promise<{ status: 'good' } | { status: 'revoked'; reason?: RevocationReason; revokedAt: Date } | undefined> {
+      const r = await record(normalizeSerialHex(serialHex));
+      if (!r) return undefined;
+      return r.status === 'revoked' ? { status: 'revoked', reason: r.reason, revokedAt: new Date(r.revokedAt!) } : { status: 'good' };
+    },
+
+    /** Changes with every revocation, by any process sharing the store: a cheap test for "anything revoked since?". */
+    async revision(): Promise<string> {
+      return (await store.get(VERSION)) ?? '0';
+    },
+
     async list(): Promise<IssuedRecord[]> {
       return (await store.list(ISSUED)).map(([, v]) => withExpiry(JSON.parse(v) as IssuedRecord));
     },

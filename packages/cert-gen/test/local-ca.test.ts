@@ -34,6 +34,20 @@ describe('createLocalCa', () => {
     expect((await a.list()).find((r) => r.serialHex === bob.serialHex)?.status).toBe('expired');
   });
 
+  it('status() and revision() answer from the records, for every process sharing the store', async () => {
+    const store = createMemoryLocalCaStore();
+    const server = createLocalCa({ ca, store });
+    const cli = createLocalCa({ ca, store });
+    const issued = await cli.issue({ cn: 'dave' });
+    const r0 = await server.revision();
+    expect(await server.status(issued.serialHex)).toEqual({ status: 'good' });
+    expect(await server.status(`00:${issued.serialHex.toUpperCase()}`)).toEqual({ status: 'good' });
+    expect(await server.status('abcdef')).toBeUndefined();
+    await cli.revoke(issued.serialHex, 'keyCompromise');
+    expect(await server.revision()).not.toBe(r0);
+    expect(await server.status(issued.serialHex)).toEqual({ status: 'revoked', reason: 'keyCompromise', revokedAt: expect.any(Date) });
+  });
+
   it('revoking twice keeps the first record; unknown serials and foreign certificates are errors', async () => {
     const local = createLocalCa({ ca, store: createMemoryLocalCaStore() });
     const c = await local.issue({ cn: 'carol' });

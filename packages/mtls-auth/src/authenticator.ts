@@ -69,6 +69,14 @@ export interface AuthenticatorOptions {
    * another process on the same database. Stores without `generation()` are never cached.
    */
   userCacheTtlMs?: number;
+  /**
+   * A counter that changes whenever something that decides a certificate's outcome changes (a
+   * revocation by the local CA, trusted CAs added or removed). A connection's certificate outcome
+   * is computed once and reused while this stays the same; after a change, the next request on an
+   * open connection verifies and checks its certificate again. Default: never changes (the outcome
+   * lives as long as the connection; resumed sessions are new connections and always re-checked).
+   */
+  trustGeneration?: () => number;
 }
 
 /** What a TLS connection's certificate says, computed once per connection. */
@@ -128,9 +136,10 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   }
   const sanUser = opts.sanMapping ? compileSanMapping(opts.sanMapping) : undefined;
   const intermediates = new Map<string, X509Certificate>();
-  const perSocket = new WeakMap<TLSSocket, Promise<MtlsOutcome>>();
-  /** The settled outcome, so later requests on the connection skip an await. */
-  const settled = new WeakMap<TLSSocket, MtlsOutcome>();
+  const perSocket = new WeakMap<TLSSocket, { promise: Promise<MtlsOutcome>; generation: number }>();
+  /** The settled outcome and the trust generation it was computed in, so later requests on the connection skip an await. */
+  const settled = new WeakMap<TLSSocket, { outcome: MtlsOutcome; generation: number }>();
+  const generation = opts.trustGeneration ?? (() => 0);
   const certs = new CertificateCache();
   const userTtl = opts.userCacheTtlMs ?? 1000;
   const userCache = new WeakMap<object, { username: string; user: User | undefined; generation: number; at: number }>();
@@ -186,17 +195,22 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   /** The connection's certificate outcome: a value once settled, else the pending evaluation. */
   function mtlsOutcome(socket: TLSSocket): MtlsOutcome | Promise<MtlsOutcome> {
     if (!mtls || !socket.encrypted) return NONE;
+    const g = generation();
     const done = settled.get(socket);
-    if (done) return done;
-    let p = perSocket.get(socket);
-    if (!p) {
-      // An unexpected throw must not poison the connection with a 500 on every request: fail closed.
-      p = evaluateCertificate(socket)
-        .catch((err: unknown) => ({ kind: 'rejected' as const, reason: `certificate evaluation failed: ${(err as Error)?.message ?? String(err)}` }))
-        .then((outcome) => (settled.set(socket, outcome), outcome));
-      perSocket.set(socket, p);
-    }
-    return p;
+    if (done && done.generation === g) return done.outcome;
+    const pending = perSocket.get(socket);
+    if (pending && pending.generation === g) return pending.promise;
+    // An unexpected throw must not poison the connection with a 500 on every request: fail closed.
+    // The generation is read before the evaluation starts, so a change while it runs makes the
+    // next request evaluate again.
+    const promise: Promise<MtlsOutcome> = evaluateCertificate(socket)
+      .catch((err: unknown) => ({ kind: 'rejected' as const, reason: `certificate evaluation failed: ${(err as Error)?.message ?? String(err)}` }))
+      .then((outcome) => {
+        if (perSocket.get(socket)?.promise === promise) settled.set(socket, { outcome, generation: g });
+        return outcome;
+      });
+    perSocket.set(socket, { promise, generation: g });
+    return promise;
   }
 
   /**

@@ -21,3 +21,4 @@ export { fetchBytes, createSingleFlight } from './fetch/fetch-bytes.js';
 export type { FetchLike } from './fetch/fetch-bytes.js';
 export { RevocationError } from './errors.js';
 export type { Logger } from './logger.js';
+export type { RevocationAuthority, AuthorityAnswer } from './authority/authority.js';

@@ -11,6 +11,8 @@ import { CertificateRegistry } from './certificates/registry.js';
 import { watchTlsFiles } from './certificates/watch.js';
 import { HarperServer, planListeners, type Authenticate, type ListeningInfo, type ListenerName } from './server.js';
 import { certificateOperations } from './operations/certificates.js';
+import { localCaOperations } from './operations/local-ca.js';
+import { TrustGeneration } from './trust-generation.js';
 import type { OperationHandler } from './operations/types.js';
 import { localCaRoute, metricsRoute, CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 import { ServerMetrics, authReasonCategory } from './metrics.js';
@@ -30,6 +32,8 @@ export interface StartOptions {
   now?: () => Date;
   /** `GET /metrics` on the Operations API: `requireAuthentication` default true (super_user only); false opens it to any scraper. */
   metrics?: { requireAuthentication?: boolean };
+  /** How often the local CA's records are polled for revocations made by another process (`harper-tls cert revoke`), ms. Default 250. */
+  localCaPollMs?: number;
 }
 
 export interface HarperInstance {
@@ -86,12 +90,24 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     const metrics = new ServerMetrics({ now });
     metrics.watchCertificates(() => registry.allCertificates());
 
+    // The local CA's records are authoritative for its own certificates: a revocation (here, or by
+    // `harper-tls cert revoke` in another process) applies to the next handshake and, through the
+    // trust generation, to the next request of every open connection, with no CRL cache between.
+    const ca = loadAutoCa(config.rootPath);
+    const localCa = ca ? createLocalCa({ ca, store: keyValueStore(database.localCa), ...localCaUrls(config), now }) : undefined;
+    const authorities = localCa ? [{ certificate: ca!.certificatePem, status: (serial: string) => localCa.status(serial) }] : [];
+    const trust = new TrustGeneration();
+    closers.push(() => trust.close());
+    if (localCa) trust.watch(() => localCa.revision(), opts.localCaPollMs ?? 250);
+    registry.contexts('https').onUpdate(() => trust.bump());
+    registry.contexts('operations-api').onUpdate(() => trust.bump());
+
     const checkers = new Map<MtlsConfig, RevocationChecker>();
     const checkerFor = (mtls: MtlsConfig | false): RevocationChecker | undefined => {
       if (!mtls || !mtls.certificateVerification) return undefined;
       let c = checkers.get(mtls);
       if (!c) {
-        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, store: instrumentedStore(bytesStore(database.revocation), metrics), fetch: instrumentedFetch(metrics), logger, now }), metrics);
+        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, authorities, store: instrumentedStore(bytesStore(database.revocation), metrics), fetch: instrumentedFetch(metrics), logger, now }), metrics);
         checkers.set(mtls, c);
         closers.push(() => c!.close());
       }
@@ -107,6 +123,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         mtls,
         trustedCas: (socket: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string | false }).servername || undefined),
         revocation: checkerFor(mtls),
+        trustGeneration: () => trust.value,
         // No logger: HarperServer writes the one audit line per refused request (with its request id).
       });
       const listener: ListenerName = api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
@@ -122,10 +139,6 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       };
     };
 
-    const ca = loadAutoCa(config.rootPath);
-    const urls = localCaUrls(config);
-    const localCa = ca ? createLocalCa({ ca, store: keyValueStore(database.localCa), ...urls, now }) : undefined;
-
     const authOps: OperationHandler = async (body, caller) => {
       return handleAuthOperation({ users, tokens, caller }, body);
     };
@@ -140,7 +153,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       logger,
       listeners,
       host: opts.host,
-      operations: [authOps, certificateOperations(registry)],
+      operations: [authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())],
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
       operationsRoutes: [metricsRoute(() => metrics.render(), { requireAuthentication: opts.metrics?.requireAuthentication ?? true })],
     });

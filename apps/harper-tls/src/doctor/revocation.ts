@@ -31,8 +31,11 @@ export async function checkRevocation(report: Report, input: RevocationInput): P
   const { config, db, path, anchor } = input;
   const store: RevocationStore | undefined = db ? readOnly(bytesStore(db.revocation), ['put']) : undefined;
   const offline: string[] = [];
-  const fetch = progressFetch(input.progress, ownEndpointsOffline(config, db, offline));
-  const checker = createRevocationChecker({ config: input.verification, store, fetch });
+  const localCa = openLocalCaReadOnly(config, db);
+  const fetch = progressFetch(input.progress, ownEndpointsOffline(config, localCa, offline));
+  // As in the server: the local CA's records answer for its own certificates, before any CRL.
+  const authorities = localCa ? [{ certificate: localCa.certificatePem, status: (serial: string) => localCa.ca.status(serial) }] : [];
+  const checker = createRevocationChecker({ config: input.verification, store, fetch, authorities });
   const chain = [...path, anchor].map((c) => new Uint8Array(c.raw));
   let verdict: RevocationVerdict;
   let current = false;
@@ -62,8 +65,8 @@ export async function checkRevocation(report: Report, input: RevocationInput): P
 function explain(report: Report, verdict: RevocationVerdict, config: HarperConfig, current: boolean): void {
   const own = localCaUrls(config);
   for (const c of verdict.certificates) {
-    const how = c.cache === 'hit' ? "from the server's cache" : c.cache === 'stale' ? "from the server's cache, past its nextUpdate (grace period)" : c.method ? 'fetched now' : '';
-    const source = [c.method?.toUpperCase(), c.source, how].filter(Boolean).join(' ');
+    const how = c.method === 'authority' ? '' : c.cache === 'hit' ? "from the server's cache" : c.cache === 'stale' ? "from the server's cache, past its nextUpdate (grace period)" : c.method ? 'fetched now' : '';
+    const source = c.method === 'authority' ? "the local CA's records (authoritative for its own certificates)" : [c.method?.toUpperCase(), c.source, how].filter(Boolean).join(' ');
     const text = `revocation: "${c.subject}" is ${c.status}${c.reason ? ` (${c.reason})` : ''}${current ? ' as of now' : ''}${source ? ` — ${source}` : ''}`;
     const errors = c.errors.map((e) => {
       const ownUrl = [own.crlUrl, own.ocspUrl].find((u) => u && e.includes(u));
@@ -85,12 +88,11 @@ const causeOf = (err: unknown) => (err as { cause?: { code?: string; errors?: Ar
  * records (signed with its key, nothing stored), so the doctor can explain a certificate of the
  * local CA with the server stopped. Any other URL, or a server that answers, goes to the network.
  */
-function ownEndpointsOffline(config: HarperConfig, db: ServerDatabase | undefined, used: string[]): FetchLike {
+function ownEndpointsOffline(config: HarperConfig, local: ReadOnlyLocalCa | undefined, used: string[]): FetchLike {
   const real = globalThis.fetch as unknown as FetchLike;
   const own = localCaUrls(config);
-  const auto = db ? loadAutoCa(config.rootPath) : undefined;
-  if (!db || !auto || (!own.crlUrl && !own.ocspUrl)) return real;
-  const localCa = createLocalCa({ ca: auto, store: readOnly(keyValueStore(db.localCa), ['put', 'remove']), ...own });
+  if (!local || (!own.crlUrl && !own.ocspUrl)) return real;
+  const localCa = local.ca;
   // A kept-alive connection to a server that has since stopped fails once with UND_ERR_SOCKET.
   const once: FetchLike = async (url, init) => {
     try {
@@ -118,6 +120,15 @@ function ownEndpointsOffline(config: HarperConfig, db: ServerDatabase | undefine
       throw err;
     }
   };
+}
+
+type ReadOnlyLocalCa = { ca: ReturnType<typeof createLocalCa>; certificatePem: string };
+
+/** The server's local CA over its records, read only (nothing is signed into the store). */
+function openLocalCaReadOnly(config: HarperConfig, db: ServerDatabase | undefined): ReadOnlyLocalCa | undefined {
+  const auto = db ? loadAutoCa(config.rootPath) : undefined;
+  if (!db || !auto) return undefined;
+  return { ca: createLocalCa({ ca: auto, store: readOnly(keyValueStore(db.localCa), ['put', 'remove']), ...localCaUrls(config) }), certificatePem: auto.certificatePem };
 }
 
 /** For a certificate of the server's own CA, what `harper-tls cert list` knows about it. */
