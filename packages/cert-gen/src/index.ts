@@ -1,6 +1,6 @@
 export { createCA, issueCertificate, BACKDATE_MS } from './certificate.js';
 export type { KeyAndCert, CertificateKind } from './certificate.js';
-export { ensureSelfSignedCertificates, renewSelfSignedCertificates, expiringWithin, FILES, MANIFEST, CA_DAYS, SERVER_DAYS } from './self-signed.js';
+export { ensureSelfSignedCertificates, renewSelfSignedCertificates, recoverKeysDir, expiringWithin, FILES, MANIFEST, CA_DAYS, SERVER_DAYS } from './self-signed.js';
 export type { KeyPaths, RenewResult } from './self-signed.js';
 export { generateKeyPair, importSigningKey, KEY_TYPES, DEFAULT_KEY_TYPE } from './keys.js';
 export type { KeyType } from './keys.js';
@@ -10,6 +10,8 @@ export { randomSerialHex, normalizeSerialHex } from './serial.js';
 export { pemToDer, derToPem, splitPemBlocks } from './pem.js';
 export type { PemBlock } from './pem.js';
 export { writeFileAtomic } from './fs.js';
+export { replaceFileGroup, recoverFileGroup } from './replace-files.js';
+export type { GroupFile } from './replace-files.js';
 export { CertGenError } from './errors.js';
 export { createCrl, REVOCATION_REASONS, checkReason } from './crl.js';
 export type { RevocationReason, RevokedEntry } from './crl.js';

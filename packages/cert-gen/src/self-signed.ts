@@ -1,15 +1,19 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { createCA, issueCertificate, type KeyAndCert } from './certificate.js';
 import { CertGenError } from './errors.js';
-import { writeFileAtomic } from './fs.js';
+import { recoverFileGroup, replaceFileGroup } from './replace-files.js';
 import { DEFAULT_KEY_TYPE, type KeyType } from './keys.js';
 
 export const FILES = { ca: 'ca.pem', caKey: 'ca-privateKey.pem', certificate: 'certificate.pem', privateKey: 'privateKey.pem' } as const;
 /** Records which files harper-tls wrote (name → sha256), so user-supplied files are never replaced. */
 export const MANIFEST = '.harper-tls-generated.json';
+/** The group name of `replaceFileGroup` for the key directory (its journal: `.keys.journal`). */
+const GROUP = 'keys';
+const GROUP_FILES = [...Object.values(FILES), MANIFEST];
 const DAY_MS = 86_400_000;
 /** Validity of generated certificates, days. */
 export const CA_DAYS = 3650;
@@ -39,7 +43,12 @@ class KeyDir {
     this.paths = Object.fromEntries(Object.entries(FILES).map(([k, f]) => [k, join(dir, f)])) as KeyPaths;
   }
 
+  /** Files a crashed replacement was putting in place, found and finished by `load`. */
+  recovered: string[] = [];
+
   async load(): Promise<void> {
+    // First finish (or undo) a replacement a crash interrupted: all old or all new, never a mix.
+    this.recovered = recoverKeysDir(this.dir);
     try {
       this.manifest = JSON.parse(await readFile(join(this.dir, MANIFEST), 'utf8')).files ?? {};
     } catch {
@@ -64,12 +73,21 @@ class KeyDir {
     return text !== undefined && this.manifest[FILES[k]] === sha256(text);
   }
 
-  /** The manifest entry goes first, so a crash between the two writes never leaves our file unrecorded. */
-  async write(k: FileKey, text: string): Promise<void> {
-    this.manifest[FILES[k]] = sha256(text);
-    await writeFileAtomic(join(this.dir, MANIFEST), JSON.stringify({ files: this.manifest }, null, 2) + '\n', { mode: 0o644 });
-    await writeFileAtomic(this.paths[k], text, { mode: k === 'caKey' || k === 'privateKey' ? 0o600 : 0o644 });
-    this.contents[k] = text;
+  /**
+   * Replaces files (a key and its certificate, or both pairs) and the manifest that records them
+   * as one group (`replaceFileGroup`): a crash anywhere leaves, after the next `load`, the old set
+   * or the new one, so a key never meets a certificate of another pair.
+   */
+  async write(entries: Partial<Record<FileKey, string>>): Promise<void> {
+    const keys = Object.keys(entries) as FileKey[];
+    const manifest = { ...this.manifest };
+    for (const k of keys) manifest[FILES[k]] = sha256(entries[k]!);
+    await replaceFileGroup(this.dir, GROUP, [
+      ...keys.map((k) => ({ name: FILES[k], data: entries[k]!, mode: k === 'caKey' || k === 'privateKey' ? 0o600 : 0o644 })),
+      { name: MANIFEST, data: JSON.stringify({ files: manifest }, null, 2) + '\n', mode: 0o644 },
+    ]);
+    this.manifest = manifest;
+    Object.assign(this.contents, entries);
   }
 
   /** A pair that may be (re)generated: missing, or entirely ours. Throws for a half of a user's pair. */
@@ -84,6 +102,16 @@ class KeyDir {
       `${this.paths[foreign[0]!]} exists but ${this.paths[a === foreign[0] ? b : a]} does not, and harper-tls did not create the first one, so it will not replace it; add the missing file or remove the other`,
     );
   }
+}
+
+/**
+ * Finishes a replacement of the generated key files that a crash interrupted (see
+ * `replaceFileGroup`), so a reader never sees a key of one set beside a certificate of another.
+ * Every reader of `<ROOTPATH>/keys` runs it first; synchronous for synchronous readers. Returns
+ * the files it put in place.
+ */
+export function recoverKeysDir(keysDir: string): string[] {
+  return existsSync(keysDir) ? recoverFileGroup(keysDir, GROUP, GROUP_FILES) : [];
 }
 
 function serverNames(hostnames: string[] = []): string[] {
@@ -102,17 +130,12 @@ function keyMatches(certPem: string, keyPem: string): boolean {
   }
 }
 
-async function writeCa(kd: KeyDir, opts: Options): Promise<KeyAndCert> {
-  const ca = await createCA({ commonName: `harper-tls Root CA ${osHostname()}`.slice(0, 64), days: CA_DAYS, keyType: opts.keyType ?? DEFAULT_KEY_TYPE, now: opts.now });
-  await kd.write('caKey', ca.privateKeyPem);
-  await kd.write('ca', ca.certificatePem);
-  return ca;
+function newCa(opts: Options): Promise<KeyAndCert> {
+  return createCA({ commonName: `harper-tls Root CA ${osHostname()}`.slice(0, 64), days: CA_DAYS, keyType: opts.keyType ?? DEFAULT_KEY_TYPE, now: opts.now });
 }
 
-async function writeServer(kd: KeyDir, ca: KeyAndCert, opts: Options): Promise<void> {
-  const cert = await issueCertificate({ ca, kind: 'server', commonName: 'localhost', sans: serverNames(opts.hostnames), days: SERVER_DAYS, keyType: opts.keyType ?? DEFAULT_KEY_TYPE, now: opts.now });
-  await kd.write('privateKey', cert.privateKeyPem);
-  await kd.write('certificate', cert.certificatePem);
+function newServer(ca: KeyAndCert, opts: Options): Promise<KeyAndCert> {
+  return issueCertificate({ ca, kind: 'server', commonName: 'localhost', sans: serverNames(opts.hostnames), days: SERVER_DAYS, keyType: opts.keyType ?? DEFAULT_KEY_TYPE, now: opts.now });
 }
 
 function issuedBy(certPem: string, caPem: string): boolean {
@@ -155,9 +178,10 @@ function brokenServer(kd: KeyDir, ca: KeyAndCert | undefined, caOurs: boolean): 
  * `privateKey.pem`; SANs localhost, 127.0.0.1, ::1 and the host name). Keys are 0600, every
  * file is written atomically, and existing files are reused; a half of a pair that harper-tls
  * did not write is never replaced (ERR_CERTGEN_FILES). Generated pairs left inconsistent by a
- * crash during `renew-certs` are regenerated and listed in `repaired`.
+ * crash during `renew-certs` are regenerated and listed in `repaired`; a replacement a crash
+ * interrupted is first finished (`recovered`: the files it put in place, all of one set).
  */
-export async function ensureSelfSignedCertificates(opts: Options): Promise<{ generated: boolean; repaired: string[]; paths: KeyPaths }> {
+export async function ensureSelfSignedCertificates(opts: Options): Promise<{ generated: boolean; repaired: string[]; recovered: string[]; paths: KeyPaths }> {
   const kd = new KeyDir(opts.keysDir);
   await kd.load();
   let generated = false;
@@ -165,8 +189,10 @@ export async function ensureSelfSignedCertificates(opts: Options): Promise<{ gen
   const caBroken = brokenCa(kd);
   let ca = caBroken ? undefined : currentCa(kd);
   const caIncomplete = !kd.exists('ca') || !kd.exists('caKey');
+  const pending: Partial<Record<FileKey, string>> = {};
   if (caBroken || (caIncomplete && kd.replaceable('ca', 'caKey'))) {
-    ca = await writeCa(kd, opts);
+    ca = await newCa(opts);
+    Object.assign(pending, { ca: ca.certificatePem, caKey: ca.privateKeyPem });
     generated = true;
     if (caBroken) repaired.push(kd.paths.ca, kd.paths.caKey);
   }
@@ -176,11 +202,14 @@ export async function ensureSelfSignedCertificates(opts: Options): Promise<{ gen
   const serverBroken = !orphaned && brokenServer(kd, ca, kd.ours('ca') && kd.ours('caKey'));
   if ((serverIncomplete || orphaned || serverBroken) && kd.replaceable('certificate', 'privateKey')) {
     if (!ca) throw new CertGenError('ERR_CERTGEN_FILES', `cannot issue ${kd.paths.certificate}: no CA key at ${kd.paths.caKey}`);
-    await writeServer(kd, ca, opts);
+    const server = await newServer(ca, opts);
+    Object.assign(pending, { certificate: server.certificatePem, privateKey: server.privateKeyPem });
     generated = true;
     if (serverBroken) repaired.push(kd.paths.certificate, kd.paths.privateKey);
   }
-  return { generated, repaired, paths: kd.paths };
+  // Both pairs, when both are new, and the manifest: one replacement.
+  if (generated) await kd.write(pending);
+  return { generated, repaired, recovered: kd.recovered, paths: kd.paths };
 }
 
 export interface RenewResult {
@@ -201,23 +230,26 @@ export async function renewSelfSignedCertificates(opts: Options & { renewCa?: bo
   let ca = brokenCa(kd) ? undefined : currentCa(kd);
   const caOurs = kd.ours('ca') && kd.ours('caKey');
   const caDue = ca ? expiringWithin(ca.certificatePem, RENEW_CA_WITHIN_DAYS, now) : true;
+  const pending: Partial<Record<FileKey, string>> = {};
   if ((opts.renewCa || caDue || !ca) && caOurs) {
-    ca = await writeCa(kd, opts);
+    ca = await newCa(opts);
+    Object.assign(pending, { ca: ca.certificatePem, caKey: ca.privateKeyPem });
     result.renewed.push(kd.paths.ca, kd.paths.caKey);
   } else if (opts.renewCa && !caOurs) {
     result.skipped.push({ file: kd.paths.ca, reason: 'not generated by harper-tls (or changed since), so it is yours to renew' });
   } else if (!ca) {
     throw new CertGenError('ERR_CERTGEN_FILES', `no CA in ${opts.keysDir}; start the server once to generate one`);
   }
-  if (kd.ours('certificate') && kd.ours('privateKey')) {
-    await writeServer(kd, ca!, opts);
-    result.renewed.push(kd.paths.certificate, kd.paths.privateKey);
-  } else if (kd.exists('certificate')) {
+  const reissue = kd.ours('certificate') && kd.ours('privateKey');
+  if (!reissue && kd.exists('certificate')) {
     result.skipped.push({ file: kd.paths.certificate, reason: 'not generated by harper-tls (or changed since), so it is yours to renew' });
-  } else if (kd.replaceable('certificate', 'privateKey')) {
-    await writeServer(kd, ca!, opts);
+  } else if (reissue || kd.replaceable('certificate', 'privateKey')) {
+    const server = await newServer(ca!, opts);
+    Object.assign(pending, { certificate: server.certificatePem, privateKey: server.privateKeyPem });
     result.renewed.push(kd.paths.certificate, kd.paths.privateKey);
   }
+  // The new CA and the server certificate it signs, and the manifest: one replacement.
+  if (Object.keys(pending).length) await kd.write(pending);
   return result;
 }
 

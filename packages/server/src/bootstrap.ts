@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { HarperConfig, MtlsConfig } from '@harper-tls/config';
-import { createLocalCa, createOcspHttpHandler } from '@harper-tls/cert-gen';
+import { createLocalCa, createOcspHttpHandler, recoverKeysDir } from '@harper-tls/cert-gen';
 import { createRevocationChecker, type RevocationChecker } from '@harper-tls/revocation';
 import { createAuthenticator, createTokenService, handleAuthOperation, loadOrCreateSecret, openUserStore, type UserStore } from '@harper-tls/mtls-auth';
 import type { Logger } from './logger.js';
@@ -235,8 +235,11 @@ function hasPeerCertificate(socket: TLSSocket): boolean {
   return !!peer && Object.keys(peer).length > 0;
 }
 
-/** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist. */
-export function loadAutoCa(rootPath: string): { certificatePem: string; privateKeyPem: string; serialHex: string } | undefined {
+/** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist (after finishing an interrupted renewal, unless `readOnly`). */
+export function loadAutoCa(rootPath: string, opts: { readOnly?: boolean } = {}): { certificatePem: string; privateKeyPem: string; serialHex: string } | undefined {
+  // A renewal a crash interrupted is finished first: never a CA key of one set with the
+  // certificate of another. `readOnly` (doctor) leaves the files as they are.
+  if (!opts.readOnly) recoverKeysDir(join(rootPath, 'keys'));
   const cert = join(rootPath, 'keys', 'ca.pem');
   const key = join(rootPath, 'keys', 'ca-privateKey.pem');
   if (!existsSync(cert) || !existsSync(key)) return undefined;

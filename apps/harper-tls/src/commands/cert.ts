@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { derToPem, writeFileAtomic } from '@harper-tls/cert-gen';
+import { derToPem, recoverFileGroup, replaceFileGroup } from '@harper-tls/cert-gen';
 import { readCertificates } from './files.js';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
@@ -47,13 +47,19 @@ export const certIssue: Command = {
     const base = fileBase(cn);
     const certPath = join(outDir, `${base}.pem`);
     const keyPath = join(outDir, `${base}-key.pem`);
+    const names = [`${base}-key.pem`, `${base}.pem`];
+    // An earlier issue of this name that a crash interrupted is finished first (never a mixed pair).
+    if (existsSync(outDir)) recoverFileGroup(outDir, base, names);
     if (!flags.force) for (const p of [certPath, keyPath]) if (existsSync(p)) throw new CliError(`${p} exists; choose another --out or pass --force`);
     const { ca, close } = await openLocalCa(ctx, flags);
     try {
       const issued = await progressFor(ctx).run(keyLabel(keyType, `CN=${cn}`), () => ca.issue({ cn, days, sans, server: flags.server === true, keyType }));
-      // Key first: a certificate on disk always has its key, even if the process dies between the two.
-      await writeFileAtomic(keyPath, issued.privateKeyPem, { mode: 0o600 });
-      await writeFileAtomic(certPath, issued.certificatePem, { mode: 0o644 });
+      // The pair as one (key renamed first: a certificate on disk always has its key); a crash
+      // leaves a journal that the next `cert issue` of this name finishes.
+      await replaceFileGroup(outDir, base, [
+        { name: names[0]!, data: issued.privateKeyPem, mode: 0o600 },
+        { name: names[1]!, data: issued.certificatePem, mode: 0o644 },
+      ]);
       ctx.stdout(`Issued ${flags.server ? 'server' : 'client'} certificate for CN=${cn}, serial ${issued.serialHex}\n  certificate: ${certPath}\n  private key: ${keyPath}\n`);
       return 0;
     } finally {

@@ -40,6 +40,7 @@ export const start: Command = {
     for (const w of warnings) ctx.stderr(`warning: ${formatIssue(w)}\n`);
     if (usesDefaultFiles(config)) {
       const result = await progressFor(ctx).run(keyLabel(keyType, 'the self-signed CA and server certificate', true), () => ensureSelfSignedCertificates({ keysDir: join(config.rootPath, 'keys'), keyType }));
+      if (result.recovered.length) ctx.stdout(`Finished an interrupted replacement of ${result.recovered.join(', ')} (renew-certs was stopped midway; the new set is complete)\n`);
       if (result.repaired.length) ctx.stdout(`Regenerated ${result.repaired.join(', ')}: an interrupted renew-certs had left them not matching\n`);
       else if (result.generated) ctx.stdout(`Generated a self-signed CA and server certificate in ${join(config.rootPath, 'keys')}\n`);
     }

@@ -126,7 +126,7 @@ type ReadOnlyLocalCa = { ca: ReturnType<typeof createLocalCa>; certificatePem: s
 
 /** The server's local CA over its records, read only (nothing is signed into the store). */
 function openLocalCaReadOnly(config: HarperConfig, db: ServerDatabase | undefined): ReadOnlyLocalCa | undefined {
-  const auto = db ? loadAutoCa(config.rootPath) : undefined;
+  const auto = db ? loadAutoCa(config.rootPath, { readOnly: true }) : undefined;
   if (!db || !auto) return undefined;
   return { ca: createLocalCa({ ca: auto, store: readOnly(keyValueStore(db.localCa), ['put', 'remove']), ...localCaUrls(config) }), certificatePem: auto.certificatePem };
 }
