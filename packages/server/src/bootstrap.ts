@@ -8,6 +8,7 @@ import { createAuthenticator, createTokenService, handleAuthOperation, loadOrCre
 import type { Logger } from './logger.js';
 import { openServerDatabase, databaseDir, keyValueStore, bytesStore, type ServerDatabase } from './database.js';
 import { CertificateRegistry } from './certificates/registry.js';
+import { fileKeyStore, runtimeKeysDir } from './certificates/key-files.js';
 import { watchTlsFiles } from './certificates/watch.js';
 import { HarperServer, planListeners, type Authenticate, type ListeningInfo, type ListenerName } from './server.js';
 import { certificateOperations } from './operations/certificates.js';
@@ -85,7 +86,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       now,
     });
 
-    const registry = new CertificateRegistry({ store: keyValueStore(database.certificates), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
+    const registry = new CertificateRegistry({ store: keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
     await registry.init();
     const metrics = new ServerMetrics({ now });
     metrics.watchCertificates(() => registry.allCertificates());

@@ -8,6 +8,8 @@ export { openServerDatabase, databaseDir, keyValueStore, bytesStore } from './da
 export type { ServerDatabase } from './database.js';
 export { CertificateRegistry } from './certificates/registry.js';
 export type { CertificateStore } from './certificates/registry.js';
+export { fileKeyStore, memoryKeyStore, runtimeKeysDir } from './certificates/key-files.js';
+export type { RuntimeKeyStore } from './certificates/key-files.js';
 export { validateAddCertificate, describeCertificate } from './certificates/validate.js';
 export type { StoredCertificate, CertificateInfo, CertificateUse } from './certificates/validate.js';
 export { watchTlsFiles } from './certificates/watch.js';
@@ -23,3 +25,5 @@ export type { MeteredCertificate, CrlInfo } from './metrics.js';
 export { ServerError } from './errors.js';
 export { CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 export type { Caller, OperationHandler, OperationResult } from './operations/types.js';
+export { localCaOperations } from './operations/local-ca.js';
+export { TrustGeneration } from './trust-generation.js';

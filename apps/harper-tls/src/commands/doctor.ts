@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MtlsConfig } from '@harper-tls/config';
 import { usernameFromCertificate } from '@harper-tls/mtls-auth';
-import { CertificateRegistry, createLogger, databaseDir, hostMatches, keyValueStore, type TlsMaterial } from '@harper-tls/server';
+import { CertificateRegistry, createLogger, databaseDir, fileKeyStore, hostMatches, keyValueStore, runtimeKeysDir, type TlsMaterial } from '@harper-tls/server';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
@@ -109,7 +109,7 @@ export const doctor: Command = {
     try {
       // 1. Trust chain, CA flags, validity, key usage: the CAs of the entry SNI picks, run-time CAs included.
       const certificateStore = stores.db ? readOnly(keyValueStore(stores.db.certificates), ['put', 'remove']) : EMPTY_CERTIFICATE_STORE;
-      const registry = new CertificateRegistry({ store: certificateStore, logger: createLogger({ level: 'silent' as never, destination: { write: () => {} } }), appTls: config.tls, operationsTls: config.operationsApi.tls });
+      const registry = new CertificateRegistry({ store: certificateStore, keys: fileKeyStore(runtimeKeysDir(config.rootPath), { readOnly: true }), logger: createLogger({ level: 'silent' as never, destination: { write: () => {} } }), appTls: config.tls, operationsTls: config.operationsApi.tls });
       await registry.init();
       const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
       const runtimeCas = new Set((contexts.material.extraBundle?.certs ?? []).map((c) => c.fingerprint256));

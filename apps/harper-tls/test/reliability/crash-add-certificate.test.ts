@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { tempRoot } from '../helpers/run.js';
@@ -29,6 +29,9 @@ function operation(port: number, body: object): Promise<{ status: number; body: 
 describe(`kill -9 while the server handles add_certificate (${RUNS} runs)`, () => {
   const { root, cleanup } = tempRoot();
   const certs: string[] = [];
+  const keys: string[] = [];
+  /** Every other run adds a server certificate with its private key: a key file and a record. */
+  const body = (i: number) => (i % 2 ? { operation: 'add_certificate', name: `add${i}`, certificate: certs[i], private_key: keys[i], hosts: [`add${i}.test`] } : { operation: 'add_certificate', name: `add${i}`, certificate: certs[i], is_authority: true });
   let ports: Ports;
   let server: Child | undefined;
 
@@ -43,8 +46,9 @@ describe(`kill -9 while the server handles add_certificate (${RUNS} runs)`, () =
     expect((await startAndStop(root, ADMIN)).code).toBe(0);
     for (let i = 0; i < RUNS; i++) {
       const c = join(root, `add${i}.pem`);
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=add${i}`, '-days', '30', '-keyout', join(root, `add${i}-key.pem`), '-out', c], { stdio: 'ignore' });
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=add${i}`, '-addext', `subjectAltName=DNS:add${i}.test`, '-days', '30', '-keyout', join(root, `add${i}-key.pem`), '-out', c], { stdio: 'ignore' });
       certs.push(readFileSync(c, 'utf8'));
+      keys.push(readFileSync(join(root, `add${i}-key.pem`), 'utf8'));
     }
   });
   afterAll(async () => {
@@ -64,7 +68,7 @@ describe(`kill -9 while the server handles add_certificate (${RUNS} runs)`, () =
     for (let i = 0; i < RUNS; i++) {
       server = await startServer();
       const delay = randomDelay(maxDelayMs);
-      const pending = operation(ports.ops, { operation: 'add_certificate', name: `add${i}`, certificate: certs[i], is_authority: true });
+      const pending = operation(ports.ops, body(i));
       await new Promise((r) => setTimeout(r, delay));
       await kill9(server);
       server = undefined;
@@ -83,6 +87,14 @@ describe(`kill -9 while the server handles add_certificate (${RUNS} runs)`, () =
     const names = new Set((JSON.parse(listed!.body) as Array<{ name: string }>).map((c) => c.name));
     expect(names.has('calibrate')).toBe(true);
     for (const name of acknowledged) if (!names.has(name)) failures.push(`${name} was acknowledged (200) but is gone after the restart`);
+    // Every served run-time certificate came back with its own key (init reads each record's key
+    // file), no key file is left that no record names, and no private key is in the database.
+    const keyDir = join(root, 'keys', 'runtime');
+    const keyFiles = existsSync(keyDir) ? readdirSync(keyDir).filter((f) => f.endsWith('-key.pem')) : [];
+    const served = [...names].filter((n) => /^add\d*[13579]$/.test(n));
+    expect(keyFiles.length).toBe(served.length);
+    for (const n of served) expect(keyFiles.some((f) => f.startsWith(`${n}-`))).toBe(true);
+    expect(readFileSync(join(root, 'database', 'server.mdb')).includes('PRIVATE KEY')).toBe(false);
     // A certificate added after all the kills is accepted too: the store is still writable.
     const last = await operation(ports.ops, { operation: 'add_certificate', name: 'after', certificate: certs[0], is_authority: true });
     expect(last?.status).toBe(200);

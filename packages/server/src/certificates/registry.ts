@@ -6,6 +6,7 @@ import { TlsContextSet, type TlsMaterial } from '../tls/context-set.js';
 import { CaBundleCache } from '../tls/ca-bundle.js';
 import { describeCertificate, validateAddCertificate, type CertificateInfo, type CertificateUse, type StoredCertificate } from './validate.js';
 import { ServerError } from '../errors.js';
+import type { RuntimeKeyStore } from './key-files.js';
 
 /** The persistent side: the server's lmdb `certificates` database, or a Map in tests. */
 export interface CertificateStore {
@@ -24,6 +25,13 @@ interface Api {
 
 const PREFIX = 'cert:';
 
+/** A run-time certificate in memory: the key itself, and the reference of its file. */
+type RuntimeCertificate = StoredCertificate & { privateKeyRef?: string };
+/** What the database holds: never the private key, only the reference to its file. */
+type StoredRecord = Omit<StoredCertificate, 'privateKey'> & { privateKeyRef?: string; /** before keys moved to files */ privateKey?: string };
+
+const toRecord = ({ privateKey: _key, ...rest }: RuntimeCertificate): StoredRecord => rest;
+
 /**
  * Certificates of both APIs: the configured ones (files, reloaded when they change) and the
  * ones added at run time (stored, applied to every listener of their `uses` at once through
@@ -31,17 +39,23 @@ const PREFIX = 'cert:';
  */
 export class CertificateRegistry {
   readonly #store: CertificateStore;
+  readonly #keys: RuntimeKeyStore;
   readonly #logger: Logger;
   readonly #now: () => Date;
   readonly #apis: Record<CertificateUse, Api>;
-  #runtime = new Map<string, StoredCertificate>();
+  #runtime = new Map<string, RuntimeCertificate>();
   /** Trusted-CA sets of both APIs, parsed once per distinct set and shared by every SNI context. */
   readonly #bundles: CaBundleCache;
 
-  /** @param opts.bundles CA cache (tests inject one with a counting parser); default a new one. */
-  constructor(opts: { store: CertificateStore; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date; bundles?: CaBundleCache }) {
+  /**
+   * @param opts.keys where the private keys of run-time certificates live (`fileKeyStore` under
+   *   `<ROOTPATH>/keys/runtime`); the store keeps only their references.
+   * @param opts.bundles CA cache (tests inject one with a counting parser); default a new one.
+   */
+  constructor(opts: { store: CertificateStore; keys: RuntimeKeyStore; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date; bundles?: CaBundleCache }) {
     this.#bundles = opts.bundles ?? new CaBundleCache();
     this.#store = opts.store;
+    this.#keys = opts.keys;
     this.#logger = opts.logger;
     this.#now = opts.now ?? (() => new Date());
     this.#apis = {
@@ -56,12 +70,17 @@ export class CertificateRegistry {
     for (const api of Object.values(this.#apis)) api.loaded = this.#loadEntries(api.configured, api.use, read);
     for (const [, json] of await this.#store.list(PREFIX)) {
       try {
-        const stored = JSON.parse(json) as StoredCertificate;
-        this.#runtime.set(stored.name, stored);
+        const record = JSON.parse(json) as StoredRecord;
+        this.#runtime.set(record.name, await this.#fromRecord(record));
       } catch (err) {
         this.#logger.error({ err: (err as Error).message }, 'a stored certificate could not be read; skipped');
       }
     }
+    // Keys no record references: left by a crash between a key file and its record, or after a
+    // replacement or removal. Only after every record was read, so a readable record keeps its key.
+    const referenced = new Set([...this.#runtime.values()].flatMap((c) => (c.privateKeyRef ? [c.privateKeyRef] : [])));
+    const swept = await this.#keys.sweep(referenced);
+    if (swept.length) this.#logger.info({ files: swept }, 'removed private keys of run-time certificates that no record uses');
     for (const api of Object.values(this.#apis)) api.contexts = new TlsContextSet(this.#material(api), api.use, { bundles: this.#bundles });
     this.#retainBundles();
   }
@@ -72,26 +91,35 @@ export class CertificateRegistry {
     return c;
   }
 
-  /** add_certificate: validates, stores, applies. Replaces a runtime certificate of the same name. */
+  /**
+   * add_certificate: validates, applies, stores. Replaces a runtime certificate of the same name.
+   * A private key goes to its own file first, then the record that references it is committed,
+   * then the replaced key's file is removed: a crash at any point leaves every record with its
+   * own key (and at most an unreferenced key file, removed at the next start).
+   */
   async add(body: Record<string, unknown>): Promise<{ name: string; replaced: boolean }> {
-    const cert = validateAddCertificate(body, this.#now());
+    const cert: RuntimeCertificate = validateAddCertificate(body, this.#now());
     // Build the contexts before storing, so a certificate Node cannot use is refused up front.
     const next = new Map(this.#runtime).set(cert.name, cert);
     this.#apply(next);
+    const previous = this.#runtime.get(cert.name);
     try {
-      await this.#store.put(PREFIX + cert.name, JSON.stringify(cert));
+      if (cert.privateKey) cert.privateKeyRef = await this.#keys.write(cert.name, cert.privateKey);
+      await this.#store.put(PREFIX + cert.name, JSON.stringify(toRecord(cert)));
     } catch (err) {
       this.#apply(this.#runtime); // not stored, so not served: what is listed is what survives a restart
+      if (cert.privateKeyRef && cert.privateKeyRef !== previous?.privateKeyRef) await this.#keys.remove(cert.privateKeyRef);
       throw err;
     }
-    const replaced = this.#runtime.has(cert.name);
+    if (previous?.privateKeyRef && previous.privateKeyRef !== cert.privateKeyRef) await this.#keys.remove(previous.privateKeyRef);
     this.#runtime = next;
     this.#logger.info({ name: cert.name, isAuthority: cert.isAuthority, uses: cert.uses, hosts: cert.hosts }, 'certificate added');
-    return { name: cert.name, replaced };
+    return { name: cert.name, replaced: previous !== undefined };
   }
 
   async remove(name: string): Promise<void> {
-    if (!this.#runtime.has(name)) {
+    const previous = this.#runtime.get(name);
+    if (!previous) {
       throw new ServerError('ERR_SERVER_CERTIFICATE', `no certificate named "${name}" was added at run time (configured certificates are changed in the config file)`);
     }
     const next = new Map(this.#runtime);
@@ -103,8 +131,20 @@ export class CertificateRegistry {
       this.#apply(this.#runtime);
       throw err;
     }
+    if (previous.privateKeyRef) await this.#keys.remove(previous.privateKeyRef);
     this.#runtime = next;
     this.#logger.info({ name }, 'certificate removed');
+  }
+
+  /** A stored record with its key read back; a record from before keys moved to files is moved over. */
+  async #fromRecord(record: StoredRecord): Promise<RuntimeCertificate> {
+    if (record.privateKeyRef) return { ...record, privateKey: this.#keys.read(record.privateKeyRef) };
+    if (!record.privateKey) return record;
+    const privateKeyRef = await this.#keys.write(record.name, record.privateKey);
+    const moved: RuntimeCertificate = { ...record, privateKeyRef };
+    await this.#store.put(PREFIX + record.name, JSON.stringify(toRecord(moved)));
+    this.#logger.info({ name: record.name }, 'moved the private key of a run-time certificate out of the database into its own file');
+    return moved;
   }
 
   list(): CertificateInfo[] {
@@ -165,7 +205,7 @@ export class CertificateRegistry {
   }
 
   /** Builds every context for `runtime`; all or nothing. */
-  #apply(runtime: Map<string, StoredCertificate>): void {
+  #apply(runtime: Map<string, RuntimeCertificate>): void {
     const apis = Object.values(this.#apis);
     const materials = apis.map((api) => this.#material(api, runtime));
     const previous = apis.map((api) => api.contexts?.material);

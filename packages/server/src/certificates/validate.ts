@@ -5,7 +5,7 @@ import { ServerError } from '../errors.js';
 export type CertificateUse = 'https' | 'operations-api';
 const USES: readonly CertificateUse[] = ['https', 'operations-api'];
 
-/** A certificate added at run time, as stored (the key stays in the store; it is never returned). */
+/** A certificate added at run time (its key is never returned, and never stored in the database: see key-files.ts). */
 export interface StoredCertificate {
   name: string;
   /** PEM: the certificate, followed by its chain for server certificates. */

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync, renameSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { TlsEntry, PemSource } from '@harper-tls/config';
 import { CertificateRegistry, type CertificateStore } from '../../src/certificates/registry.js';
+import { fileKeyStore, memoryKeyStore } from '../../src/certificates/key-files.js';
 import { HarperServer } from '../../src/server.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { memoryLogger } from '../helpers/logger.js';
@@ -37,6 +40,7 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
   let registry: CertificateRegistry;
   let port: number;
   let store: ReturnType<typeof mapStore>;
+  const keys = memoryKeyStore();
   const { logger, lines } = memoryLogger();
 
   beforeAll(async () => {
@@ -51,7 +55,7 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
     copyFileSync(pki.file('server.pem'), pki.file('served.pem'));
     copyFileSync(pki.file('server.key'), pki.file('served.key'));
     store = mapStore();
-    registry = new CertificateRegistry({ store, logger, appTls: [entry()], operationsTls: [entry()] });
+    registry = new CertificateRegistry({ store, keys, logger, appTls: [entry()], operationsTls: [entry()] });
     await registry.init();
     server = new HarperServer({
       logger,
@@ -101,8 +105,11 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
 
   it('stores run-time certificates and a new registry picks them up', async () => {
     expect([...store.map.keys()].sort()).toEqual(['cert:api.test', 'cert:caB']);
-    expect([...store.map.values()].join('')).toContain('PRIVATE KEY'); // the key is kept, only in the store
-    const again = new CertificateRegistry({ store, logger, appTls: [entry()], operationsTls: [entry()] });
+    // The database holds a reference to the key, never the key.
+    expect([...store.map.values()].join('')).not.toContain('PRIVATE KEY');
+    expect(JSON.parse(store.map.get('cert:api.test')!).privateKeyRef).toMatch(/^api\.test-[0-9a-f]{16}-key\.pem$/);
+    expect([...keys.map.values()].join('')).toContain('PRIVATE KEY');
+    const again = new CertificateRegistry({ store, keys, logger, appTls: [entry()], operationsTls: [entry()] });
     await again.init();
     expect(again.list().filter((c) => c.source === 'runtime').map((c) => c.name).sort()).toEqual(['api.test', 'caB']);
     expect(again.contexts('https').trustedCas(undefined).map((c) => c.subject)).toContain('CN=caB Test CA');
@@ -115,7 +122,7 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
     const remove = failing.remove.bind(failing);
     failing.put = async (k, v) => (fail ? Promise.reject(new Error('disk full')) : put(k, v));
     failing.remove = async (k) => (fail ? Promise.reject(new Error('disk full')) : remove(k));
-    const r = new CertificateRegistry({ store: failing, logger, appTls: [entry()], operationsTls: [entry()] });
+    const r = new CertificateRegistry({ store: failing, keys: memoryKeyStore(), logger, appTls: [entry()], operationsTls: [entry()] });
     await r.init();
     const trusted = () => r.contexts('https').trustedCas(undefined).map((c) => c.subject);
     fail = true;
@@ -150,9 +157,47 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
   });
 
   it('rejects an expired certificate', async () => {
-    const later = new CertificateRegistry({ store: mapStore(), logger, appTls: [], operationsTls: [], now: () => new Date(Date.now() + 3 * 86_400_000) });
+    const later = new CertificateRegistry({ store: mapStore(), keys: memoryKeyStore(), logger, appTls: [], operationsTls: [], now: () => new Date(Date.now() + 3 * 86_400_000) });
     // validation happens before any context is touched, so an uninitialised registry is enough
     await expect(later.add({ certificate: pki.read('expired.pem'), private_key: pki.read('expired.key') })).rejects.toThrow(/expired/);
+  });
+
+  it('keeps run-time private keys in 0600 files, never in the database: replaced, removed, swept and migrated', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'harper-runtime-keys-'));
+    try {
+      const db = mapStore();
+      const keys = fileKeyStore(join(dir, 'runtime'));
+      const files = () => readdirSync(join(dir, 'runtime')).sort();
+      const r = new CertificateRegistry({ store: db, keys, logger, appTls: [entry()], operationsTls: [entry()] });
+      await r.init();
+      await r.add({ certificate: pki.read('api.pem'), private_key: pki.read('api.key'), name: 'api' });
+      const [first] = files();
+      expect(first).toMatch(/^api-[0-9a-f]{16}-key\.pem$/);
+      expect(statSync(join(dir, 'runtime', first!)).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'runtime')).mode & 0o777).toBe(0o700);
+      expect(readFileSync(join(dir, 'runtime', first!), 'utf8')).toBe(pki.read('api.key'));
+      expect([...db.map.values()].join('')).not.toContain('PRIVATE KEY');
+      // A replacement writes a new file, commits the record, then drops the old file.
+      pki.leaf('api2', 'caA', { cn: 'api.test', sans: 'DNS:api.test' });
+      await r.add({ certificate: pki.read('api2.pem'), private_key: pki.read('api2.key'), name: 'api' });
+      expect(files()).toHaveLength(1);
+      expect(files()[0]).not.toBe(first);
+      // What a crash between a key file and its record leaves: a key no record names, swept at init.
+      writeFileSync(join(dir, 'runtime', 'lost-0123456789abcdef-key.pem'), pki.read('server.key'), { mode: 0o600 });
+      // A record from before keys moved to files: its key moves out of the database at init.
+      db.map.set('cert:legacy', JSON.stringify({ name: 'legacy', certificate: pki.read('server.pem'), privateKey: pki.read('server.key'), isAuthority: false, hosts: [], uses: ['https'], addedAt: new Date().toISOString() }));
+      const again = new CertificateRegistry({ store: db, keys, logger, appTls: [entry()], operationsTls: [entry()] });
+      await again.init();
+      expect(files().some((f) => f.startsWith('lost-'))).toBe(false);
+      expect(files().some((f) => f.startsWith('legacy-'))).toBe(true);
+      expect([...db.map.values()].join('')).not.toContain('PRIVATE KEY');
+      expect(again.list().filter((c) => c.source === 'runtime').map((c) => c.name).sort()).toEqual(['api', 'legacy']);
+      await again.remove('api');
+      await again.remove('legacy');
+      expect(files()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps serving the last good certificate when a configured file is corrupted, and takes a valid replacement', async () => {

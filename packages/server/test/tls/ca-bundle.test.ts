@@ -6,6 +6,7 @@ import { createCA, issueCertificate, type KeyAndCert } from '@harper-tls/cert-ge
 import type { PemSource, TlsEntry } from '@harper-tls/config';
 import { CaBundleCache, parseCaPems, type CaParser } from '../../src/tls/ca-bundle.js';
 import { CertificateRegistry, type CertificateStore } from '../../src/certificates/registry.js';
+import { memoryKeyStore } from '../../src/certificates/key-files.js';
 import { HarperServer } from '../../src/server.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { httpsRequest } from '../helpers/client.js';
@@ -86,7 +87,7 @@ describe('SNI contexts share one parsed CA bundle, and a CA change reaches all o
     writeFileSync(join(dir, 'key.pem'), leaf.privateKeyPem);
     writeFileSync(join(dir, 'ca.pem'), caA.certificatePem);
     const entries: TlsEntry[] = hosts.map((h) => ({ certificate: file(join(dir, 'cert.pem')), privateKey: file(join(dir, 'key.pem')), certificateAuthority: file(join(dir, 'ca.pem')), host: [h] }));
-    registry = new CertificateRegistry({ store: emptyStore(), logger, appTls: entries, operationsTls: entries, bundles: new CaBundleCache({ parse: counter.parse }) });
+    registry = new CertificateRegistry({ store: emptyStore(), keys: memoryKeyStore(), logger, appTls: entries, operationsTls: entries, bundles: new CaBundleCache({ parse: counter.parse }) });
     await registry.init();
     server = new HarperServer({
       logger,
