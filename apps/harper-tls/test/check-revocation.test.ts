@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpensslPki } from '../../../packages/revocation/test/helpers/openssl-pki.js';
@@ -11,7 +12,10 @@ import { runToEnd } from './helpers/run.js';
  * 3 undetermined, 1 bad input.
  */
 
-const PKITS = '/work/shared/conformance/pkits';
+// The revocation package's copy of the NIST PKITS revocation cases (from the shared conformance
+// data), found from this file so the test runs from any clone.
+const PKITS = fileURLToPath(new URL('../../../packages/revocation/test/fixtures/pkits', import.meta.url));
+if (!existsSync(join(PKITS, 'manifest.json'))) throw new Error(`the PKITS fixtures are missing: ${PKITS}/manifest.json (packages/revocation/test/fixtures/pkits in the repository)`);
 const manifest = JSON.parse(readFileSync(join(PKITS, 'manifest.json'), 'utf8')) as {
   validationTime: string;
   cases: Array<{ id: string; title: string; revocation: boolean; chain: string[]; crls: string[]; expected: 'valid' | 'invalid' }>;

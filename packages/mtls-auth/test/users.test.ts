@@ -68,7 +68,9 @@ describe('openUserStore', () => {
     // Another process (the CLI) rewrites alice and removes bob; this store's generation() does not move.
     const script = `import { open } from 'lmdb'; const db = open({ path: ${JSON.stringify(path)}, name: undefined }); const a = db.get('alice'); await db.put('alice', { ...a, role: 'reader', active: false }); await db.remove('bob'); await db.close();`;
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(__dirname, '..') });
-    await new Promise((r) => setTimeout(r, 50)); // lmdb renews this process's read snapshot shortly after (as before this cache)
+    // lmdb renews this process's read snapshot shortly after (as before this cache): wait for it, bounded.
+    const deadline = Date.now() + 5000;
+    while ((await store.get('alice'))?.role !== 'reader' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const generation = store.generation!();
     expect(await store.get('alice')).toEqual({ username: 'alice', role: 'reader', active: false });
     expect(await store.version('alice')).not.toBe(before);

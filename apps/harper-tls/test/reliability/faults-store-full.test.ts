@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempRoot } from '../helpers/run.js';
-import { freePorts, kill9, portArgs, spawnCli, type Child } from './harness.js';
+import { freePorts, kill9, portArgs, probeMount, spawnCli, type Child } from './harness.js';
 
 /**
  * The embedded store's disk is full while the server runs (issue 7, faults). `<root>/database` is a
@@ -17,20 +17,6 @@ import { freePorts, kill9, portArgs, spawnCli, type Child } from './harness.js';
  * not allowed vitest reports the suite as skipped.
  */
 const sh = promisify(execFile);
-/** Whether this machine lets the tests mount a tmpfs (root on Linux, with the capability to mount). */
-function probeMount(): boolean {
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-  const dir = mkdtempSync(join(tmpdir(), 'harper-tls-mount-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
-    execFileSync('umount', [dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 const canMount = probeMount();
 
 function op(port: number, body: object, auth = 'admin:admin-pw'): Promise<{ status: number; body: any }> {

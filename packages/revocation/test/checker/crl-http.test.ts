@@ -48,7 +48,8 @@ describe('CRLs over HTTP (openssl ca -gencrl), then OCSP, then the failure modes
     const store = { get: async (k: string) => map.get(k), put: async (k: string, v: Uint8Array) => void map.set(k, v) };
     const before = hits.get('/crl/ca') ?? 0;
     expect((await checker({ ocsp: false }, { store }).check(chainOf('crlgood'))).status).toBe('good');
-    await new Promise((r) => setTimeout(r, 20)); // the store write is not awaited by the check
+    // The store write is not awaited by the check: wait for it (bounded).
+    for (let i = 0; i < 500 && map.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(map.size).toBe(1);
     const second = await checker({ ocsp: false }, { store }).check(chainOf('crlrevoked'));
     expect(second.status).toBe('revoked');

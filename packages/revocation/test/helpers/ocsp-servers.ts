@@ -1,16 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (for `openssl ocsp -port`, which cannot listen on port 0). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+/** A free TCP port for `openssl ocsp -port`, which cannot listen on port 0. */
+export { freePort } from './free-port.js';
 
 /**
  * Starts `openssl ocsp` in `dir` on port `p` for the CA `ca` (its `<ca>.idx` index), signing
