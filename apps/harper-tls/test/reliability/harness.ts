@@ -14,7 +14,8 @@ export interface Child {
   stdout(): string;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves when stdout (default) or stderr (the server's log) contains `text`. */
+  waitFor(text: string, timeoutMs?: number, stream?: 'stdout' | 'stderr'): Promise<void>;
 }
 
 /** Spawns `node dist/cli.js ...args` so it can be SIGKILLed for real. */
@@ -32,10 +33,10 @@ export function spawnCli(args: string[], env: Record<string, string> = {}, as?: 
     exited,
     stdout: () => out,
     stderr: () => err,
-    async waitFor(text, timeoutMs = 15_000) {
+    async waitFor(text, timeoutMs = 15_000, stream = 'stdout') {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        if (out.includes(text)) return;
+        if ((stream === 'stdout' ? out : err).includes(text)) return;
         if (done) throw new Error(`child ended before printing ${text}; stdout: ${out}\nstderr: ${err}`);
         await sleep(20);
       }
