@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: { index: 'src/index.ts', 'adapters/express': 'src/adapters/express.ts', 'adapters/fastify': 'src/adapters/fastify.ts', 'adapters/koa': 'src/adapters/koa.ts' },
   format: ['esm'],
   target: 'node20',
   platform: 'node',

@@ -120,6 +120,7 @@ describe('server: Operations API with its own certificate and CA, HTTP/2, /metri
       'http:',
       '  port: null',
       `  securePort: ${p.https}`,
+      '  http2: true',
       '  mtls:',
       '    required: false',
       `    certificateVerification: ${JSON.stringify({ failureMode: 'fail-closed', crl: { cacheTtl: 600000 }, ocsp: false })}`,
@@ -195,12 +196,13 @@ describe('server: Operations API with its own certificate and CA, HTTP/2, /metri
     expect(other.reused).toBe(false);
   });
 
-  it('speaks HTTP/2 (ALPN h2) and HTTP/1.1 on the secure ports; mTLS and /health work over h2', async () => {
+  it('with http.http2 the application HTTPS port speaks HTTP/2 (ALPN h2) and HTTP/1.1; mTLS and /health work over h2; the Operations API stays HTTP/1.1', async () => {
     expect(await request2(ports.https, '/health', { ca: appCa.certificatePem })).toEqual({ status: 200, body: { status: 'ok' }, alpn: 'h2' });
     expect(await request2(ports.https, '/whoami', { ca: appCa.certificatePem, client: c.aliceApp })).toEqual({ status: 200, body: { username: 'alice', role: 'reader', authenticatedBy: 'mtls' }, alpn: 'h2' });
     expect(await request2(ports.https, '/whoami', { ca: appCa.certificatePem })).toMatchObject({ status: 401, alpn: 'h2' });
-    const ops = await request2(ports.opsSecure, '/', { ca: opsCa.certificatePem, client: c.aliceOps, body: userInfo });
-    expect(ops).toMatchObject({ status: 200, alpn: 'h2', body: { username: 'alice' } });
+    await expect(request2(ports.opsSecure, '/', { ca: opsCa.certificatePem, client: c.aliceOps, body: userInfo })).rejects.toThrow();
+    const ops = await request1(ports.opsSecure, '/', { ca: opsCa.certificatePem, client: c.aliceOps, body: userInfo });
+    expect(ops).toMatchObject({ status: 200, alpn: 'http/1.1', body: { username: 'alice' } });
     expect((await request1(ports.https, '/health', { ca: appCa.certificatePem })).alpn).toBe('http/1.1');
   });
 

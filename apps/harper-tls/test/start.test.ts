@@ -29,6 +29,9 @@ describe('harper-tls start: first run, reuse, configuration errors', () => {
     expect(server.stdout()).toContain(`https://localhost:${ports.https}/`);
     expect(server.stdout()).toContain(`http://localhost:${ports.http}/`);
     expect(server.stdout()).toContain(`http://localhost:${ports.ops}/`);
+    // Bound to every interface (no host configured): said so, with the address the OS reports.
+    expect(server.stdout()).toMatch(new RegExp(`^https +listening on https://(\\[::\\]|0\\.0\\.0\\.0):${ports.https}/ \\(all interfaces, e\\.g\\. https://localhost:${ports.https}/\\)$`, 'm'));
+    expect(server.stdout()).not.toMatch(/listening on https?:\/\/localhost/);
   });
 
   it('serves HTTPS that curl trusts with the generated CA', async () => {

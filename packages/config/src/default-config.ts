@@ -34,7 +34,8 @@ tls:
   privateKey: <ROOTPATH>/keys/privateKey.pem
   certificateAuthority: <ROOTPATH>/keys/ca.pem       # CA(s) trusted for client certificates
   # host: [example.com, "*.example.com"]             # SNI names; default: the certificate's DNS names
-  # ciphers: null                                     # OpenSSL cipher list; default: Node's
+  # ciphers: null                                     # OpenSSL cipher list; default: Mozilla "intermediate" (TLS 1.2 ECDHE AES-GCM/ChaCha20, TLS 1.3)
+  # sessionTimeout: 300                               # seconds a TLS session/ticket stays resumable (first entry only)
 # Several certificates chosen by SNI: make tls a list of such entries.
 
 operationsApi:

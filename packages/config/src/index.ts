@@ -8,7 +8,11 @@ export type {
   PemSource,
   TlsEntry,
   ListenerNetwork,
+  ListenerLimits,
+  CorsConfig,
   LogLevel,
+  LoggingConfig,
+  LogRotationConfig,
   HarperConfig,
 } from './types.js';
 export { HarperTlsError, isHarperTlsError } from './errors.js';
@@ -22,3 +26,7 @@ export { readPemSource, validateTlsMaterial } from './pem.js';
 export { DEFAULT_CONFIG_YAML } from './default-config.js';
 export { defaultCertificateVerification, CRL_DEFAULTS, OCSP_DEFAULTS } from './mtls.js';
 export { KEY_TREE } from './keys.js';
+export { normalizeCertificateVerification } from './certificate-verification.js';
+export type { NormalizedCertificateVerification } from './certificate-verification.js';
+export { HARPER_TREE } from './harper-schema.js';
+export type { HarperKey, HarperTree, HarperType } from './harper-schema.js';

@@ -14,14 +14,37 @@ export const MTLS_KEYS: KeyTree = {
   certificateVerification: { failureMode: null, crl: REVOCATION_METHOD_CRL, ocsp: REVOCATION_METHOD_OCSP },
 };
 
-export const TLS_KEYS: KeyTree = { certificate: null, privateKey: null, certificateAuthority: null, host: null, ciphers: null };
+export const TLS_KEYS: KeyTree = { certificate: null, privateKey: null, certificateAuthority: null, host: null, ciphers: null, sessionTimeout: null };
+
+/** Keys every listener has (SPEC.md sections 2 and 11): ports, mTLS, CORS, timeouts and header limits. */
+const LISTENER_KEYS = {
+  port: null,
+  securePort: null,
+  mtls: MTLS_KEYS,
+  cors: null,
+  corsAccessList: null,
+  keepAliveTimeout: null,
+  headersTimeout: null,
+  timeout: null,
+  maxHeaderSize: null,
+} as const;
 
 export const KEY_TREE: KeyTree = {
-  http: { port: null, securePort: null, mtls: MTLS_KEYS },
+  rootPath: null,
+  http: { ...LISTENER_KEYS, http2: null },
   tls: TLS_KEYS,
-  operationsApi: { network: { port: null, securePort: null, mtls: MTLS_KEYS }, tls: TLS_KEYS },
-  authentication: { operationTokenTimeout: null, refreshTokenTimeout: null },
-  logging: { level: null },
+  operationsApi: { network: { ...LISTENER_KEYS, domainSocket: null }, tls: TLS_KEYS },
+  authentication: { operationTokenTimeout: null, refreshTokenTimeout: null, cacheTTL: null, authorizeLocal: null },
+  logging: {
+    level: null,
+    file: null,
+    root: null,
+    stdStreams: null,
+    rotation: { enabled: null, compress: null, interval: null, maxSize: null, path: null },
+    auditAuthEvents: { logFailed: null, logSuccessful: null },
+  },
+  storage: { path: null },
+  node: { hostname: null },
 };
 
 /** Every key path of the tree, objects included: `['http'], ['http','port'], ...`. */

@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync } from 'node:fs';
-import { homedir as osHomedir } from 'node:os';
+import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { HarperConfig, ListenerNetwork, LogLevel } from './types.js';
+import type { HarperConfig } from './types.js';
 import { ConfigError, type ConfigIssue } from './issues.js';
 import { expandHome, resolveRootPath } from './root.js';
 import { applyCli, applyEnv, readYaml, type RawConfig } from './sources.js';
 import { ResolveContext } from './context.js';
 import { checkUnknownKeys } from './unknown-keys.js';
-import { readDuration, readEnum, readPort } from './values.js';
-import { readMtls } from './mtls.js';
+import { readBoolean, readDirectory, readDuration, readMs, readString } from './values.js';
+import { readNetwork } from './listener.js';
+import { readLogging } from './logging.js';
 import { readTls } from './tls.js';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 
@@ -33,8 +34,6 @@ export interface LoadConfigResult {
   created: boolean;
 }
 
-const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
-
 function writeNewFile(path: string, text: string): boolean {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
@@ -58,12 +57,31 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-function readNetwork(ctx: ResolveContext, path: string[], defPort: number | null): ListenerNetwork {
-  return {
-    port: readPort(ctx, [...path, 'port'], defPort),
-    securePort: readPort(ctx, [...path, 'securePort'], null),
-    mtls: readMtls(ctx, [...path, 'mtls']),
-  };
+/** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * The root after layering: `--root` wins, then the `ROOTPATH` environment variable (which is also
+ * the environment name of the `rootPath` key), then `rootPath` from the command line or the file.
+ */
+function finalRoot(raw: RawConfig, initial: string, opts: LoadConfigOptions, env: Record<string, string | undefined>, home: string, issues: ConfigIssue[]): string {
+  if (opts.root || env.ROOTPATH) return initial;
+  const v = raw.value.rootPath;
+  if (v === undefined || v === null) return initial;
+  if (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) return resolve(expandHome(v, home));
+  const o = raw.origins.get('rootPath');
+  issues.push({ key: 'rootPath', ...(o ?? { source: 'default' }), value: v, message: 'expected a directory path (or null for the default root)' });
+  return initial;
+}
+
+function readDomainSocket(ctx: ResolveContext): string | null {
+  const path = ['operationsApi', 'network', 'domainSocket'];
+  if (ctx.get(path) === undefined || ctx.get(path) === null) return null;
+  const socket = readDirectory(ctx, path, '');
+  if (socket && Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    ctx.issue(path, ctx.get(path), `the socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes, which Unix sockets do not allow; choose a shorter path or root`);
+  }
+  return socket || null;
 }
 
 function checkPorts(ctx: ResolveContext, config: HarperConfig): void {
@@ -108,30 +126,40 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConf
     text = readFileSync(configPath, 'utf8');
   }
   const raw: RawConfig = text ? readYaml(text, configPath, issues) : { value: {}, origins: new Map() };
-  applyEnv(raw, env);
+  applyEnv(raw, env, issues);
   applyCli(raw, opts.overrides ?? [], issues);
 
-  const ctx = new ResolveContext(raw, rootPath, configPath, home);
-  checkUnknownKeys(ctx);
+  const ctx = new ResolveContext(raw, finalRoot(raw, rootPath, opts, env, home, issues), configPath, home);
+  const ignoredHarperKeys = checkUnknownKeys(ctx);
   const tls = readTls(ctx, ['tls']);
   const opsTlsRaw = ctx.get(['operationsApi', 'tls']);
   const tlsInherited = opsTlsRaw === undefined || opsTlsRaw === null;
   const config: HarperConfig = {
-    rootPath,
+    rootPath: ctx.rootPath,
     configPath,
-    http: readNetwork(ctx, ['http'], 9926),
+    http: { ...readNetwork(ctx, ['http'], 9926), http2: readBoolean(ctx, ['http', 'http2'], false) },
     tls,
     operationsApi: {
-      network: readNetwork(ctx, ['operationsApi', 'network'], 9925),
+      network: { ...readNetwork(ctx, ['operationsApi', 'network'], 9925), domainSocket: readDomainSocket(ctx) },
       tls: tlsInherited ? tls : readTls(ctx, ['operationsApi', 'tls'], tls[0]),
       tlsInherited,
     },
     authentication: (() => {
       const op = readDuration(ctx, ['authentication', 'operationTokenTimeout'], '1d');
       const rf = readDuration(ctx, ['authentication', 'refreshTokenTimeout'], '30d');
-      return { operationTokenTimeout: op.text, operationTokenTimeoutMs: op.ms, refreshTokenTimeout: rf.text, refreshTokenTimeoutMs: rf.ms };
+      return {
+        operationTokenTimeout: op.text,
+        operationTokenTimeoutMs: op.ms,
+        refreshTokenTimeout: rf.text,
+        refreshTokenTimeoutMs: rf.ms,
+        cacheTtlMs: readMs(ctx, ['authentication', 'cacheTTL'], 30_000, 0),
+        authorizeLocal: readBoolean(ctx, ['authentication', 'authorizeLocal'], false),
+      };
     })(),
-    logging: { level: readEnum(ctx, ['logging', 'level'], LEVELS, 'info') },
+    logging: readLogging(ctx),
+    storage: { path: readDirectory(ctx, ['storage', 'path'], join(ctx.rootPath, 'database')) },
+    node: { hostname: readString(ctx, ['node', 'hostname'], osHostname()) },
+    ignoredHarperKeys,
   };
   checkPorts(ctx, config);
   for (const [net, key] of [[config.http, 'http'], [config.operationsApi.network, 'operationsApi.network']] as const) {

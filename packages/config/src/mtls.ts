@@ -48,7 +48,7 @@ function readOcsp(ctx: ResolveContext, path: PathPart[]): OcspConfig {
   };
 }
 
-function readVerification(ctx: ResolveContext, path: PathPart[]): CertificateVerificationConfig | false {
+export function readVerification(ctx: ResolveContext, path: PathPart[]): CertificateVerificationConfig | false {
   const v = ctx.get(path);
   if (v === undefined || v === false) return false;
   if (v === true) return defaultCertificateVerification();

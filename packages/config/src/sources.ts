@@ -1,6 +1,7 @@
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode, parse as parseYaml } from 'yaml';
 import type { ConfigIssue } from './issues.js';
 import { allPaths, envName, suggest } from './keys.js';
+import { allHarperPaths } from './harper-schema.js';
 
 export type PathPart = string | number;
 
@@ -119,13 +120,38 @@ export function readYaml(text: string, file: string, issues: ConfigIssue[]): Raw
   return { value: value as Record<string, unknown>, origins };
 }
 
-/** Parses an environment or command-line value as a YAML scalar or flow collection; PEM text stays text. */
+/** An override value that starts with `[` or `{` but is not JSON. */
+export class OverrideJsonError extends Error {}
+
+/**
+ * Parses an environment or command-line value: a value starting with `[` or `{` is JSON (so list
+ * and object keys can be set there), anything else a YAML scalar; PEM text stays text.
+ * @throws OverrideJsonError when a `[`/`{` value is not valid JSON.
+ */
 export function parseOverrideValue(text: string): unknown {
   if (text.includes('-----BEGIN')) return text;
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new OverrideJsonError(`starts with "${trimmed[0]}" but is not valid JSON (${(err as Error).message.split('\n')[0]}); e.g. ["https://app.example.com"] or {"required": true}`);
+    }
+  }
   try {
     return parseYaml(text, { logLevel: 'error' });
   } catch {
     return text;
+  }
+}
+
+function parseOrIssue(text: string, issue: Omit<ConfigIssue, 'message'>, issues: ConfigIssue[]): { value: unknown } | undefined {
+  try {
+    return { value: parseOverrideValue(text) };
+  } catch (err) {
+    if (!(err instanceof OverrideJsonError)) throw err;
+    issues.push({ ...issue, value: text, message: err.message });
+    return undefined;
   }
 }
 
@@ -156,14 +182,21 @@ function setAt(target: Record<string, unknown>, path: readonly string[], value: 
 }
 
 const KNOWN_PATHS = allPaths();
+/** Command-line names: harper-tls's keys, then Harper's (accepted, type-checked and reported as ignored). */
+const CLI_PATHS = [...KNOWN_PATHS, ...allHarperPaths()];
 
-/** Applies `HTTP_SECUREPORT=...`-style environment variables (known keys only, parents before children). */
-export function applyEnv(raw: RawConfig, env: Record<string, string | undefined>): void {
+/**
+ * Applies `HTTP_SECUREPORT=...`-style environment variables (harper-tls's keys only, parents
+ * before children: a Harper-only name such as `MQTT` or `THREADS` could be anything in an environment).
+ */
+export function applyEnv(raw: RawConfig, env: Record<string, string | undefined>, issues: ConfigIssue[] = []): void {
   for (const path of KNOWN_PATHS) {
     const name = envName(path);
     const text = env[name];
     if (text === undefined || text === '') continue;
-    const actual = setAt(raw.value, path, parseOverrideValue(text));
+    const parsed = parseOrIssue(text, { key: path.join('.'), source: 'env', name }, issues);
+    if (!parsed) continue;
+    const actual = setAt(raw.value, path, parsed.value);
     raw.origins.set(formatPath(actual), { source: 'env', name });
   }
 }
@@ -186,9 +219,9 @@ export function applyCli(raw: RawConfig, args: readonly string[], issues: Config
     else issues.push({ key: arg.slice(2), source: 'cli', name: arg, message: 'needs a value: --KEY VALUE' });
   }
   const byName = new Map<string, string[]>();
-  for (const p of KNOWN_PATHS) {
-    byName.set(envName(p), p);
-    byName.set(p.join('.').toUpperCase(), p);
+  for (const p of CLI_PATHS) {
+    if (!byName.has(envName(p))) byName.set(envName(p), p);
+    if (!byName.has(p.join('.').toUpperCase())) byName.set(p.join('.').toUpperCase(), p);
   }
   for (const { flag, key, text } of pairs) {
     const path = byName.get(key.toUpperCase());
@@ -197,7 +230,9 @@ export function applyCli(raw: RawConfig, args: readonly string[], issues: Config
       issues.push({ key, source: 'cli', name: flag, message: `unknown configuration key${hint ? `; did you mean --${hint}?` : ''}` });
       continue;
     }
-    const actual = setAt(raw.value, path, parseOverrideValue(text));
+    const parsed = parseOrIssue(text, { key, source: 'cli', name: flag }, issues);
+    if (!parsed) continue;
+    const actual = setAt(raw.value, path, parsed.value);
     raw.origins.set(formatPath(actual), { source: 'cli', name: flag });
   }
 }

@@ -38,14 +38,31 @@ function readHosts(ctx: ResolveContext, path: PathPart[]): string[] | undefined 
   return list.map((h: string) => h.toLowerCase().replace(/\.$/, ''));
 }
 
+/** RFC 8446 section 4.6.1: a ticket lifetime is at most 7 days. */
+const MAX_SESSION_TIMEOUT = 604_800;
+
+function readSessionTimeout(ctx: ResolveContext, path: PathPart[], index: number): number | undefined {
+  const v = ctx.get(path);
+  if (v === undefined || v === null) return undefined;
+  if (index > 0) {
+    ctx.issue(path, v, 'sessionTimeout holds for the whole listener; set it on the first entry of the list only');
+    return undefined;
+  }
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_SESSION_TIMEOUT) return v;
+  ctx.issue(path, v, `expected a whole number of seconds from 1 to ${MAX_SESSION_TIMEOUT} (7 days, the TLS 1.3 maximum ticket lifetime)`);
+  return undefined;
+}
+
 function readEntry(ctx: ResolveContext, path: PathPart[], base: TlsEntry | undefined, index: number): TlsEntry | undefined {
   const v = ctx.get(path);
   if (!isPlainObject(v)) {
-    ctx.issue(path, v, 'expected an object {certificate, privateKey, certificateAuthority, host, ciphers}');
+    ctx.issue(path, v, 'expected an object {certificate, privateKey, certificateAuthority, host, ciphers, sessionTimeout}');
     return undefined;
   }
   const ciphers = v.ciphers;
   if (ciphers !== undefined && ciphers !== null && (typeof ciphers !== 'string' || ciphers === '')) ctx.issue([...path, 'ciphers'], ciphers, 'expected an OpenSSL cipher list string');
+  // operationsApi.tls inherits it from tls like the other fields of its first entry.
+  const timeout = readSessionTimeout(ctx, [...path, 'sessionTimeout'], index) ?? (index === 0 ? base?.sessionTimeout : undefined);
   const certificate = readPem(ctx, [...path, 'certificate'], 'certificate');
   const privateKey = readPem(ctx, [...path, 'privateKey'], 'privateKey');
   const certificateAuthority = readPem(ctx, [...path, 'certificateAuthority'], 'certificateAuthority');
@@ -55,6 +72,7 @@ function readEntry(ctx: ResolveContext, path: PathPart[], base: TlsEntry | undef
     certificateAuthority: certificateAuthority ?? base?.certificateAuthority ?? defaultPemSource(ctx, 'certificateAuthority'),
     host: readHosts(ctx, [...path, 'host']),
     ciphers: typeof ciphers === 'string' && ciphers ? ciphers : undefined,
+    ...(timeout !== undefined ? { sessionTimeout: timeout } : {}),
   };
   // In a list, every entry after the first is its own certificate: it must name both files.
   if (index > 0 && (!certificate || !privateKey)) {

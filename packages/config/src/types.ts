@@ -80,8 +80,40 @@ export interface TlsEntry {
   certificateAuthority?: PemSource;
   /** SNI names; undefined means "the certificate's SANs". `*.example.com` allowed. */
   host?: string[];
-  /** OpenSSL cipher list; undefined means Node's default. */
+  /**
+   * OpenSSL cipher list (TLS 1.2 names; TLS 1.3 suites are the `TLS_` names in it, else Node's
+   * TLS 1.3 defaults); undefined means the server's default, Mozilla's "intermediate" profile.
+   */
   ciphers?: string;
+  /**
+   * Seconds a TLS session (ticket or session id) stays resumable; also the ticket lifetime hint
+   * sent to clients. Only on the first entry (it holds for the whole listener); undefined means
+   * the server's default, 300.
+   */
+  sessionTimeout?: number;
+}
+
+/**
+ * CORS of one API (`cors` + `corsAccessList`, Harper's semantics): an `Origin` in `origins`, or any
+ * origin when `anyOrigin`, is echoed in `Access-Control-Allow-Origin`.
+ */
+export interface CorsConfig {
+  /** True when the list holds `*`, holds only `null`s, or is empty (as Harper). */
+  anyOrigin: boolean;
+  /** The listed origins (strings), exactly as configured. */
+  origins: string[];
+}
+
+/** Timeouts and header limits of a listener; `undefined` means Node's default. */
+export interface ListenerLimits {
+  /** ms an idle keep-alive connection stays open after a response. Node's default 5000. */
+  keepAliveTimeout?: number;
+  /** ms a client has to send the complete request headers. Node's default 60000. */
+  headersTimeout?: number;
+  /** ms of socket inactivity after which the connection is closed. Default 120000 (as Harper). */
+  timeout: number;
+  /** Largest request header block, bytes. Node's default 16384. */
+  maxHeaderSize?: number;
 }
 
 export interface ListenerNetwork {
@@ -91,20 +123,57 @@ export interface ListenerNetwork {
   securePort: number | null;
   /** false when mTLS is off. */
   mtls: MtlsConfig | false;
+  /** false when CORS is off (default). */
+  cors: CorsConfig | false;
+  limits: ListenerLimits;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogRotationConfig {
+  /** Default true (as Harper). */
+  enabled: boolean;
+  /** gzip rotated files. Default false. */
+  compress: boolean;
+  /** Rotate every this many ms; null: not by time (default). Configured as `1D`, `12H`, `30m`, `1M` (month). */
+  intervalMs: number | null;
+  /** The configured interval text, for rotating-file-stream (`1d`, `12h`, `30m`, `1M`). */
+  interval: string | null;
+  /** Rotate when the file reaches this many bytes; null: not by size. Default `64M`. */
+  maxSizeBytes: number | null;
+  /** Folder of rotated files (absolute). Default the log folder. */
+  path: string;
+}
+
+export interface LoggingConfig {
+  level: LogLevel;
+  /** Write `<root>/hdb.log`. Default true. */
+  file: boolean;
+  /** The log folder (absolute). Default `<ROOTPATH>/log`. */
+  root: string;
+  /** Write log lines to stdout too. Default false. */
+  stdStreams: boolean;
+  rotation: LogRotationConfig;
+  /** One audit line per failed (warn) / successful (info) authentication. Both default false. */
+  auditAuthEvents: { logFailed: boolean; logSuccessful: boolean };
+}
 
 export interface HarperConfig {
   /** Absolute ROOTPATH. */
   rootPath: string;
   /** Absolute path of the config file that was read (or created). */
   configPath: string;
-  http: ListenerNetwork;
+  http: ListenerNetwork & {
+    /** ALPN offers `h2` besides `http/1.1` on the HTTPS listener. Default false. */
+    http2: boolean;
+  };
   /** One or more entries; several are chosen by SNI. First entry is the default. */
   tls: TlsEntry[];
   operationsApi: {
-    network: ListenerNetwork;
+    network: ListenerNetwork & {
+      /** Absolute path of a Unix domain socket the Operations API also listens on; null: none (default). */
+      domainSocket: string | null;
+    };
     /** Either its own entries or, when not configured, the same entries as `tls`. */
     tls: TlsEntry[];
     /** True when `operationsApi.tls` was configured rather than inherited. */
@@ -116,6 +185,16 @@ export interface HarperConfig {
     operationTokenTimeoutMs: number;
     refreshTokenTimeout: string;
     refreshTokenTimeoutMs: number;
+    /** `cacheTTL`: how long a verified credential (Basic, JWT, user lookup) is reused, ms. Default 30000. */
+    cacheTtlMs: number;
+    /** A loopback or domain-socket request without credentials is the admin user. Default false. */
+    authorizeLocal: boolean;
   };
-  logging: { level: LogLevel };
+  logging: LoggingConfig;
+  /** `storage.path`: where the embedded store lives (absolute). Default `<ROOTPATH>/database`. */
+  storage: { path: string };
+  /** `node.hostname`: this node's name (default of `cluster.nodeName`). Default the host name. */
+  node: { hostname: string };
+  /** Harper keys present in the configuration that harper-tls does not use, by path (`mqtt`, `http.compressionThreshold`). */
+  ignoredHarperKeys: string[];
 }

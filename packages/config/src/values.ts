@@ -1,6 +1,8 @@
 import type { ResolveContext } from './context.js';
 import type { PathPart } from './sources.js';
+import { isAbsolute, join, resolve } from 'node:path';
 import { parseDuration } from './duration.js';
+import { expandHome } from './root.js';
 
 /** Value readers: each returns the default (and records an issue) when the value is invalid. */
 
@@ -55,4 +57,25 @@ export function readDuration(ctx: ResolveContext, path: PathPart[], def: string)
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A folder or file path: `~` and `<ROOTPATH>` expanded, relative paths taken from ROOTPATH (as Harper). Absent or null: `def`. */
+export function readDirectory(ctx: ResolveContext, path: PathPart[], def: string): string {
+  const v = ctx.get(path);
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'string' || v.trim() === '' || v.includes('\0')) {
+    ctx.issue(path, v, 'expected a path (absolute, ~/..., or relative to ROOTPATH)');
+    return def;
+  }
+  const p = expandHome(v.replaceAll('<ROOTPATH>', ctx.rootPath), ctx.homedir);
+  return isAbsolute(p) ? resolve(p) : join(ctx.rootPath, p);
+}
+
+/** A non-empty string, or `def` when absent or null. */
+export function readString(ctx: ResolveContext, path: PathPart[], def: string): string {
+  const v = ctx.get(path);
+  if (v === undefined || v === null) return def;
+  if (typeof v === 'string' && v.trim() !== '') return v;
+  ctx.issue(path, v, 'expected a non-empty string');
+  return def;
 }

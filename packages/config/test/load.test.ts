@@ -27,14 +27,19 @@ describe('loadConfig: defaults and first start', () => {
     expect(warnings).toEqual([]);
     expect(readFileSync(join(root, 'harperdb-config.yaml'), 'utf8')).toBe(DEFAULT_CONFIG_YAML);
     expect(statSync(join(root, 'harperdb-config.yaml')).mode & 0o777).toBe(0o644);
-    expect(config.http).toEqual({ port: 9926, securePort: null, mtls: false });
-    expect(config.operationsApi.network).toEqual({ port: 9925, securePort: null, mtls: false });
+    const limits = { keepAliveTimeout: undefined, headersTimeout: undefined, timeout: 120_000, maxHeaderSize: undefined };
+    expect(config.http).toEqual({ port: 9926, securePort: null, mtls: false, cors: false, limits, http2: false });
+    expect(config.operationsApi.network).toEqual({ port: 9925, securePort: null, mtls: false, cors: false, limits, domainSocket: null });
+    expect(config.storage.path).toBe(join(root, 'database'));
+    expect(config.logging).toMatchObject({ level: 'info', file: true, root: join(root, 'log'), stdStreams: false, auditAuthEvents: { logFailed: false, logSuccessful: false } });
+    expect(config.logging.rotation).toEqual({ enabled: true, compress: false, intervalMs: null, interval: null, maxSizeBytes: 64 * 1024 * 1024, path: join(root, 'log') });
+    expect(config.ignoredHarperKeys).toEqual([]);
     expect(config.operationsApi.tlsInherited).toBe(true);
     expect(config.tls).toHaveLength(1);
     expect(config.tls[0]!.certificate).toMatchObject({ kind: 'file', value: join(root, 'keys', 'certificate.pem'), isDefault: true });
     expect(config.tls[0]!.privateKey.value).toBe(join(root, 'keys', 'privateKey.pem'));
     expect(config.tls[0]!.certificateAuthority!.value).toBe(join(root, 'keys', 'ca.pem'));
-    expect(config.authentication).toEqual({ operationTokenTimeout: '1d', operationTokenTimeoutMs: 86_400_000, refreshTokenTimeout: '30d', refreshTokenTimeoutMs: 2_592_000_000 });
+    expect(config.authentication).toEqual({ operationTokenTimeout: '1d', operationTokenTimeoutMs: 86_400_000, refreshTokenTimeout: '30d', refreshTokenTimeoutMs: 2_592_000_000, cacheTtlMs: 30_000, authorizeLocal: false });
     expect(config.logging.level).toBe('info');
     expect(Object.isFrozen(config.http)).toBe(true);
   });
@@ -240,7 +245,7 @@ describe('loadConfig: every problem at once, located', () => {
         '  level: loud',
         'tls:',
         '  ciphers: 5',
-        'rootPath: /x',
+        'rootPth: /x',
         '',
       ].join('\n'),
     );
@@ -257,7 +262,7 @@ describe('loadConfig: every problem at once, located', () => {
         'http.port',
         'http.securePort',
         'logging.level',
-        'rootPath',
+        'rootPth',
         'tls.ciphers',
       ].sort(),
     );
@@ -267,6 +272,7 @@ describe('loadConfig: every problem at once, located', () => {
     expect(byKey['http.mtls.certificateVerification.crl.timeout']).toMatchObject({ line: 8, value: 500, message: expect.stringContaining('>= 1000') });
     expect(byKey['http.mtls.certificateVerification.failureMode']!.message).toContain('"fail-open", "fail-closed"');
     expect(byKey['logging.level']).toMatchObject({ line: 13, value: 'loud' });
+    expect(byKey['rootPth']!.message).toContain('did you mean "rootPath"?');
   });
 
   it('formats the message with file:line:col, key, value and what is allowed', async () => {

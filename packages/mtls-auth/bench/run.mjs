@@ -26,8 +26,8 @@ function makeCerts() {
 
 // ---- server side (child process) ----
 async function serve(scenario, certs) {
-  const { createAuthenticator, createTokenService, openUserStore } = await import('../dist/index.js');
-  const users = await openUserStore({ path: join(certs.dir, 'users.mdb') });
+  const { createAuthenticator, createTokenService, createMemoryUserStore } = await import('../dist/index.js');
+  const users = createMemoryUserStore(); // the lmdb store lives in @harper-tls/server now; its get() is sync under a Promise like this one
   if (!(await users.get('alice'))) await users.create({ username: 'alice', password: 'alice-pw', role: 'super_user' });
   const tokens = createTokenService({ secret: randomBytes(32), operationTokenTimeoutMs: 60_000, refreshTokenTimeoutMs: 60_000 });
   const mtlsOn = scenario === 'bare' || scenario === 'mtls';

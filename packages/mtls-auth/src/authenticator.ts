@@ -77,9 +77,20 @@ export interface AuthenticatorOptions {
    * lives as long as the connection; resumed sessions are new connections and always re-checked).
    */
   trustGeneration?: () => number;
+  /**
+   * How long a connection may reuse its verified Basic password, ms, by `now()` (Harper's
+   * `authentication.cacheTTL`). Default: no time bound (until the user's record changes); 0
+   * verifies the password on every request.
+   */
+  credentialCacheTtlMs?: number;
 }
 
-/** What a TLS connection's certificate says, computed once per connection. */
+/**
+ * What a TLS connection's certificate says, computed once per connection: `none` (no
+ * certificate), `untrusted` (chain, dates, clientAuth), `rejected` (revocation), `trusted` (with
+ * the username `mtls.user` names, when it names one).
+ */
+export type CertificateOutcome = MtlsOutcome;
 type MtlsOutcome =
   | { kind: 'none' }
   | { kind: 'untrusted'; reason: string }
@@ -143,7 +154,9 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   const certs = new CertificateCache();
   const userTtl = opts.userCacheTtlMs ?? 1000;
   const userCache = new WeakMap<object, { username: string; user: User | undefined; generation: number; at: number }>();
-  const basicCache = new WeakMap<object, { key: Buffer; username: string; version: string }>();
+  const basicCache = new WeakMap<object, { key: Buffer; username: string; version: string; at: number }>();
+  const credentialTtl = opts.credentialCacheTtlMs ?? Infinity;
+  const useBasicCache = opts.basicCache !== false && credentialTtl > 0;
 
   const trusted = (socket: TLSSocket) => (typeof opts.trustedCas === 'function' ? opts.trustedCas(socket) : opts.trustedCas);
 
@@ -240,19 +253,29 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     }
     const key = digest(creds.raw);
     const conn = connectionSocket(req);
-    const cached = opts.basicCache === false ? undefined : basicCache.get(conn);
-    if (cached && cached.key.length === key.length && timingSafeEqual(cached.key, key) && cached.username === creds.username) {
+    const cached = useBasicCache ? basicCache.get(conn) : undefined;
+    const t = cached && credentialTtl !== Infinity ? now().getTime() : 0;
+    const fresh = !cached || credentialTtl === Infinity || (t - cached.at < credentialTtl && t >= cached.at);
+    if (cached && fresh && cached.key.length === key.length && timingSafeEqual(cached.key, key) && cached.username === creds.username) {
       const [user, version] = await Promise.all([users.get(creds.username), users.version(creds.username)]);
       if (user && user.active && version === cached.version) return { ok: true, user, method: 'basic' };
     }
     const user = await users.verifyPassword(creds.username, creds.password);
     if (!user) return { ok: false, status: 401, error: LOGIN_FAILED, reason: 'wrong password, unknown or inactive user' };
     const version = await users.version(user.username);
-    if (version && opts.basicCache !== false) basicCache.set(conn, { key, username: user.username, version });
+    if (version && useBasicCache) basicCache.set(conn, { key, username: user.username, version, at: credentialTtl === Infinity ? 0 : now().getTime() });
     return { ok: true, user, method: 'basic' };
   }
 
   return {
+    /**
+     * The request's connection certificate outcome alone (no user lookup, no credentials), shared
+     * with `authenticate()`: a value once the connection's evaluation has settled. For the
+     * framework adapters, which map the username to a user themselves.
+     */
+    certificate(req: AuthRequest): CertificateOutcome | Promise<CertificateOutcome> {
+      return mtlsOutcome(connectionSocket(req));
+    },
     /** Authenticates one request; never rejects for bad input (a 401 result instead). */
     async authenticate(req: AuthRequest): Promise<AuthResult> {
       const creds = parseAuthorization(req.headers.authorization);

@@ -8,7 +8,7 @@ import { request, Agent } from 'node:https';
 import { connect as h2connect, createSecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { MtlsConfig } from '@harper-tls/config';
-import { createAuthenticator, createTokenService, openUserStore, type UserStore, type TokenService } from '../src/index.js';
+import { createAuthenticator, createTokenService, createMemoryUserStore, type UserStore, type TokenService } from '../src/index.js';
 import { makePki, type TestPki, type Pem } from './certs.js';
 import { fakeChecker, rawRequests, startServer } from './helpers.js';
 
@@ -21,7 +21,7 @@ const VERIFY = { enabled: true } as unknown as MtlsConfig['certificateVerificati
 
 beforeAll(async () => {
   pki = makePki();
-  users = await openUserStore({ path: join(mkdtempSync(join(tmpdir(), 'mtls-auth-users-')), 'users.mdb') });
+  users = createMemoryUserStore();
   await users.create({ username: 'alice', password: 'alice-pw', role: 'super_user' });
   await users.create({ username: 'bob', password: 'bob-pw', role: 'user', active: false });
   await users.create({ username: 'jörg', password: 'x', role: 'user' });
@@ -297,7 +297,7 @@ describe('HTTP/2', () => {
 describe('per-connection user cache', () => {
   const MTLS = { required: true, user: { kind: 'cn' }, certificateVerification: false } as const;
   async function setup(wrap: (s: UserStore) => UserStore = (s) => s, extra: Partial<Parameters<typeof createAuthenticator>[0]> = {}) {
-    const store = await openUserStore({ path: join(mkdtempSync(join(tmpdir(), 'mtls-auth-ucache-')), 'users.mdb') });
+    const store = createMemoryUserStore();
     cleanups.push(() => store.close());
     await store.create({ username: 'alice', password: 'alice-pw', role: 'super_user' });
     let gets = 0;
@@ -350,6 +350,32 @@ describe('per-connection user cache', () => {
       await rawRequests(port, client(pki.alice), Array(4).fill({}));
       expect(gets()).toBe(4);
     }
+  });
+});
+
+describe('credentialCacheTtlMs (authentication.cacheTTL) bounds the per-connection Basic cache', () => {
+  it('reuses a verified password within the TTL and verifies it again after', async () => {
+    const store = createMemoryUserStore();
+    cleanups.push(() => store.close());
+    await store.create({ username: 'carol', password: 'carol-pw', role: 'reader' });
+    let verifies = 0;
+    const counted: UserStore = { ...store, verifyPassword: (u, p) => (verifies++, store.verifyPassword(u, p)) };
+    let t = Date.now();
+    const auth = createAuthenticator({ users: counted, tokens, mtls: false, trustedCas: [], credentialCacheTtlMs: 1000, now: () => new Date(t) });
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: false, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    const basic = { authorization: `Basic ${Buffer.from('carol:carol-pw').toString('base64')}` };
+    const r = await rawRequests(s.port, { ca: [pki.caA.cert] }, Array(4).fill(basic), 5000, async (n) => {
+      if (n === 2) t += 1001;
+    });
+    expect(r.replies.map((x) => x.status)).toEqual([200, 200, 200, 200]);
+    expect(verifies).toBe(2); // requests 1 and 3 (after the TTL); 2 and 4 from the cache
+    verifies = 0;
+    const none = createAuthenticator({ users: counted, tokens, mtls: false, trustedCas: [], credentialCacheTtlMs: 0 });
+    const s0 = await startServer(none, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: false, rejectUnauthorized: false });
+    cleanups.push(s0.close);
+    await rawRequests(s0.port, { ca: [pki.caA.cert] }, Array(3).fill(basic));
+    expect(verifies).toBe(3);
   });
 });
 

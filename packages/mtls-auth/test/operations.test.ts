@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createTokenService, handleAuthOperation, openUserStore, requireSuperUser, type TokenService, type UserStore } from '../src/index.js';
+import { createTokenService, handleAuthOperation, createMemoryUserStore, requireSuperUser, type TokenService, type UserStore } from '../src/index.js';
 
 let users: UserStore;
 let tokens: TokenService;
@@ -11,7 +11,7 @@ const admin = { username: 'admin', role: 'super_user' };
 const plain = { username: 'reader', role: 'reader' };
 
 beforeAll(async () => {
-  users = await openUserStore({ path: join(mkdtempSync(join(tmpdir(), 'mtls-auth-ops-')), 'users.mdb') });
+  users = createMemoryUserStore();
   await users.create({ username: 'admin', password: 'admin-pw', role: 'super_user' });
   await users.create({ username: 'reader', password: 'reader-pw', role: 'reader' });
   tokens = createTokenService({ secret: randomBytes(32), operationTokenTimeoutMs: 60_000, refreshTokenTimeoutMs: 60_000 });

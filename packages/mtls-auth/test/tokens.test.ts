@@ -3,7 +3,7 @@ import { mkdtempSync, statSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createTokenService, loadOrCreateSecret } from '../src/index.js';
+import { createTokenService } from '../src/index.js';
 
 describe('createTokenService', () => {
   let clock = new Date('2026-01-01T00:00:00Z');
@@ -40,16 +40,5 @@ describe('createTokenService', () => {
 
   it('refuses a short secret', () => {
     expect(() => createTokenService({ secret: randomBytes(8), operationTokenTimeoutMs: 1, refreshTokenTimeoutMs: 1 })).toThrow(/32 bytes/);
-  });
-});
-
-describe('loadOrCreateSecret', () => {
-  it('creates <dir>/.jwt-secret 0600 once and reads it back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mtls-auth-secret-'));
-    const a = await loadOrCreateSecret(dir);
-    expect(a.length).toBe(32);
-    expect(statSync(join(dir, '.jwt-secret')).mode & 0o777).toBe(0o600);
-    expect(Buffer.from(await loadOrCreateSecret(dir)).equals(Buffer.from(a))).toBe(true);
-    expect(readdirSync(dir)).toEqual(['.jwt-secret']); // no temp files left behind
   });
 });

@@ -5,6 +5,7 @@
 //
 //   pnpm --filter @harper-tls/revocation bench            # 1k, 10k, 100k, 1M entries (~2-3 min)
 //   BENCH_QUICK=1 node bench/crl.mjs                       # without 1M, and without pkijs on 100k with raised limits (~40 s)
+//   BENCH_SIZES=1000000 node bench/crl.mjs                 # only the sizes listed (comma-separated)
 //
 // CRLs are cached in $TMPDIR/harper-tls-crl-bench so a rerun skips generation.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,7 +18,7 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const DIST = join(HERE, '..', 'dist', 'index.js');
 const DIR = join(tmpdir(), 'harper-tls-crl-bench');
 const QUICK = Boolean(process.env.BENCH_QUICK);
-const SIZES = QUICK ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000];
+const SIZES = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : QUICK ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000];
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 /** Serial i of the synthesized CRLs: 16 hex digits, distinct, spread. */

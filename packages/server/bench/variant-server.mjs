@@ -9,11 +9,11 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, randomBytes } from 'node:crypto';
-import { createAuthenticator, createTokenService, openUserStore } from '@harper-tls/mtls-auth';
+import { createAuthenticator, createTokenService } from '@harper-tls/mtls-auth';
 
 const cfg = JSON.parse(process.argv[2]);
 // cfg.module: another build of @harper-tls/server (a bench/snapshot.mjs snapshot).
-const { HarperServer, TlsContextSet, buildEntry, createLogger } = await import(cfg.module ?? '@harper-tls/server');
+const { HarperServer, TlsContextSet, buildEntry, createLogger, openUserStore } = await import(cfg.module ?? '@harper-tls/server');
 const entry = buildEntry({ certPem: readFileSync(cfg.cert, 'utf8'), keyPem: readFileSync(cfg.key, 'utf8'), caPem: readFileSync(cfg.ca, 'utf8'), name: 'bench' });
 const contexts = new TlsContextSet({ entries: [entry], defaultIndex: 0 });
 const mtls = { required: true, user: { kind: 'cn' }, certificateVerification: false };

@@ -4,9 +4,11 @@ import type { TLSSocket } from 'node:tls';
 import type { HarperConfig, MtlsConfig } from '@harper-tls/config';
 import { createLocalCa, createOcspHttpHandler, recoverKeysDir } from '@harper-tls/cert-gen';
 import { createRevocationChecker, type RevocationChecker } from '@harper-tls/revocation';
-import { createAuthenticator, createTokenService, handleAuthOperation, loadOrCreateSecret, openUserStore, type UserStore } from '@harper-tls/mtls-auth';
+import { createAuthenticator, createTokenService, handleAuthOperation, type UserStore } from '@harper-tls/mtls-auth';
+import { openUserStore } from './storage/user-store.js';
+import { loadOrCreateSecret } from './storage/jwt-secret.js';
 import type { Logger } from './logger.js';
-import { openServerDatabase, databaseDir, keyValueStore, bytesStore, type ServerDatabase } from './database.js';
+import { openServerDatabase, keyValueStore, bytesStore, type ServerDatabase } from './database.js';
 import { CertificateRegistry } from './certificates/registry.js';
 import { fileKeyStore, runtimeKeysDir } from './certificates/key-files.js';
 import { watchTlsFiles } from './certificates/watch.js';
@@ -15,6 +17,8 @@ import { certificateOperations } from './operations/certificates.js';
 import { localCaOperations } from './operations/local-ca.js';
 import { TrustGeneration } from './trust-generation.js';
 import type { OperationHandler } from './operations/types.js';
+import { authorizeLocal } from './http/authorize-local.js';
+import { auditAuthentication } from './audit.js';
 import { localCaRoute, metricsRoute, CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 import { ServerMetrics, authReasonCategory } from './metrics.js';
 import { instrumentChecker, instrumentedFetch, instrumentedStore } from './revocation-metrics.js';
@@ -35,6 +39,11 @@ export interface StartOptions {
   metrics?: { requireAuthentication?: boolean };
   /** How often the local CA's records are polled for revocations made by another process (`harper-tls cert revoke`), ms. Default 250. */
   localCaPollMs?: number;
+  /**
+   * For `authentication.authorizeLocal`: whether a request came through a trusted proxy or carries
+   * a PROXY-protocol address (SPEC.md section 7). Default: never (the forwarded headers are checked regardless).
+   */
+  cameThroughProxy?: (req: import('node:http').IncomingMessage) => boolean;
 }
 
 export interface HarperInstance {
@@ -73,12 +82,16 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     for (const c of closers.reverse()) await c();
   };
   try {
-    const database = openServerDatabase(config.rootPath);
+    const database = openServerDatabase(config.rootPath, config.storage.path);
     closers.push(() => database.close());
-    const dbDir = databaseDir(config.rootPath);
+    const dbDir = config.storage.path;
     const users = await openUserStore({ path: join(dbDir, 'users.mdb') });
     closers.push(() => users.close());
-    const admin = await users.ensureAdmin({ username: opts.admin?.username ?? 'admin', password: opts.admin?.password });
+    const adminName = opts.admin?.username ?? 'admin';
+    const admin = await users.ensureAdmin({ username: adminName, password: opts.admin?.password });
+    if (config.authentication.authorizeLocal) {
+      logger.warn({ user: adminName }, `authentication.authorizeLocal is on: a request from this machine (loopback or the domain socket, not through a proxy) without credentials is the super user "${adminName}"`);
+    }
     const tokens = createTokenService({
       secret: await loadOrCreateSecret(dbDir),
       operationTokenTimeoutMs: config.authentication.operationTokenTimeoutMs,
@@ -115,7 +128,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       return c;
     };
 
-    const authenticate = (api: 'app' | 'operations', secure: boolean): Authenticate => {
+    const authenticate = (api: 'app' | 'operations', secure: boolean, via?: 'socket'): Authenticate => {
       const mtls = secure ? (api === 'app' ? config.http.mtls : config.operationsApi.network.mtls) : false;
       const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
       const auth = createAuthenticator({
@@ -125,17 +138,22 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         trustedCas: (socket: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string | false }).servername || undefined),
         revocation: checkerFor(mtls),
         trustGeneration: () => trust.value,
+        userCacheTtlMs: config.authentication.cacheTtlMs,
+        credentialCacheTtlMs: config.authentication.cacheTtlMs,
         // No logger: HarperServer writes the one audit line per refused request (with its request id).
       });
-      const listener: ListenerName = api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
+      const listener: ListenerName = via === 'socket' ? 'operations-socket' : api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
+      const base: Authenticate = (req) => auth.authenticate(req);
+      const check = config.authentication.authorizeLocal
+        ? authorizeLocal(base, { viaSocket: via === 'socket', admin: () => users.get(adminName), cameThroughProxy: opts.cameThroughProxy })
+        : base;
+      const audit = config.logging.auditAuthEvents;
+      const auditing = audit.logFailed || audit.logSuccessful;
       return async (req) => {
-        const result = await auth.authenticate(req);
-        metrics.authentications.inc({
-          listener,
-          method: result.ok ? result.method : attemptedMethod(req, result.error),
-          outcome: result.ok ? 'ok' : 'failed',
-          reason: result.ok ? '' : authReasonCategory(result.reason),
-        });
+        const result = await check(req);
+        const method = result.ok ? result.method : attemptedMethod(req, result.error);
+        metrics.authentications.inc({ listener, method, outcome: result.ok ? 'ok' : 'failed', reason: result.ok ? '' : authReasonCategory(result.reason) });
+        if (auditing) auditAuthentication(logger, audit, req, result, listener, method);
         return result;
       };
     };

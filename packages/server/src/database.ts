@@ -22,8 +22,8 @@ export function databaseDir(rootPath: string): string {
   return join(rootPath, 'database');
 }
 
-export function openServerDatabase(rootPath: string): ServerDatabase {
-  const dir = databaseDir(rootPath);
+/** Opens `<dir>/server.mdb`; `dir` is `storage.path` (default `<ROOTPATH>/database`). */
+export function openServerDatabase(rootPath: string, dir: string = databaseDir(rootPath)): ServerDatabase {
   const path = join(dir, 'server.mdb');
   let root: RootDatabase;
   try {

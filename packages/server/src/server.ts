@@ -1,18 +1,20 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { HarperConfig, MtlsConfig } from '@harper-tls/config';
+import type { HarperConfig, ListenerLimits, MtlsConfig } from '@harper-tls/config';
 import type { Logger } from './logger.js';
 import { TlsContextSet } from './tls/context-set.js';
-import { listen, closeGracefully } from './http/listen.js';
+import { listen, listenSocket, closeGracefully } from './http/listen.js';
 import { sendJson, readJsonObject, BodyError } from './http/respond.js';
 import { requestId } from './http/request-id.js';
+import { applyCors, corsPolicy, type CorsPolicy } from './http/cors.js';
 import type { Caller, OperationHandler, OperationResult } from './operations/types.js';
 
 /** Outcome of authenticating one request (the shape @harper-tls/mtls-auth returns). */
 export type AuthOutcome =
-  | { ok: true; user: { username: string; role: string }; method: 'mtls' | 'basic' | 'jwt' }
+  | { ok: true; user: { username: string; role: string }; method: 'mtls' | 'basic' | 'jwt' | 'local' }
   | { ok: false; status: number; error: string; reason?: string };
 
 export type Authenticate = (req: IncomingMessage) => Promise<AuthOutcome>;
@@ -30,15 +32,24 @@ export interface RouteContext {
 /** A route outside the fixed ones (e.g. the local CA's CRL and OCSP, /metrics); returns false when it does not handle the path. */
 export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, url: URL, ctx: RouteContext) => Promise<boolean> | boolean;
 
-export type ListenerName = 'http' | 'https' | 'operations' | 'operations-secure';
+export type ListenerName = 'http' | 'https' | 'operations' | 'operations-secure' | 'operations-socket';
 
 export interface ListenerPlan {
   name: ListenerName;
   api: 'app' | 'operations';
+  /** TCP port (0: any free one); ignored when `socketPath` is set. */
   port: number;
+  /** A Unix domain socket instead of a port (`operationsApi.network.domainSocket`). */
+  socketPath?: string;
   /** Present for the secure listeners. */
   tls?: { contexts: TlsContextSet; mtls: MtlsConfig | false };
   authenticate: Authenticate;
+  /** CORS of this API (`cors` + `corsAccessList`); absent when off. */
+  cors?: CorsPolicy;
+  /** Timeouts and header limits (`keepAliveTimeout`, `headersTimeout`, `timeout`, `maxHeaderSize`); absent: Node's defaults, no inactivity timeout. */
+  limits?: ListenerLimits;
+  /** Secure listeners: ALPN offers `h2` besides `http/1.1` (`http.http2`). Default false. */
+  http2?: boolean;
 }
 
 export interface HarperServerOptions {
@@ -61,6 +72,9 @@ export interface HarperServerOptions {
 export interface ListeningInfo {
   name: ListenerName;
   port: number;
+  /** The address actually bound, as the OS reports it: `::` or `0.0.0.0` mean every interface. */
+  address: string;
+  /** A URL that reaches it: `localhost` when bound to every interface, else the bound address. */
   url: string;
 }
 
@@ -74,7 +88,7 @@ const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_\-/]*$/;
  */
 export class HarperServer {
   readonly #opts: HarperServerOptions;
-  readonly #servers = new Map<ListenerName, http.Server | http2.Http2SecureServer>();
+  readonly #servers = new Map<ListenerName, http.Server | https.Server | http2.Http2SecureServer>();
   /** Per secure server: open HTTP/2 sessions and HTTP/1.1 sockets (with their in-flight count), for a graceful close. */
   readonly #secureConnections = new Map<http2.Http2SecureServer, { sessions: Set<http2.ServerHttp2Session>; http1: Map<Socket, number> }>();
   #info: ListeningInfo[] = [];
@@ -88,8 +102,11 @@ export class HarperServer {
     return this.#info;
   }
 
-  /** The Node server of a listener: `http.Server` for plain ones, `Http2SecureServer` (HTTP/2 and HTTP/1.1 by ALPN) for secure ones. */
-  server(name: ListenerName): http.Server | http2.Http2SecureServer | undefined {
+  /**
+   * The Node server of a listener: `http.Server` for plain ones; for secure ones `https.Server`
+   * (HTTP/1.1 only, the default) or, with `http2`, `Http2SecureServer` (HTTP/2 and HTTP/1.1 by ALPN).
+   */
+  server(name: ListenerName): http.Server | https.Server | http2.Http2SecureServer | undefined {
     return this.#servers.get(name);
   }
 
@@ -98,10 +115,16 @@ export class HarperServer {
     try {
       for (const plan of this.#opts.listeners) {
         const server = this.#servers.get(plan.name)!;
+        if (plan.socketPath !== undefined) {
+          await listenSocket(server, plan.socketPath, `${plan.name} listener`);
+          info.push({ name: plan.name, port: 0, address: plan.socketPath, url: `unix:${plan.socketPath}` });
+          continue;
+        }
         const port = await listen(server, plan.port, this.#opts.host, `${plan.name} listener`);
-        const host = this.#opts.host && this.#opts.host !== '0.0.0.0' && this.#opts.host !== '::' ? this.#opts.host : 'localhost';
+        const address = (server.address() as { address?: string } | null)?.address ?? this.#opts.host ?? '::';
+        const host = address === '0.0.0.0' || address === '::' ? 'localhost' : address;
         const scheme = plan.tls ? 'https' : 'http';
-        info.push({ name: plan.name, port, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/` });
+        info.push({ name: plan.name, port, address, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/` });
       }
     } catch (err) {
       await this.close();
@@ -136,7 +159,7 @@ export class HarperServer {
     this.#info = [];
   }
 
-  #createServer(plan: ListenerPlan): http.Server | http2.Http2SecureServer {
+  #createServer(plan: ListenerPlan): http.Server | https.Server | http2.Http2SecureServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       const id = requestId(req);
       this.#handle(plan, req, res, id).catch((err) => {
@@ -144,22 +167,41 @@ export class HarperServer {
         sendJson(res, 500, { error: 'Internal server error' }, { 'x-request-id': id });
       });
     };
-    const common = { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000 };
-    if (!plan.tls) return http.createServer(common, handler);
+    const limits = nodeLimits(plan.limits);
+    if (!plan.tls) {
+      const plain = http.createServer(limits, handler);
+      plain.timeout = limits.timeout;
+      return plain;
+    }
     const { contexts, mtls } = plan.tls;
+    const tlsOptions = {
+      ...contexts.defaultOptions(),
+      SNICallback: contexts.sniCallback,
+      requestCert: mtls !== false,
+      rejectUnauthorized: mtls !== false && mtls.required,
+    };
+    const onTlsError = (err: Error, socket: TLSSocket) => {
+      this.#opts.logger.debug({ listener: plan.name, remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+    };
+    if (!plan.http2) {
+      // http.http2 off (the default): HTTP/1.1 only; ALPN offers nothing else (Http2SecureServer always adds h2).
+      const h1 = https.createServer({ ...tlsOptions, ...limits, ALPNProtocols: ['http/1.1'] }, handler);
+      Object.assign(h1, limits);
+      contexts.onUpdate((opts) => h1.setSecureContext(opts));
+      h1.on('tlsClientError', onTlsError);
+      return h1;
+    }
     // HTTP/2 and HTTP/1.1 on the same port, chosen by ALPN (h2 preferred).
     const server = http2.createSecureServer(
       {
-        ...contexts.defaultOptions(),
+        ...tlsOptions,
         allowHTTP1: true,
-        ALPNProtocols: ['h2', 'http/1.1'],
-        SNICallback: contexts.sniCallback,
-        requestCert: mtls !== false,
-        rejectUnauthorized: mtls !== false && mtls.required,
+        ...(plan.limits?.maxHeaderSize !== undefined ? { settings: { maxHeaderListSize: plan.limits.maxHeaderSize } } : {}),
       },
       handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
-    Object.assign(server, { timeout: 0, keepAliveTimeout: common.keepAliveTimeout, headersTimeout: common.headersTimeout, requestTimeout: common.requestTimeout });
+    // The HTTP/1.1 side of an Http2SecureServer reads these from the server object (connectionsCheckingInterval on 'listening').
+    Object.assign(server, limits);
     contexts.onUpdate((opts) => server.setSecureContext(opts));
     const conns = { sessions: new Set<http2.ServerHttp2Session>(), http1: new Map<Socket, number>() };
     this.#secureConnections.set(server, conns);
@@ -180,9 +222,7 @@ export class HarperServer {
         if (conns.http1.has(socket)) conns.http1.set(socket, Math.max(0, conns.http1.get(socket)! - 1));
       });
     });
-    server.on('tlsClientError', (err, socket: TLSSocket) => {
-      this.#opts.logger.debug({ listener: plan.name, remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
-    });
+    server.on('tlsClientError', onTlsError);
     return server;
   }
 
@@ -195,6 +235,12 @@ export class HarperServer {
     const raw = req.url ?? '/';
     // A plain path (the common case) is its own pathname; anything else goes through URL parsing.
     const pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
+    // --- CORS (issue 18): only listeners with cors on, only requests that carry Origin.
+    if (plan.cors !== undefined) {
+      const origin = req.headers.origin;
+      if (origin !== undefined && applyCors(plan.cors, req, res, origin)) return;
+    }
+    // --- end CORS
     // No per-request logger.child(): most requests log nothing, and a child costs ~3 µs. Lines
     // carry { reqId, listener } explicitly instead.
     if (pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -288,6 +334,34 @@ export class HarperServer {
   }
 }
 
+/** Node's defaults for what is not configured (SPEC.md section 11: "Node's"), and `timeout` 120000 ms. */
+const NODE_KEEP_ALIVE_MS = 5_000;
+const NODE_HEADERS_TIMEOUT_MS = 60_000;
+/** How long a whole request may take to arrive (Node's requestTimeout); at least the headers timeout. */
+const REQUEST_TIMEOUT_MS = 60_000;
+/** Node checks headersTimeout/requestTimeout on this interval (its default is 30 s): SPEC.md section 11 wants them enforced within 1 s. */
+const CONNECTIONS_CHECKING_MS = 500;
+
+/**
+ * Node closes an idle keep-alive socket 1000 ms after `keepAliveTimeout` (a buffer so clients, told
+ * `Keep-Alive: timeout=N`, stop reusing it first). Half of that comes off what Node is given, so
+ * the socket closes within 0.5 s after the configured time and clients are told slightly less.
+ */
+const KEEP_ALIVE_BUFFER_SHARE_MS = 500;
+
+function nodeLimits(l: ListenerLimits | undefined) {
+  const headersTimeout = l?.headersTimeout ?? NODE_HEADERS_TIMEOUT_MS;
+  const keepAlive = l?.keepAliveTimeout ?? NODE_KEEP_ALIVE_MS;
+  return {
+    keepAliveTimeout: keepAlive > KEEP_ALIVE_BUFFER_SHARE_MS ? keepAlive - KEEP_ALIVE_BUFFER_SHARE_MS : keepAlive,
+    headersTimeout,
+    requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_MS,
+    timeout: l?.timeout ?? 0,
+    ...(l?.maxHeaderSize !== undefined ? { maxHeaderSize: l.maxHeaderSize } : {}),
+  };
+}
+
 /** Operations that carry their own credentials in the body. */
 const ANONYMOUS_OPERATIONS = new Set(['create_authentication_tokens', 'refresh_operation_token']);
 
@@ -297,17 +371,22 @@ export function planListeners(
   parts: {
     appContexts?: TlsContextSet;
     operationsContexts?: TlsContextSet;
-    authenticate: (api: 'app' | 'operations', secure: boolean) => Authenticate;
+    /** `via: 'socket'` for the Operations API's domain socket. */
+    authenticate: (api: 'app' | 'operations', secure: boolean, via?: 'socket') => Authenticate;
   },
 ): ListenerPlan[] {
   const plans: ListenerPlan[] = [];
   const { http: app, operationsApi } = config;
-  if (app.port !== null) plans.push({ name: 'http', api: 'app', port: app.port, authenticate: parts.authenticate('app', false) });
-  if (app.securePort !== null) {
-    plans.push({ name: 'https', api: 'app', port: app.securePort, tls: { contexts: parts.appContexts!, mtls: app.mtls }, authenticate: parts.authenticate('app', true) });
-  }
   const ops = operationsApi.network;
-  if (ops.port !== null) plans.push({ name: 'operations', api: 'operations', port: ops.port, authenticate: parts.authenticate('operations', false) });
+  const appCors = corsPolicy(app.cors, 'app');
+  const opsCors = corsPolicy(ops.cors, 'operations');
+  const appExtra = { cors: appCors, limits: app.limits };
+  const opsExtra = { cors: opsCors, limits: ops.limits };
+  if (app.port !== null) plans.push({ name: 'http', api: 'app', port: app.port, authenticate: parts.authenticate('app', false), ...appExtra });
+  if (app.securePort !== null) {
+    plans.push({ name: 'https', api: 'app', port: app.securePort, tls: { contexts: parts.appContexts!, mtls: app.mtls }, authenticate: parts.authenticate('app', true), ...appExtra, http2: app.http2 });
+  }
+  if (ops.port !== null) plans.push({ name: 'operations', api: 'operations', port: ops.port, authenticate: parts.authenticate('operations', false), ...opsExtra });
   if (ops.securePort !== null) {
     plans.push({
       name: 'operations-secure',
@@ -315,7 +394,11 @@ export function planListeners(
       port: ops.securePort,
       tls: { contexts: parts.operationsContexts!, mtls: ops.mtls },
       authenticate: parts.authenticate('operations', true),
+      ...opsExtra, // the Operations API stays HTTP/1.1 (no http2)
     });
+  }
+  if (ops.domainSocket !== null) {
+    plans.push({ name: 'operations-socket', api: 'operations', port: 0, socketPath: ops.domainSocket, authenticate: parts.authenticate('operations', false, 'socket'), ...opsExtra });
   }
   return plans;
 }

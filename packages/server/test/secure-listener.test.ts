@@ -21,8 +21,10 @@ describe('secure listener: HTTP/2 + HTTP/1.1 by ALPN, graceful close', () => {
     ca = await createCA({ commonName: 'Listener CA', days: 10 });
     const leaf = await issueCertificate({ ca, kind: 'server', commonName: 'localhost', sans: ['DNS:localhost'], days: 10 });
     const contexts = new TlsContextSet({ entries: [buildEntry({ certPem: leaf.certificatePem, keyPem: leaf.privateKeyPem, name: 'tls' })], defaultIndex: 0 }, 'https');
-    server = new HarperServer({ logger, host: '127.0.0.1', closeGraceMs: 3000, listeners: [{ name: 'https', api: 'app', port: 0, tls: { contexts, mtls: false }, authenticate }], operations: [] });
-    port = (await server.listen())[0]!.port;
+    server = new HarperServer({ logger, host: '127.0.0.1', closeGraceMs: 3000, listeners: [{ name: 'https', api: 'app', port: 0, tls: { contexts, mtls: false }, authenticate, http2: true }], operations: [] });
+    const [info] = await server.listen();
+    port = info!.port;
+    expect(info).toEqual({ name: 'https', port, address: '127.0.0.1', url: `https://127.0.0.1:${port}/` });
   });
   afterAll(() => server.close());
 

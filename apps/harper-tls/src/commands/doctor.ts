@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MtlsConfig } from '@harper-tls/config';
 import { usernameFromCertificate } from '@harper-tls/mtls-auth';
-import { CertificateRegistry, createLogger, databaseDir, fileKeyStore, hostMatches, keyValueStore, runtimeKeysDir, type TlsMaterial } from '@harper-tls/server';
+import { CertificateRegistry, createLogger, fileKeyStore, hostMatches, keyValueStore, runtimeKeysDir, type TlsMaterial } from '@harper-tls/server';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
@@ -105,7 +105,7 @@ export const doctor: Command = {
     if (report.rejected || mtls === false) return report.finish(ctx.stdout, { required: false, api });
     report.say('ok', `mTLS is on (${mtlsKey}), ${mtls.required ? 'required: a handshake without a trusted certificate fails' : 'optional: a client without a trusted certificate may still use Basic or JWT'}`);
 
-    const stores = await openStores(config.rootPath);
+    const stores = await openStores(config.rootPath, config.storage.path);
     try {
       // 1. Trust chain, CA flags, validity, key usage: the CAs of the entry SNI picks, run-time CAs included.
       const certificateStore = stores.db ? readOnly(keyValueStore(stores.db.certificates), ['put', 'remove']) : EMPTY_CERTIFICATE_STORE;
@@ -146,7 +146,7 @@ export const doctor: Command = {
       let role: string | undefined;
       if (username !== undefined) {
         const user = await stores.users?.get(username);
-        if (!stores.users) report.fail('identity', `user: there is no user store yet (${join(databaseDir(config.rootPath), 'users.mdb')}); start the server once`, `user "${username}" does not exist`);
+        if (!stores.users) report.fail('identity', `user: there is no user store yet (${join(config.storage.path, 'users.mdb')}); start the server once`, `user "${username}" does not exist`);
         else if (!user) report.fail('identity', `user: "${username}" does not exist; create it with the add_user operation`, `user "${username}" does not exist`);
         else if (!user.active) report.fail('identity', `user: "${username}" exists but is not active; enable it with alter_user (active: true)`, `user "${username}" is not active`);
         else {

@@ -16,7 +16,7 @@ export async function openLocalCa(ctx: CommandContext, flags: Record<string, unk
   if (!auto) {
     throw new CliError(`no local CA in ${config.rootPath}/keys/ (ca.pem and ca-privateKey.pem); start the server once (harper-tls start --root ${config.rootPath}) to create it`);
   }
-  const db = openServerDatabase(config.rootPath);
+  const db = openServerDatabase(config.rootPath, config.storage.path);
   const ca = createLocalCa({ ca: auto, store: keyValueStore(db.localCa), ...localCaUrls(config) });
   return { ca, close: () => db.close() };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, formatIssue, loadConfig, validateTlsMaterial, type HarperConfig } from '@harper-tls/config';
 import { ensureSelfSignedCertificates } from '@harper-tls/cert-gen';
-import { createLogger, startHarper } from '@harper-tls/server';
+import { openLog, startHarper } from '@harper-tls/server';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CONFIG_FLAG, KEY_TYPE_FLAG, keyLabel, keyTypeFlag, ROOT_FLAG, rootPath, usage } from './common.js';
@@ -10,8 +10,24 @@ import { guardProcess } from '../process-guard.js';
 
 const FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG, ...KEY_TYPE_FLAG };
 
+/**
+ * The address a listener really bound, as a URL: `https://[::]:9927/ (all interfaces, e.g.
+ * https://localhost:9927/)` when it listens everywhere, never a localhost that would suggest
+ * it is reachable from this machine only.
+ */
+export function listeningText(l: { address: string; port: number; url: string }): string {
+  const scheme = l.url.slice(0, l.url.indexOf(':'));
+  const bound = `${scheme}://${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}/`;
+  return l.address === '::' || l.address === '0.0.0.0' ? `${bound} (all interfaces, e.g. ${l.url})` : bound;
+}
+
 function usesDefaultFiles(config: HarperConfig): boolean {
   return [...config.tls, ...config.operationsApi.tls].some((e) => [e.certificate, e.privateKey, e.certificateAuthority].some((s) => s?.isDefault));
+}
+
+/** SPEC.md section 11: the Harper keys harper-tls does not use, named once at start (output and log). */
+export function ignoredHarperKeysLine(config: HarperConfig): string | undefined {
+  return config.ignoredHarperKeys.length ? `ignored Harper keys (not used by harper-tls): ${config.ignoredHarperKeys.join(', ')}` : undefined;
 }
 
 export const start: Command = {
@@ -38,6 +54,11 @@ export const start: Command = {
     const { config, warnings, created } = await loadConfig({ root, configFile: flags.config as string | undefined, overrides, env: ctx.env, homedir: ctx.homedir });
     if (created) ctx.stdout(`Created configuration ${config.configPath}\n`);
     for (const w of warnings) ctx.stderr(`warning: ${formatIssue(w)}\n`);
+    if (config.authentication.authorizeLocal) {
+      ctx.stderr('warning: authentication.authorizeLocal is on: a request from this machine (loopback or the domain socket, not through a proxy) without credentials is the super user\n');
+    }
+    const ignored = ignoredHarperKeysLine(config);
+    if (ignored) ctx.stdout(`${ignored}\n`);
     if (usesDefaultFiles(config)) {
       const result = await progressFor(ctx).run(keyLabel(keyType, 'the self-signed CA and server certificate', true), () => ensureSelfSignedCertificates({ keysDir: join(config.rootPath, 'keys'), keyType }));
       if (result.recovered.length) ctx.stdout(`Finished an interrupted replacement of ${result.recovered.join(', ')} (renew-certs was stopped midway; the new set is complete)\n`);
@@ -47,21 +68,26 @@ export const start: Command = {
     const issues = validateTlsMaterial(config);
     if (issues.length) throw new ConfigError(issues);
 
-    const logger = createLogger({ level: config.logging.level });
+    // <logging.root>/hdb.log and/or stdout, as Harper (logging.file, logging.stdStreams, logging.rotation).
+    const log = openLog(config.logging);
+    const logger = log.logger;
     const unguard = guardProcess(logger);
+    // At warn, so Harper's default level (warn) keeps it in the log.
+    if (ignored) logger.warn({ keys: config.ignoredHarperKeys }, ignored);
     try {
       const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME, password: ctx.env.HDB_ADMIN_PASSWORD } });
       if (instance.generatedAdminPassword) {
         ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME ?? 'admin'}" (super_user) with password: ${instance.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
       }
       for (const e of instance.expiringSoon) ctx.stderr(`warning: certificate ${e.name} (${e.subject}) expires on ${e.validTo}; run harper-tls renew-certs or replace it\n`);
-      for (const l of instance.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${l.url}\n`);
+      for (const l of instance.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${listeningText(l)}\n`);
       const signal = await ctx.stopSignal;
       ctx.stdout(`Received ${signal}, stopping\n`);
       await instance.close();
       return 0;
     } finally {
       unguard();
+      await log.close();
     }
   },
 };

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openUserStore, type UserStore } from '@harper-tls/mtls-auth';
+import type { UserStore } from '@harper-tls/mtls-auth';
+import { openUserStore } from '@harper-tls/server';
 import { databaseDir, openServerDatabase, type ServerDatabase } from '@harper-tls/server';
 
 export interface DoctorStores {
@@ -14,9 +15,8 @@ export interface DoctorStores {
  * Opens what the doctor reads, never creating a store that does not exist yet. lmdb lets a
  * running server and this process (or this process twice) have the same store open.
  */
-export async function openStores(root: string): Promise<DoctorStores> {
-  const dir = databaseDir(root);
-  const db = existsSync(join(dir, 'server.mdb')) ? openServerDatabase(root) : undefined;
+export async function openStores(root: string, dir: string = databaseDir(root)): Promise<DoctorStores> {
+  const db = existsSync(join(dir, 'server.mdb')) ? openServerDatabase(root, dir) : undefined;
   let users: UserStore | undefined;
   try {
     users = existsSync(join(dir, 'users.mdb')) ? await openUserStore({ path: join(dir, 'users.mdb') }) : undefined;

@@ -131,6 +131,8 @@ export async function startServer(name: string, verification: object): Promise<{
       `    port: ${ports.ops}`,
       'logging:',
       '  level: info',
+      '  file: false', // the lines are read from stdout (logging.stdStreams)
+      '  stdStreams: true',
       '',
     ].join('\n'),
   );
@@ -140,10 +142,10 @@ export async function startServer(name: string, verification: object): Promise<{
   return { child, ports };
 }
 
-/** Log lines (stderr, pino JSON) written after `from` that mention `needle`. */
+/** Log lines (stdout with logging.stdStreams, pino JSON) written after `from` that mention `needle`. */
 export const linesAfter = (child: Child, from: number, needle: string): string[] =>
   child
-    .stderr()
+    .stdout()
     .slice(from)
     .split('\n')
     .filter((l) => l.includes(needle));
@@ -189,7 +191,7 @@ export async function tearDown(): Promise<void> {
 export async function scenario(child: Child, ports: Ports, mode: string, faults: Array<[string, string, Reply]>, logCounts: Map<string, { fault: number; auth: number; requests: number }>, results: string[]): Promise<void> {
     const pid = child.proc.pid!;
     for (const [name, needle, expected] of faults) {
-      const from = child.stderr().length;
+      const from = child.stdout().length;
       const rss0 = rssOf(pid);
       let rssMax = rss0;
       const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssOf(pid))), 50);

@@ -101,6 +101,8 @@ describe.runIf(canMount)('the embedded store runs out of disk space while servin
     expect((await op(ports.ops, { operation: 'add_certificate', name: 'after', certificate: cert, private_key: key })).status).toBe(200);
     expect(child.proc.exitCode).toBe(null);
     expect(child.stderr()).not.toMatch(/unhandled promise rejection/);
+    // The server's own log (logging.file, the default): <ROOTPATH>/log/hdb.log.
+    expect(readFileSync(join(root, 'log', 'hdb.log'), 'utf8')).not.toMatch(/unhandled promise rejection/);
   }, 60_000);
 });
 

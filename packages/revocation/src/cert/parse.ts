@@ -43,8 +43,15 @@ export interface CertInfo {
   /** DER of the signature AlgorithmIdentifier parameters, when present. */
   signatureAlgorithmParams?: Uint8Array;
   signatureValue: Uint8Array;
-  /** OIDs of critical extensions this parser does not know. */
+  /**
+   * OIDs of critical extensions a validator must refuse the certificate for (RFC 5280 section
+   * 4.2): unknown ones, and known ones the RFC requires to be non-critical and OpenSSL does not
+   * handle as critical (authority/subject key identifier, authority information access, issuer
+   * alternative name, freshest CRL). See `certificateProfileProblem`.
+   */
   unknownCriticalExtensions: string[];
+  /** OIDs of extensions present more than once (RFC 5280 section 4.2: "MUST NOT include more than one instance"). */
+  duplicateExtensions: string[];
 }
 
 const OID = {
@@ -59,8 +66,24 @@ const OID = {
   ocsp: '1.3.6.1.5.5.7.48.1',
   caIssuers: '1.3.6.1.5.5.7.48.2',
 };
-/** Critical extensions a path validator knows how to process (the ones listed above plus policy and name ones handled elsewhere). */
-const KNOWN = new Set([...Object.values(OID), '2.5.29.17', '2.5.29.18', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.30', '2.5.29.54', '2.5.29.46']);
+/**
+ * Extensions accepted when critical: OpenSSL's X509_supported_extension list (less the Netscape,
+ * RFC 3779 and proxy ones), whose processing is the TLS stack's (policies, name constraints) or
+ * this reader's. Not here, so refused when critical as by OpenSSL: authorityKeyIdentifier and
+ * subjectKeyIdentifier (RFC 5280 4.2.1.1, 4.2.1.2: MUST be non-critical), issuerAltName (4.2.1.7:
+ * SHOULD), freshestCRL (4.2.1.15: MUST), authorityInfoAccess (4.2.2.1: MUST).
+ */
+const CRITICAL_OK = new Set([OID.basicConstraints, OID.keyUsage, OID.extKeyUsage, OID.cdp, OID.ocspNoCheck, '2.5.29.17', '2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.30', '2.5.29.54']);
+
+/**
+ * Why a certificate must not be relied on by its extensions alone (RFC 5280 section 4.2), or
+ * undefined: a critical extension not handled, or an extension twice.
+ */
+export function certificateProfileProblem(c: CertInfo): string | undefined {
+  if (c.unknownCriticalExtensions.length) return `${c.subject} has unhandled critical extensions ${c.unknownCriticalExtensions.join(', ')}`;
+  if (c.duplicateExtensions.length) return `${c.subject} has extensions more than once: ${c.duplicateExtensions.join(', ')}`;
+  return undefined;
+}
 
 function pemToDer(text: string): Uint8Array {
   const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(text);
@@ -136,6 +159,7 @@ function parse(der: Uint8Array): CertInfo {
     })(),
     signatureValue: bitStringOf(der, sigT).bits,
     unknownCriticalExtensions: [],
+    duplicateExtensions: [],
   };
   let key: KeyObject | undefined | null = null;
   Object.defineProperty(info, 'publicKey', {
@@ -155,18 +179,24 @@ function parse(der: Uint8Array): CertInfo {
   if (extsT) {
     const list = children(der, extsT)[0];
     if (!list) throw new Error('empty extensions');
-    for (const ext of children(der, list)) readExtension(der, ext, info);
+    const seen = new Set<string>();
+    for (const ext of children(der, list)) {
+      const oid = readExtension(der, ext, info);
+      if (seen.has(oid) && !info.duplicateExtensions.includes(oid)) info.duplicateExtensions.push(oid);
+      seen.add(oid);
+    }
   }
   return info;
 }
 
 /** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
-function readExtension(der: Uint8Array, ext: Tlv, info: CertInfo): void {
+function readExtension(der: Uint8Array, ext: Tlv, info: CertInfo): string {
   const parts = children(der, ext);
   const oid = oidOf(der, parts[0]!);
   const critical = parts.length === 3 ? booleanOf(der, parts[1]!) : false;
   const valueT = parts[parts.length - 1]!;
   const v = readTlv(der, valueT.start, valueT.end);
+  if (critical && !CRITICAL_OK.has(oid)) info.unknownCriticalExtensions.push(oid);
   switch (oid) {
     case OID.basicConstraints: {
       // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }
@@ -211,7 +241,6 @@ function readExtension(der: Uint8Array, ext: Tlv, info: CertInfo): void {
     case OID.ocspNoCheck:
       info.hasOcspNoCheck = true;
       break;
-    default:
-      if (critical && !KNOWN.has(oid)) info.unknownCriticalExtensions.push(oid);
   }
+  return oid;
 }

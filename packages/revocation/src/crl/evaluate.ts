@@ -1,4 +1,4 @@
-import type { CertInfo } from '../cert/parse.js';
+import { certificateProfileProblem, type CertInfo } from '../cert/parse.js';
 import type { DistributionPoint, GeneralName } from '../cert/general-names.js';
 import { isIssuedBy, verifySignature } from '../cert/verify.js';
 import { namesEqual } from '../der/name.js';
@@ -15,7 +15,7 @@ export const REASON_NAMES: Record<number, string> = {
 export type CrlCheckResult =
   | { status: 'good'; crlIssuer: string }
   | { status: 'revoked'; reason: string; revokedAt: Date; crlIssuer: string }
-  /** `invalid`: a CRL was found but failed verification (bad signature, untrusted or revoked signer): never to be accepted in any failure mode. */
+  /** `invalid`: a CRL was found but failed verification (bad signature, untrusted or revoked signer, outside the RFC 5280 profile): never to be accepted in any failure mode. */
   | { status: 'unknown'; errors: string[]; invalid?: boolean };
 
 export interface CrlCheckArgs {
@@ -98,7 +98,6 @@ function scope(cert: CertInfo, dp: DistributionPoint, crl: ParsedCrl): number | 
 function fresh(crl: ParsedCrl, at: Date, graceMs: number): string | undefined {
   if (crl.thisUpdate.getTime() > at.getTime() + 5 * 60_000) return `CRL from ${crl.issuer} is not valid until ${crl.thisUpdate.toISOString()}`;
   if (crl.nextUpdate && at.getTime() > crl.nextUpdate.getTime() + graceMs) return `CRL from ${crl.issuer} expired at ${crl.nextUpdate.toISOString()} (nextUpdate)`;
-  if (crl.unknownCriticalExtension) return `CRL from ${crl.issuer} has an unknown critical extension ${crl.unknownCriticalExtension}`;
   return undefined;
 }
 
@@ -136,6 +135,8 @@ function findSigner(crl: ParsedCrl, args: CrlCheckArgs, depth: number): CertInfo
 function validateSigner(signer: CertInfo, args: CrlCheckArgs, depth: number): string | undefined {
   if (depth > 3) return `CRL signer ${signer.subject}: too deep`;
   if (args.at < signer.notBefore || args.at > signer.notAfter) return `CRL signer ${signer.subject} is not valid at ${args.at.toISOString()}`;
+  const profile = certificateProfileProblem(signer);
+  if (profile) return `CRL signer ${profile}`;
   const pool = [...args.anchors, args.issuer, ...args.candidateSigners];
   const parent = pool.find((p) => p !== signer && isIssuedBy(signer, p));
   if (!parent) return `CRL signer ${signer.subject} does not chain to a trusted CA`;
@@ -168,7 +169,7 @@ function pickDelta(base: ParsedCrl, signer: CertInfo, args: CrlCheckArgs): Parse
     if (!namesEqual(d.issuerDer, base.issuerDer) || !sameScope(d.idp, base.idp)) continue;
     if (d.deltaCrlIndicator > base.crlNumber) continue; // its base is newer than our complete CRL
     if (d.crlNumber !== undefined && d.crlNumber <= base.crlNumber) continue; // older than the complete CRL: adds nothing
-    if (fresh(d, args.at, args.gracePeriodMs) || !verifyCrlSignature(d, signer)) continue;
+    if (d.profileError || fresh(d, args.at, args.gracePeriodMs) || !verifyCrlSignature(d, signer)) continue;
     if (!best || (d.crlNumber ?? 0n) > (best.crlNumber ?? 0n)) best = d;
   }
   return best;
@@ -191,6 +192,13 @@ function evaluate(args: CrlCheckArgs, depth: number): CrlCheckResult {
         continue;
       }
       if ((interim & ~reasons) === 0) continue;
+      // A CRL outside the RFC 5280 profile is refused like one with a bad signature: it may
+      // never make a check pass, in any failure mode (OCSP may still answer).
+      if (crl.profileError) {
+        errors.push(`${crl.profileError.message} (${crl.profileError.code})`);
+        invalid = true;
+        continue;
+      }
       const stale = fresh(crl, at, gracePeriodMs);
       if (stale) {
         errors.push(stale);
@@ -220,7 +228,7 @@ function evaluate(args: CrlCheckArgs, depth: number): CrlCheckResult {
 /**
  * The revocation status of `cert` from the CRLs at hand, as RFC 5280 section 6.3 defines it:
  * scope by issuer, cRLIssuer and issuing distribution point; reasons masks; delta CRLs over
- * their base; freshness with a grace period; unknown critical extensions; the CRL signer
+ * their base; freshness with a grace period; the CRL profile (see crl/profile.ts); the CRL signer
  * verified (a bad signature is never "good"). `unknown` when the CRLs cannot decide.
  */
 export function checkCertificateWithCrls(args: CrlCheckArgs): CrlCheckResult {

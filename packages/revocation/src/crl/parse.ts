@@ -3,6 +3,7 @@ import { booleanOf, bytesOf, children, contentOf, integerOf, oidOf, readTlv, tim
 import { nameText, namesEqual } from '../der/name.js';
 import { algorithmOf } from '../cert/parse.js';
 import { parseDistributionPointName, parseGeneralNames, reasonMask, type GeneralName } from '../cert/general-names.js';
+import { CRL_EXT_CRITICAL, ENTRY_EXT_CRITICAL, criticalProblem, profileError } from './profile.js';
 
 /** IssuingDistributionPoint (RFC 5280 section 5.2.5), decoded. */
 export interface IssuingDistributionPoint {
@@ -35,8 +36,13 @@ export interface ParsedCrl {
   deltaCrlIndicator?: bigint;
   idp?: IssuingDistributionPoint;
   aki?: Uint8Array;
-  /** A critical CRL extension, or CRL entry extension, this reader does not know: the CRL must not be used. */
-  unknownCriticalExtension?: string;
+  /**
+   * Set when the CRL breaks the RFC 5280 profile in a way that makes it unusable (code
+   * ERR_REVOCATION_CRL_PROFILE): an unknown critical CRL or entry extension, a critical flag on
+   * an extension the RFC requires to be non-critical, a duplicate extension, or extensions in a
+   * v1 CRL. The checker treats such a CRL like one with a bad signature. The first problem found.
+   */
+  profileError?: RevocationError;
   signatureAlgorithmOid: string;
   signatureAlgorithmParams?: Uint8Array;
   signatureValue: Uint8Array;
@@ -47,8 +53,6 @@ export interface ParsedCrl {
 }
 
 const EXT = { aki: '2.5.29.35', crlNumber: '2.5.29.20', delta: '2.5.29.27', idp: '2.5.29.28', reason: '2.5.29.21', invalidity: '2.5.29.24', certIssuer: '2.5.29.29', hold: '2.5.29.23' };
-const KNOWN_CRL_EXT = new Set([EXT.aki, EXT.crlNumber, EXT.delta, EXT.idp, '2.5.29.18', '2.5.29.46', '1.3.6.1.5.5.7.1.1']);
-const KNOWN_ENTRY_EXT = new Set([EXT.reason, EXT.invalidity, EXT.certIssuer, EXT.hold]);
 /** The extensions of almost every real entry: just a reasonCode. Matched byte for byte to skip decoding. */
 const REASON_ONLY = [0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01];
 /** The async parser works in chunks of this many entries and yields once a slice has run this long. */
@@ -128,21 +132,32 @@ function parseIdp(b: Uint8Array, seq: Tlv): IssuingDistributionPoint {
   return idp;
 }
 
-/** Decodes one entry's extensions: reason, invalidity date, certificate issuer, unknown critical ones. */
-function entryExtensions(b: Uint8Array, exts: Tlv): { reasonCode?: number; invalidityDate?: Date; certIssuer?: Uint8Array; unknownCritical?: string } {
+/**
+ * Decodes one entry's extensions: reason, invalidity date, certificate issuer; `problem` says
+ * why the entry breaks the profile (RFC 5280 section 5.3: a critical extension not handled, or
+ * one extension twice). Reached only by entries whose extensions are not a bare reasonCode.
+ */
+function entryExtensions(b: Uint8Array, exts: Tlv): { reasonCode?: number; invalidityDate?: Date; certIssuer?: Uint8Array; problem?: string } {
   const out: ReturnType<typeof entryExtensions> = {};
+  const seen: string[] = [];
   for (const ext of children(b, exts)) {
     const parts = children(b, ext);
     const oid = oidOf(b, parts[0]!);
     const critical = parts.length === 3 && booleanOf(b, parts[1]!);
     const v = parts[parts.length - 1]!;
+    if (seen.includes(oid)) out.problem ??= `has entry extension ${oid} twice`;
+    seen.push(oid);
+    if (critical) {
+      const p = criticalProblem(ENTRY_EXT_CRITICAL, oid);
+      if (p) out.problem ??= p;
+    }
     const inner = readTlv(b, v.start, v.end);
     if (oid === EXT.reason) out.reasonCode = Number(integerOf(b, { ...inner, tag: 0x02 }));
     else if (oid === EXT.invalidity) out.invalidityDate = timeOf(b, inner);
     else if (oid === EXT.certIssuer) {
       const dn = parseGeneralNames(b, children(b, inner)).find((n) => n.type === 'dn');
       out.certIssuer = dn && dn.type === 'dn' ? dn.der : new Uint8Array(0);
-    } else if (critical && !KNOWN_ENTRY_EXT.has(oid)) out.unknownCritical = oid;
+    }
   }
   return out;
 }
@@ -151,6 +166,8 @@ interface Header {
   crl: Omit<ParsedCrl, 'size' | 'lookup'>;
   /** The revokedCertificates SEQUENCE, when present. */
   revoked?: Tlv;
+  /** No version field: a v1 CRL, which may carry no extensions at all (RFC 5280 section 5.1.2.1). */
+  v1: boolean;
 }
 
 /**
@@ -170,7 +187,8 @@ function readHeader(der: Uint8Array): Header {
   if (tbsT.tag !== 0x30 || sigAlgT.tag !== 0x30 || sigT.tag !== 0x03 || sigT.end !== top.end) bad('expected tbsCertList, signatureAlgorithm, signatureValue');
   let p = tbsT.start;
   let t = readTlv(der, p, tbsT.end);
-  if (t.tag === 0x02) {
+  const v1 = t.tag !== 0x02;
+  if (!v1) {
     if (integerOf(der, t) !== 1n) bad('unsupported CRL version');
     t = readTlv(der, t.end, tbsT.end);
   }
@@ -204,11 +222,20 @@ function readHeader(der: Uint8Array): Header {
   };
   if (extsT) {
     const list = readTlv(der, extsT.start, extsT.end);
+    const seen = new Set<string>();
+    const problem = (why: string) => void (crl.profileError ??= profileError(crl.issuer, why));
+    if (v1) problem('it is a v1 CRL (no version field) with CRL extensions; RFC 5280 section 5.1.2.1 requires v2 when extensions are used');
     for (const ext of children(der, list)) {
       const parts = children(der, ext);
       const oid = oidOf(der, parts[0]!);
       const critical = parts.length === 3 && booleanOf(der, parts[1]!);
       const v = parts[parts.length - 1]!;
+      if (seen.has(oid)) problem(`it has CRL extension ${oid} twice`);
+      seen.add(oid);
+      if (critical) {
+        const p = criticalProblem(CRL_EXT_CRITICAL, oid);
+        if (p) problem(`it ${p}`);
+      }
       const inner = readTlv(der, v.start, v.end);
       if (oid === EXT.crlNumber) crl.crlNumber = integerOf(der, inner);
       else if (oid === EXT.delta) crl.deltaCrlIndicator = integerOf(der, inner);
@@ -216,10 +243,12 @@ function readHeader(der: Uint8Array): Header {
       else if (oid === EXT.aki) {
         const kid = children(der, inner).find((c) => c.tag === 0x80);
         if (kid) crl.aki = contentOf(der, kid);
-      } else if (critical && !KNOWN_CRL_EXT.has(oid)) crl.unknownCriticalExtension ??= oid;
+      }
     }
   }
-  return { crl, revoked };
+  // RFC 5280 5.2.4 (d) orders a delta after its complete CRL by cRLNumber: without one it cannot be combined (OpenSSL: EXFLAG_INVALID).
+  if (crl.deltaCrlIndicator !== undefined && crl.crlNumber === undefined) crl.profileError ??= profileError(crl.issuer, 'it is a delta CRL without a cRLNumber (RFC 5280 sections 5.2.3, 5.2.4)');
+  return { crl, revoked, v1 };
 }
 
 /** Incremental state of the entry index, so the same code serves the sync and the sliced async parse. */
@@ -230,13 +259,15 @@ class EntryIndex {
   readonly issuers: Uint8Array[];
   count = 0;
   pos: number;
-  unknownCritical?: string;
+  /** The first entry that breaks the profile, and why. */
+  problem?: string;
 
   constructor(
     readonly der: Uint8Array,
     readonly revoked: Tlv,
     indirect: boolean,
     crlIssuer: Uint8Array,
+    readonly v1 = false,
   ) {
     // Every entry takes at least 2 + 3 + 15 bytes; this bounds the array without a counting pass.
     this.offsets = new Uint32Array(Math.max(1, Math.ceil((revoked.end - revoked.start) / 20)));
@@ -260,9 +291,10 @@ class EntryIndex {
       if (date.end < entry.end) {
         const exts = readTlv(b, date.end, entry.end);
         if (exts.tag !== 0x30 || exts.end !== entry.end) bad(`revoked entry at byte ${entry.offset} has trailing data`);
+        if (this.v1) this.problem ??= `it is a v1 CRL (no version field), yet the entry for serial ${serialText(b, serial)} has extensions; RFC 5280 section 5.1.2.1 requires v2 when extensions are used`;
         if (!this.isReasonOnly(exts)) {
           const e = entryExtensions(b, exts);
-          if (e.unknownCritical) this.unknownCritical ??= e.unknownCritical;
+          if (e.problem) this.problem ??= `the entry for serial ${serialText(b, serial)} ${e.problem}`;
           if (e.certIssuer && this.issuerIndex) {
             currentIssuer = this.issuers.findIndex((i) => namesEqual(i, e.certIssuer!));
             if (currentIssuer === -1) currentIssuer = this.issuers.push(e.certIssuer) - 1;
@@ -325,6 +357,10 @@ class EntryIndex {
   }
 }
 
+function serialText(b: Uint8Array, serial: Tlv): string {
+  return Buffer.from(b.subarray(serial.start, serial.end)).toString('hex');
+}
+
 /** Whether the element of `der` from `offset` to `end` is exactly a reasonCode-only extensions SEQUENCE. */
 function isReasonOnlyAt(der: Uint8Array, offset: number, end: number): boolean {
   if (end - offset !== REASON_ONLY.length + 1) return false;
@@ -346,7 +382,7 @@ function entryAt(offsets: Uint32Array, count: number, off: number): number {
 
 function finish(header: Header, index: EntryIndex | undefined): ParsedCrl {
   const { crl } = header;
-  if (index?.unknownCritical) crl.unknownCriticalExtension ??= index.unknownCritical;
+  if (index?.problem) crl.profileError ??= profileError(crl.issuer, index.problem);
   if (!index) return { ...crl, size: 0, lookup: () => undefined };
   index.buildStep(Number.MAX_SAFE_INTEGER);
   // Only what a lookup needs is kept: the offsets array goes unless entries have their own issuers.
@@ -432,7 +468,7 @@ export function parseCrl(input: Uint8Array): ParsedCrl {
     const der = toDer(input);
     const header = readHeader(der);
     if (!header.revoked) return finish(header, undefined);
-    const index = new EntryIndex(der, header.revoked, header.crl.idp?.indirectCRL === true, header.crl.issuerDer);
+    const index = new EntryIndex(der, header.revoked, header.crl.idp?.indirectCRL === true, header.crl.issuerDer, header.v1);
     index.step(Number.MAX_SAFE_INTEGER);
     return finish(header, index);
   });
@@ -446,7 +482,7 @@ export async function parseCrlAsync(input: Uint8Array): Promise<ParsedCrl> {
   const der = wrap(() => toDer(input));
   const header = wrap(() => readHeader(der));
   if (!header.revoked) return finish(header, undefined);
-  const index = new EntryIndex(der, header.revoked, header.crl.idp?.indirectCRL === true, header.crl.issuerDer);
+  const index = new EntryIndex(der, header.revoked, header.crl.idp?.indirectCRL === true, header.crl.issuerDer, header.v1);
   const sliced = async (work: () => boolean): Promise<void> => {
     for (;;) {
       const t0 = performance.now();

@@ -1,7 +1,7 @@
 import { RevocationError } from '../errors.js';
 import { bytesOf, children, contentOf, integerOf, oidOf, readTlv, timeOf, bitStringOf, type Tlv } from '../der/reader.js';
 import { namesEqual } from '../der/name.js';
-import { algorithmOf, parseCertificate, type CertInfo } from '../cert/parse.js';
+import { algorithmOf, certificateProfileProblem, parseCertificate, type CertInfo } from '../cert/parse.js';
 import { isIssuedBy, verifySignature } from '../cert/verify.js';
 import { createHash } from 'node:crypto';
 import { HASH_OIDS, ID_PKIX_OCSP_NONCE, type CertId } from './request.js';
@@ -162,7 +162,7 @@ function matchesCertId(s: SingleResponse, id: CertId, issuer: CertInfo): boolean
 /**
  * Verifies a response for `certId` and returns its answer. Refused (`invalid`): a signature that
  * does not verify, a signer that is neither the issuer nor a delegated responder it certified
- * with id-kp-OCSPSigning, no SingleResponse for this certificate (its CertID recomputed with the
+ * with id-kp-OCSPSigning (and no unhandled critical or duplicate extension), no SingleResponse for this certificate (its CertID recomputed with the
  * hash algorithm the response uses), a wrong nonce, stale or future
  * dates. Refused (`unavailable`): an unsuccessful responseStatus or a malformed response.
  */
@@ -180,6 +180,8 @@ export function verifyOcspResponse(der: Uint8Array, ctx: { certId: CertId; issue
     if (!isIssuedBy(signer!, issuer)) invalid(`the OCSP responder certificate ${signer!.subject} is not issued by ${issuer.subject}`);
     if (!signer!.extKeyUsage?.includes(OCSP_SIGNING)) invalid(`the OCSP responder certificate ${signer!.subject} lacks the OCSPSigning extended key usage`);
     if (at < signer!.notBefore || at > signer!.notAfter) invalid(`the OCSP responder certificate ${signer!.subject} is not valid now`);
+    const profile = certificateProfileProblem(signer!);
+    if (profile) invalid(`the OCSP responder certificate ${profile}`);
   }
   if (!verifySignature(r.tbs, r.alg.oid, r.signature, signer!.publicKey, r.alg.params)) invalid('the OCSP response signature does not verify');
   const mine = r.responses.find((s) => matchesCertId(s, ctx.certId, issuer));

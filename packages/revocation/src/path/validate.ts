@@ -1,4 +1,4 @@
-import type { CertInfo } from '../cert/parse.js';
+import { certificateProfileProblem, type CertInfo } from '../cert/parse.js';
 import { isIssuedBy } from '../cert/verify.js';
 import { checkCertificateWithCrls, type CrlCheckResult } from '../crl/evaluate.js';
 import type { ParsedCrl } from '../crl/parse.js';
@@ -41,7 +41,8 @@ export function validatePath(opts: { leaf: CertInfo; pool: CertInfo[]; anchors: 
   below.forEach((c, i) => {
     if (opts.at < c.notBefore) errors.push(`${c.subject} is not valid before ${c.notBefore.toISOString()}`);
     if (opts.at > c.notAfter) errors.push(`${c.subject} expired at ${c.notAfter.toISOString()}`);
-    if (c.unknownCriticalExtensions.length) errors.push(`${c.subject} has unknown critical extensions ${c.unknownCriticalExtensions.join(', ')}`);
+    const profile = certificateProfileProblem(c);
+    if (profile) errors.push(profile);
     if (i > 0) {
       if (!c.isCA) errors.push(`${c.subject} issues certificates but is not a CA`);
       if (c.keyUsage && !c.keyUsage.has('keyCertSign')) errors.push(`${c.subject} issues certificates without keyCertSign`);

@@ -2,7 +2,8 @@
 export interface Caller {
   username: string;
   role: string;
-  method: 'mtls' | 'basic' | 'jwt';
+  /** `local`: `authentication.authorizeLocal` (a local request without credentials). */
+  method: 'mtls' | 'basic' | 'jwt' | 'local';
 }
 
 export interface OperationResult {

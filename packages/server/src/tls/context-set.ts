@@ -3,6 +3,7 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import type { LoadedTlsEntry } from './material.js';
 import { selectByHost } from './sni.js';
 import { CaBundleCache, EMPTY_CA_BUNDLE, type CaBundle } from './ca-bundle.js';
+import { DEFAULT_CIPHERS, DEFAULT_SESSION_TIMEOUT, MIN_TLS_VERSION, SECURE_OPTIONS } from './defaults.js';
 
 /** What one listener serves: its entries (first = default) and extra trusted client CAs. */
 export interface TlsMaterial {
@@ -59,9 +60,12 @@ export class TlsContextSet {
   /** Replaces the material; throws (leaving the old contexts in place) when a context cannot be built. */
   update(material: TlsMaterial): void {
     const extra = material.extraBundle ?? EMPTY_CA_BUNDLE;
+    // One session lifetime per listener (the handshake starts on the default context before SNI
+    // picks another): every context gets the default entry's, so no entry can differ.
+    const sessionTimeout = material.entries[material.defaultIndex]?.sessionTimeout ?? DEFAULT_SESSION_TIMEOUT;
     const built = material.entries.map((e): Built => {
       const trust = this.#bundles.union(e.caBundle, extra);
-      const options = this.#optionsFor(e, trust);
+      const options = this.#optionsFor(e, trust, sessionTimeout);
       return { context: createSecureContext(options), options, trust };
     });
     this.#material = material;
@@ -104,7 +108,11 @@ export class TlsContextSet {
     return this.#built[this.indexFor(servername)]!.trust;
   }
 
-  #optionsFor(entry: LoadedTlsEntry, trust: CaBundle): SecureContextOptions {
+  /**
+   * Every context: Mozilla "intermediate" ciphers unless the entry names its own, TLS 1.2 or
+   * later, no renegotiation, the listener's session lifetime (see tls/defaults.ts).
+   */
+  #optionsFor(entry: LoadedTlsEntry, trust: CaBundle, sessionTimeout: number): SecureContextOptions {
     // OpenSSL caps the context at 32 bytes; a digest of the label and CA policy fits and separates.
     let sessionIdContext = this.#sessionIds.get(trust.id);
     if (!sessionIdContext) {
@@ -116,8 +124,10 @@ export class TlsContextSet {
       cert: entry.certPem,
       key: entry.keyPem,
       ...(trust.pems.length ? { ca: trust.pem } : {}),
-      ...(entry.ciphers ? { ciphers: entry.ciphers } : {}),
-      minVersion: 'TLSv1.2',
+      ciphers: entry.ciphers ?? DEFAULT_CIPHERS,
+      minVersion: MIN_TLS_VERSION,
+      secureOptions: SECURE_OPTIONS,
+      sessionTimeout,
     };
   }
 }

@@ -13,7 +13,10 @@ export interface LoadedTlsEntry {
   caBundle: CaBundle;
   /** SNI names (lower case); from `tls.host` or the certificate's DNS SANs. */
   hosts: string[];
+  /** OpenSSL cipher list; undefined: DEFAULT_CIPHERS. */
   ciphers?: string;
+  /** `tls.sessionTimeout` (seconds); only the listener's default entry's counts. */
+  sessionTimeout?: number;
   /** Where it came from, for logs and list_certificates. */
   name: string;
 }
@@ -55,7 +58,7 @@ export function parseCertificates(pem: string, what: string): X509Certificate[] 
  * @param bundles where CA sets are interned; default a new cache (nothing shared). Pass the
  *   registry's cache so that entries with the same CA text share one parsed bundle.
  */
-export function buildEntry(input: { certPem: string; keyPem: string; caPem?: string; hosts?: string[]; ciphers?: string; name: string }, bundles: CaBundleCache = new CaBundleCache()): LoadedTlsEntry {
+export function buildEntry(input: { certPem: string; keyPem: string; caPem?: string; hosts?: string[]; ciphers?: string; sessionTimeout?: number; name: string }, bundles: CaBundleCache = new CaBundleCache()): LoadedTlsEntry {
   const chain = parseCertificates(input.certPem, `${input.name} certificate`);
   const leaf = chain[0]!;
   const key = parseKey(input.keyPem, `${input.name} private key`);
@@ -64,7 +67,7 @@ export function buildEntry(input: { certPem: string; keyPem: string; caPem?: str
   }
   const caBundle = input.caPem ? bundles.fromPemText(input.caPem, `${input.name} certificate authority`) : EMPTY_CA_BUNDLE;
   const hosts = (input.hosts?.length ? input.hosts : dnsNames(leaf)).map((h) => h.toLowerCase());
-  return { certPem: input.certPem, keyPem: input.keyPem, leaf, caBundle, hosts, ciphers: input.ciphers, name: input.name };
+  return { certPem: input.certPem, keyPem: input.keyPem, leaf, caBundle, hosts, ciphers: input.ciphers, ...(input.sessionTimeout !== undefined ? { sessionTimeout: input.sessionTimeout } : {}), name: input.name };
 }
 
 /** Reads PEM sources, each distinct file or inline text once per instance (one load pass). */
@@ -91,6 +94,7 @@ export function loadConfiguredEntry(entry: TlsEntry, name: string, opts: { read?
       caPem: entry.certificateAuthority ? read(entry.certificateAuthority) : undefined,
       hosts: entry.host,
       ciphers: entry.ciphers,
+      sessionTimeout: entry.sessionTimeout,
       name,
     },
     opts.bundles,

@@ -1,0 +1,196 @@
+import type { X509Certificate } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { createRevocationChecker, type RevocationChecker } from '@harper-tls/revocation';
+import { createAuthenticator, CERT_REJECTED, LOGIN_FAILED, type CertificateOutcome } from '../authenticator.js';
+import type { TokenService } from '../tokens.js';
+import type { UserStore } from '../users.js';
+import { sanEntries } from '../san.js';
+import { AuthError } from '../errors.js';
+import { parseCas, resolveOptions, type MtlsOptions, type MtlsUser } from './options.js';
+
+/** `req.clientCertificate` / `request.clientCertificate` / `ctx.state.clientCertificate` (SPEC section 6): the verified leaf. */
+export interface ClientCertificate {
+  /** The subject DN as Node prints it, attributes joined by ", " (`CN=alice, O=Example`). */
+  subject: string;
+  issuer: string;
+  /** Lower-case hex. */
+  serialNumber: string;
+  /** SHA-256 of the DER, upper-case hex pairs joined by ":" (Node's `fingerprint256`). */
+  fingerprint256: string;
+  /** subjectAltNames as `TYPE:value` (`DNS:a.example`, `URI:spiffe://...`, `email:...`, `IP Address:...`). */
+  san: string[];
+  /** ISO 8601. */
+  validTo: string;
+}
+
+/** What the adapter hands the framework for one request. */
+export type MtlsDecision =
+  | { ok: true; user: MtlsUser | null; clientCertificate: ClientCertificate | null }
+  | { ok: false; status: 401; body: { error: typeof LOGIN_FAILED | typeof CERT_REJECTED }; reason: string };
+
+/** The framework-free part of every adapter. */
+export interface MtlsCore {
+  /** The decision for one request; a value when nothing needs waiting for (the connection's certificate already evaluated, a sync `users`). Rejects only when `users` throws. */
+  decide(req: IncomingMessage): MtlsDecision | Promise<MtlsDecision>;
+  /** Stops the revocation checker (Fastify: on `onClose`). */
+  close(): Promise<void>;
+}
+
+function refuse(reason: string, error: typeof LOGIN_FAILED | typeof CERT_REJECTED = LOGIN_FAILED): MtlsDecision {
+  return { ok: false, status: 401, body: { error }, reason };
+}
+
+const notUsed = (): never => {
+  throw new AuthError('ERR_AUTH_INVALID_OPTION', 'the mtls adapters take no passwords or tokens');
+};
+/** The adapters ask the authenticator only for the certificate outcome; users come from `options.users`. */
+const NO_USERS: UserStore = { get: notUsed, create: notUsed, alter: notUsed, drop: notUsed, list: notUsed, verifyPassword: notUsed, version: notUsed, ensureAdmin: notUsed, close: async () => {} };
+const NO_TOKENS: TokenService = { createTokens: notUsed, verifyOperationToken: notUsed, verifyRefreshToken: notUsed, createOperationToken: notUsed };
+
+const MAX_REMEMBERED = 1024;
+
+/**
+ * One core for the Express, Fastify and Koa adapters, over the authenticator's certificate
+ * path: the TLS socket must have verified the client certificate (`socket.authorized`, so the
+ * server is created with `ca` and `requestCert: true`); the authenticator then verifies the
+ * chain again against the same CAs (dates at `now()`, clientAuth), checks revocation when
+ * asked, and reads the username per `user`, once per connection. `users` maps it to a user.
+ */
+export function createMtlsCore(options?: MtlsOptions): MtlsCore {
+  const o = resolveOptions(options);
+  let checker: RevocationChecker | undefined;
+  if (o.revocation) checker = createRevocationChecker({ config: o.revocation, now: o.now, fetch: o.fetch });
+  const fromServer = new WeakMap<object, { source: unknown; cas: X509Certificate[] }>();
+  const trustedCas = (socket: TLSSocket): readonly X509Certificate[] => {
+    if (!socket.authorized) return [];
+    if (o.ca) return o.ca;
+    const server = (socket as TLSSocket & { server?: { ca?: unknown } }).server;
+    if (!server || server.ca === undefined) return [];
+    const hit = fromServer.get(server);
+    if (hit && hit.source === server.ca) return hit.cas;
+    let cas: X509Certificate[];
+    try {
+      cas = parseCas(server.ca, 'the https server\'s ca');
+    } catch {
+      cas = [];
+    }
+    fromServer.set(server, { source: server.ca, cas });
+    return cas;
+  };
+  const auth = createAuthenticator({
+    users: NO_USERS,
+    tokens: NO_TOKENS,
+    mtls: { required: o.required, user: o.user, certificateVerification: o.revocation },
+    trustedCas,
+    revocation: checker,
+    now: o.now,
+  });
+
+  const described = new Map<string, ClientCertificate>();
+  const perSocket = new WeakMap<TLSSocket, ClientCertificate>();
+  function describe(socket: TLSSocket): ClientCertificate {
+    let c = perSocket.get(socket);
+    if (c) return c;
+    const peer = socket.getPeerCertificate(false) as PeerCertificate;
+    c = described.get(peer.fingerprint256);
+    if (!c) {
+      const x = socket.getPeerX509Certificate()!;
+      c = Object.freeze({
+        subject: x.subject.replace(/\n/g, ', '),
+        issuer: x.issuer.replace(/\n/g, ', '),
+        serialNumber: x.serialNumber.toLowerCase(),
+        fingerprint256: x.fingerprint256,
+        san: Object.freeze(sanEntries(x.subjectAltName).map(([t, v]) => `${t}:${v}`)) as string[],
+        validTo: new Date(x.validTo).toISOString(),
+      });
+      if (described.size >= MAX_REMEMBERED) described.delete(described.keys().next().value!);
+      described.set(peer.fingerprint256, c);
+    }
+    perSocket.set(socket, c);
+    return c;
+  }
+
+  function withUser(socket: TLSSocket, username: string): MtlsDecision | Promise<MtlsDecision> {
+    if (!o.users) return { ok: true, user: { username, role: null, authenticatedBy: 'mtls' }, clientCertificate: describe(socket) };
+    const found = o.users(username);
+    const done = (r: Awaited<typeof found>): MtlsDecision => {
+      if (r === null || r === undefined) return refuse(`certificate user ${JSON.stringify(username)} unknown (options.users)`);
+      if (typeof r !== 'object' || typeof r.username !== 'string' || (r.role !== null && typeof r.role !== 'string')) {
+        throw new AuthError('ERR_AUTH_INVALID_OPTION', `mtls(): options.users(${JSON.stringify(username)}) must return {username: string, role: string | null} or null`);
+      }
+      return { ok: true, user: { username: r.username, role: r.role ?? null, authenticatedBy: 'mtls' }, clientCertificate: describe(socket) };
+    };
+    return found instanceof Promise ? found.then(done) : done(found);
+  }
+
+  function fromOutcome(socket: TLSSocket, cert: CertificateOutcome): MtlsDecision | Promise<MtlsDecision> {
+    if (cert.kind === 'rejected') return refuse(cert.reason, CERT_REJECTED);
+    if (cert.kind === 'untrusted') return refuse(cert.reason);
+    if (cert.kind === 'none') return noCertificate;
+    if (cert.username !== undefined) return withUser(socket, cert.username);
+    if (o.user.kind === 'none') return { ok: true, user: null, clientCertificate: describe(socket) };
+    return refuse(cert.reason ?? 'the certificate names no user');
+  }
+
+  /**
+   * Connections whose decision cannot change: every outcome but a user that `options.users` maps
+   * (called on every request). The decision object is shared by the connection's requests.
+   */
+  const decided = new WeakMap<TLSSocket, MtlsDecision>();
+  function settle(socket: TLSSocket, cert: CertificateOutcome): MtlsDecision | Promise<MtlsDecision> {
+    const d = fromOutcome(socket, cert);
+    if (!(d instanceof Promise) && !(o.users && cert.kind === 'trusted' && cert.username !== undefined)) {
+      if (d.ok && d.user) Object.freeze(d.user);
+      decided.set(socket, d);
+    }
+    return d;
+  }
+
+  const noCertificate: MtlsDecision = o.required ? refuse('no client certificate') : { ok: true, user: null, clientCertificate: null };
+  /** Connections the TLS layer did not verify: their decision, read once. */
+  const unverified = new WeakMap<TLSSocket, MtlsDecision>();
+
+  function decide(req: IncomingMessage): MtlsDecision | Promise<MtlsDecision> {
+    // HTTP/2 compat requests hand out a new socket proxy per stream; the session's is one per connection.
+    const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? req.socket) as TLSSocket;
+    if (o.forwarded && req.headers[o.forwarded.header] !== undefined) {
+      const remote = socket.remoteAddress ?? '';
+      const trusted = remote !== '' && o.forwarded.proxies.check(remote.startsWith('::ffff:') ? remote.slice(7) : remote, remote.startsWith('::ffff:') || !remote.includes(':') ? 'ipv4' : 'ipv6');
+      // From anyone else the header is never believed, and never reaches the application.
+      if (!trusted) delete req.headers[o.forwarded.header];
+      // TODO(issue 13): verify the forwarded certificate through src/forwarded (same chain,
+      // revocation and identity path). Until then a trusted proxy's forwarded certificate is refused: fail closed.
+      else return refuse(`forwarded client certificates (${o.forwarded.format}) are not supported by this version yet`);
+    }
+    if (socket.authorized) {
+      const known = decided.get(socket);
+      if (known) return known;
+      const outcome = auth.certificate(req);
+      return outcome instanceof Promise ? outcome.then((c) => settle(socket, c)) : settle(socket, outcome);
+    }
+    if (!socket.encrypted) return noCertificate;
+    let d = unverified.get(socket);
+    if (!d) {
+      d = socket.getPeerCertificate(false)?.raw ? refuse(`the TLS handshake did not verify the certificate: ${String(socket.authorizationError)}`) : noCertificate;
+      unverified.set(socket, d);
+    }
+    return d;
+  }
+
+  return {
+    decide: o.logger
+      ? (req) => {
+          const log = (d: MtlsDecision) => {
+            if (!d.ok) o.logger!.info({ reason: d.reason, remote: req.socket?.remoteAddress }, 'authentication failed');
+            return d;
+          };
+          const d = decide(req);
+          return d instanceof Promise ? d.then(log) : log(d);
+        }
+      : decide,
+    async close() {
+      await checker?.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Authenticate, AuthOutcome } from '../server.js';
+
+/** Headers by which a proxy says whom it forwards for: any of them makes a request not local. */
+const FORWARDED_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const;
+
+/** Whether an address is loopback: 127.0.0.0/8, ::1, or 127.x mapped into IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  if (address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') && /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+export interface AuthorizeLocalOptions {
+  /** The listener is the Operations API's Unix domain socket. */
+  viaSocket: boolean;
+  /** The admin user created at first start, looked up per request (so drop_user or active: false apply). */
+  admin: () => Promise<{ username: string; role: string; active: boolean } | undefined>;
+  /**
+   * Whether the request came through a trusted proxy or carries a PROXY-protocol address (trusted
+   * proxies and PROXY protocol, SPEC.md section 7, decide this). Default: never; the forwarded
+   * headers below are checked whatever this says.
+   */
+  cameThroughProxy?: (req: IncomingMessage) => boolean;
+}
+
+function hasPeerCertificate(req: IncomingMessage): boolean {
+  const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? req.socket) as TLSSocket;
+  if (!socket?.encrypted) return false;
+  const peer = socket.getPeerCertificate();
+  return !!peer && Object.keys(peer).length > 0;
+}
+
+/**
+ * A request that presents no credentials at all and is local (SPEC.md section 11): on the domain
+ * socket, or from a loopback peer, and in both cases not through a proxy and without any
+ * `X-Forwarded-For`, `Forwarded` or `X-Real-IP` header. Harper lacks the proxy checks: behind a
+ * proxy on the same machine every request would be local.
+ */
+export function isLocalRequest(req: IncomingMessage, opts: Pick<AuthorizeLocalOptions, 'viaSocket' | 'cameThroughProxy'>): boolean {
+  if (!opts.viaSocket && !isLoopback(req.socket?.remoteAddress)) return false;
+  for (const h of FORWARDED_HEADERS) if (req.headers[h] !== undefined) return false;
+  return !opts.cameThroughProxy?.(req);
+}
+
+/**
+ * `authentication.authorizeLocal`: wraps a listener's authenticator. Credentials are tried first,
+ * always: a request with an `Authorization` header or a client certificate gets exactly what they
+ * are worth (wrong ones stay 401, a revoked certificate stays refused). Only a request with none,
+ * that is local, is the admin user, `method: 'local'` (fail closed when the admin is gone or
+ * inactive).
+ */
+export function authorizeLocal(inner: Authenticate, opts: AuthorizeLocalOptions): Authenticate {
+  return async (req) => {
+    const outcome = await inner(req);
+    if (outcome.ok || req.headers.authorization !== undefined || hasPeerCertificate(req) || !isLocalRequest(req, opts)) return outcome;
+    const admin = await opts.admin();
+    if (!admin || !admin.active) return outcome;
+    const local: AuthOutcome = { ok: true, user: { username: admin.username, role: admin.role }, method: 'local' };
+    return local;
+  };
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return { ...real, timingSafeEqual: vi.fn(real.timingSafeEqual) };
+});
+const crypto = await import('node:crypto');
+const { openUserStore } = await import('../../src/storage/user-store.js');
+const { AuthError } = await import('@harper-tls/mtls-auth');
+
+const tmp = () => join(mkdtempSync(join(tmpdir(), 'server-user-store-')), 'database', 'users.mdb');
+
+describe('openUserStore', () => {
+  it('creates, alters, lists and drops users; never returns hashes; survives reopen', async () => {
+    const path = tmp();
+    let store = await openUserStore({ path });
+    expect(await store.create({ username: 'alice', password: 'a', role: 'super_user' })).toEqual({ username: 'alice', role: 'super_user', active: true });
+    await store.create({ username: 'bob', password: 'b', role: 'user', active: false });
+    await expect(store.create({ username: 'alice', password: 'x', role: 'user' })).rejects.toMatchObject({ code: 'ERR_AUTH_USER_EXISTS' });
+    expect(JSON.stringify(await store.list())).not.toMatch(/scrypt|passwordHash/);
+    expect(JSON.stringify(await store.get('alice'))).not.toMatch(/scrypt|passwordHash/);
+    await store.close();
+    expect(readdirSync(join(path, '..')).length).toBeGreaterThan(0);
+
+    store = await openUserStore({ path });
+    expect((await store.list()).map((u) => u.username).sort()).toEqual(['alice', 'bob']);
+    expect(await store.verifyPassword('alice', 'a')).toEqual({ username: 'alice', role: 'super_user', active: true });
+    expect(await store.verifyPassword('alice', 'b')).toBeUndefined();
+    expect(await store.verifyPassword('bob', 'b')).toBeUndefined(); // inactive
+    await store.alter('bob', { active: true, password: 'b2', role: 'reader' });
+    expect(await store.verifyPassword('bob', 'b2')).toMatchObject({ role: 'reader', active: true });
+    expect(await store.verifyPassword('bob', 'b')).toBeUndefined();
+    await store.drop('bob');
+    expect(await store.get('bob')).toBeUndefined();
+    await expect(store.drop('bob')).rejects.toMatchObject({ code: 'ERR_AUTH_USER_NOT_FOUND' });
+    await expect(store.alter('bob', { role: 'x' })).rejects.toMatchObject({ code: 'ERR_AUTH_USER_NOT_FOUND' });
+    await store.close();
+  });
+
+  it('every read sees the current record, also when another process changed it (decoded records are reused only for identical bytes)', async () => {
+    const path = tmp();
+    const store = await openUserStore({ path });
+    await store.create({ username: 'alice', password: 'a', role: 'super_user' });
+    await store.create({ username: 'bob', password: 'b', role: 'user' });
+    for (let i = 0; i < 3; i++) expect(await store.get('alice')).toEqual({ username: 'alice', role: 'super_user', active: true });
+    const before = await store.version('alice');
+    // Another process (the CLI) rewrites alice and removes bob; this store's generation() does not move.
+    const script = `import { open } from 'lmdb'; const db = open({ path: ${JSON.stringify(path)}, name: undefined }); const a = db.get('alice'); await db.put('alice', { ...a, role: 'reader', active: false }); await db.remove('bob'); await db.close();`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(__dirname, '..') });
+    // lmdb renews this process's read snapshot shortly after (as before this cache): wait for it, bounded.
+    const deadline = Date.now() + 5000;
+    while ((await store.get('alice'))?.role !== 'reader' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const generation = store.generation!();
+    expect(await store.get('alice')).toEqual({ username: 'alice', role: 'reader', active: false });
+    expect(await store.version('alice')).not.toBe(before);
+    expect(await store.get('bob')).toBeUndefined();
+    expect(store.generation!()).toBe(generation);
+    await store.close();
+  });
+
+  it('validates input with typed errors', async () => {
+    const store = await openUserStore({ path: tmp() });
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ username: '', password: 'x', role: 'r' }, /username/],
+      [{ username: 'a'.repeat(257), password: 'x', role: 'r' }, /longer than 256/],
+      [{ username: 'a\nb', password: 'x', role: 'r' }, /control characters/],
+      [{ username: 'a\u0000b', password: 'x', role: 'r' }, /control characters/],
+      [{ username: 'ok', password: '', role: 'r' }, /password/],
+      [{ username: 'ok', password: 'x', role: '' }, /role/],
+      [{ username: 'ok', password: 'x', role: 'r', active: 'yes' }, /active/],
+      [{ username: 42, password: 'x', role: 'r' }, /username/],
+    ];
+    for (const [input, msg] of cases) {
+      const err = await store.create(input as never).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AuthError);
+      expect(err).toMatchObject({ code: 'ERR_AUTH_INVALID_INPUT' });
+      expect((err as Error).message).toMatch(msg);
+    }
+    expect(await store.create({ username: 'a'.repeat(256), password: 'x', role: 'r' })).toMatchObject({ active: true });
+    await store.close();
+  });
+
+  it('ensureAdmin creates a super_user once, generating a password when none is given', async () => {
+    const store = await openUserStore({ path: tmp() });
+    const first = await store.ensureAdmin({ username: 'admin' });
+    expect(first.created).toBe(true);
+    expect(first.generatedPassword).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(await store.verifyPassword('admin', first.generatedPassword!)).toMatchObject({ role: 'super_user' });
+    expect(await store.ensureAdmin({ username: 'other', password: 'x' })).toEqual({ created: false });
+    expect(await store.get('other')).toBeUndefined();
+    const given = await openUserStore({ path: tmp() });
+    expect(await given.ensureAdmin({ username: 'root', password: 'pw' })).toEqual({ created: true, generatedPassword: undefined });
+    await store.close();
+    await given.close();
+  });
+
+  it('spends comparable time for unknown users and wrong passwords (no user-existence oracle)', async () => {
+    const store = await openUserStore({ path: tmp() });
+    await store.create({ username: 'alice', password: 'a', role: 'user' });
+    await store.verifyPassword('nobody', 'x'); // warm the dummy hash
+    const time = async (u: string) => {
+      const t = process.hrtime.bigint();
+      await store.verifyPassword(u, 'wrong');
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      known.push(await time('alice'));
+      unknown.push(await time('nobody'));
+    }
+    const med = (a: number[]) => a.sort((x, y) => x - y)[1]!;
+    expect(med(unknown)).toBeGreaterThan(med(known) * 0.5);
+    expect(med(unknown)).toBeLessThan(med(known) * 2);
+    await store.close();
+  });
+});
