@@ -17,6 +17,7 @@ const FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG, ...KEY_TYPE_FLAG };
  */
 export function listeningText(l: { address: string; port: number; url: string }): string {
   const scheme = l.url.slice(0, l.url.indexOf(':'));
+  if (scheme === 'unix') return l.url;
   const bound = `${scheme}://${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}/`;
   return l.address === '::' || l.address === '0.0.0.0' ? `${bound} (all interfaces, e.g. ${l.url})` : bound;
 }

@@ -29,7 +29,7 @@ describe('faults', () => {
     const { root, cleanup } = tempRoot();
     roots.push(cleanup);
     const ports = await freePorts();
-    // A child process, so its log (stderr) shows when the file watcher refused the change.
+    // A child process, so its log (<root>/log/hdb.log, as Harper) shows when the file watcher refused the change.
     const server = spawnCli(['start', '--root', root, ...portArgs(ports)], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw' });
     try {
       await server.waitFor('operations ');
@@ -41,7 +41,7 @@ describe('faults', () => {
       rmSync(certFile);
       rmSync(join(root, 'keys', 'privateKey.pem'));
       // The file watcher notices and refuses the change (a line in the log, not a fixed wait).
-      await server.waitFor('the previous certificates keep serving', 15_000, 'stderr');
+      await server.waitFor('the previous certificates keep serving', 15_000, { file: join(root, 'log', 'hdb.log') });
       expect(await servedFingerprint(ports.https)).toBe(expected);
       const { stdout: out } = await promisify(execFile)('curl', ['-s', '-S', '--max-time', '10', '--cacert', caFile, '-w', '\n%{http_code}', `https://localhost:${ports.https}/health`], { encoding: 'utf8' });
       expect(out).toBe('{"status":"ok"}\n200');

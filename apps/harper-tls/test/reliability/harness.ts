@@ -14,8 +14,8 @@ export interface Child {
   stdout(): string;
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves when stdout (default) or stderr (the server's log) contains `text`. */
-  waitFor(text: string, timeoutMs?: number, stream?: 'stdout' | 'stderr'): Promise<void>;
+  /** Resolves when stdout (default), stderr or a file (e.g. the server's `log/hdb.log`) contains `text`. */
+  waitFor(text: string, timeoutMs?: number, stream?: 'stdout' | 'stderr' | { file: string }): Promise<void>;
 }
 
 /** Spawns `node dist/cli.js ...args` so it can be SIGKILLed for real. */
@@ -36,13 +36,18 @@ export function spawnCli(args: string[], env: Record<string, string> = {}, as?: 
     async waitFor(text, timeoutMs = 15_000, stream = 'stdout') {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        if ((stream === 'stdout' ? out : err).includes(text)) return;
+        if (read(stream).includes(text)) return;
         if (done) throw new Error(`child ended before printing ${text}; stdout: ${out}\nstderr: ${err}`);
         await sleep(20);
       }
       throw new Error(`timed out waiting for ${text}; stdout: ${out}\nstderr: ${err}`);
     },
   };
+  function read(stream: 'stdout' | 'stderr' | { file: string }): string {
+    if (stream === 'stdout') return out;
+    if (stream === 'stderr') return err;
+    return existsSync(stream.file) ? readFileSync(stream.file, 'utf8') : '';
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
