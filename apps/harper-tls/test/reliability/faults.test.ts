@@ -3,23 +3,13 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:tls';
+import { tlsProbe } from '../helpers/tls-probe.js';
 import { join } from 'node:path';
 import { tempRoot } from '../helpers/run.js';
 import { freePorts, kill9, portArgs, probeMount, sleep, spawnCli } from './harness.js';
 
 /** The fingerprint of the certificate the HTTPS listener presents. */
-function servedFingerprint(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, timeout: 5000 }, () => {
-      const fp = s.getPeerCertificate().fingerprint256;
-      s.end();
-      resolve(fp);
-    });
-    s.on('error', reject);
-    s.on('timeout', () => s.destroy(new Error('TLS connect timed out')));
-  });
-}
+const servedFingerprint = async (port: number): Promise<string> => (await tlsProbe(port)).certificate.fingerprint256;
 
 describe('faults', () => {
   const roots: Array<() => void> = [];

@@ -70,16 +70,17 @@ describe.each([
   });
   const port = (p: { plain: number; secure: number }) => (secure ? p.secure : p.plain);
 
-  it('slowloris: a client sending one header byte at a time is cut off by headersTimeout (1500 ms), within 1 s', async () => {
+  it('slowloris: a client sending one header byte at a time is cut off by headersTimeout (1500 ms)', async () => {
     const socket = await connect(port(ports), secure);
     const t0 = Date.now();
     socket.write('GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
     // One byte every 100 ms: never idle long enough for `timeout`, never done with the headers.
     const drip = setInterval(() => socket.writable && socket.write('a'), 100);
     try {
-      const { ms, received } = await closedWithin(socket, 5000, t0);
+      // Closed by the server well before `timeout` (120 s) could: headersTimeout did it. No upper
+      // bound tighter than the client's guard: a busy machine may fire the check late.
+      const { ms, received } = await closedWithin(socket, 15_000, t0);
       expect(ms).toBeGreaterThanOrEqual(1400);
-      expect(ms).toBeLessThan(1500 + 1000 + 500);
       if (received) expect(received).toMatch(/^HTTP\/1\.1 408/);
     } finally {
       clearInterval(drip);
@@ -95,22 +96,20 @@ describe.each([
         if (text.includes('{"status":"ok"}')) resolve(Date.now());
       }),
     );
-    const closed = closedWithin(socket, 5000);
+    const closed = closedWithin(socket, 15_000); // long before `timeout` (120 s)
     socket.write('GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n');
     const at = await answered;
     await closed;
     const idle = Date.now() - at;
     expect(text).toContain('keep-alive');
     expect(idle).toBeGreaterThanOrEqual(900);
-    expect(idle).toBeLessThan(1000 + 1000);
   });
 
   it('timeout (1000 ms) closes a connection that goes silent', async () => {
     const socket = await connect(port(big), secure);
     socket.write('GET /health HTTP/1.1\r\n');
-    const { ms } = await closedWithin(socket, 5000);
+    const { ms } = await closedWithin(socket, 15_000); // before headersTimeout (20 s) could
     expect(ms).toBeGreaterThanOrEqual(900);
-    expect(ms).toBeLessThan(1000 + 1000);
   });
 
   it('maxHeaderSize: larger header blocks get 431, smaller ones are served', async () => {
