@@ -15,8 +15,8 @@ export type ForwardedDecode =
   | { kind: 'chain'; certificates: X509Certificate[] }
   | { kind: 'bad'; status: 400 | 401; reason: string };
 
-/** Largest header value read, bytes: a leaf and a few intermediates in PEM fit many times over. */
-export const MAX_FORWARDED_BYTES = 64 * 1024;
+/** Largest header value read, bytes: below Node's 16 KiB header limit (which answers 431), above a leaf and two RSA-4096 intermediates URL-encoded (~9 KiB). */
+export const MAX_FORWARDED_BYTES = 12 * 1024;
 /** Most certificates taken from one header (leaf + intermediates). */
 export const MAX_FORWARDED_CERTIFICATES = 8;
 
