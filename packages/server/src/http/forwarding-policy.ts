@@ -116,11 +116,13 @@ export function applyForwardingPolicy(req: IncomingMessage): ForwardingInfo {
     }
     if (removed.length) {
       // rawHeaders too: readers that look for duplicates (the forwarded certificate) use them.
-      const kept: string[] = [];
       const raws = req.rawHeaders;
-      for (let i = 0; i + 1 < raws.length; i += 2) if (!removed.includes(raws[i]!.toLowerCase())) kept.push(raws[i]!, raws[i + 1]!);
-      raws.length = 0;
-      raws.push(...kept);
+      if (Array.isArray(raws)) {
+        const kept: string[] = [];
+        for (let i = 0; i + 1 < raws.length; i += 2) if (!removed.includes(raws[i]!.toLowerCase())) kept.push(raws[i]!, raws[i + 1]!);
+        raws.length = 0;
+        raws.push(...kept);
+      }
       policy.onUntrusted?.(req, removed);
     }
   }
