@@ -42,6 +42,16 @@ export function installProxyProtocol(server: Server, opts: ProxyProtocolOptions)
   // TLS servers read bytes already buffered on the socket when they wrap it; plain HTTP must be resumed.
   const tls = typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function';
 
+  // Connections still waiting for their header are not the HTTP server's yet, so its
+  // closeAllConnections() cannot see them: close() ends them itself.
+  const pending = new Set<Socket>();
+  const close = server.close.bind(server);
+  server.close = ((cb?: (err?: Error) => void) => {
+    for (const s of pending) s.destroy();
+    pending.clear();
+    return close(cb);
+  }) as typeof server.close;
+
   server.on('connection', (socket: Socket) => {
     const remote = socket.remoteAddress;
     if (!opts.proxies.contains(remote)) {
@@ -51,8 +61,10 @@ export function installProxyProtocol(server: Server, opts: ProxyProtocolOptions)
     }
     let buf: Buffer = Buffer.alloc(0);
     let done = false;
+    pending.add(socket);
     const finish = () => {
       done = true;
+      pending.delete(socket);
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('error', onError);
