@@ -92,8 +92,54 @@ async function scenario(name, dir, headers) {
   return r;
 }
 
+/**
+ * Per-call CPU in this process (no network, so not at the mercy of a shared machine's scheduler):
+ * applyForwardingPolicy on a fresh request object, and authenticate() with a forwarded certificate
+ * (no gate / an instant revocation gate) against a handshake-style per-connection cache hit.
+ */
+async function micro(dir) {
+  const { createAuthenticator, createTokenService, createMemoryUserStore, compileTrustedProxies } = await import('@harper-tls/mtls-auth');
+  const { applyForwardingPolicy, installForwardingPolicy } = await import('../dist/index.js');
+  const users = createMemoryUserStore();
+  await users.create({ username: 'alice', password: 'alice-pw', role: 'super_user' });
+  const tokens = createTokenService({ secret: randomBytes(32), operationTokenTimeoutMs: 60_000, refreshTokenTimeoutMs: 60_000 });
+  const v = encodeURIComponent(readFileSync(join(dir, 'alice.crt'), 'utf8'));
+  const time = async (n, f) => {
+    for (let i = 0; i < n / 10; i++) await f();
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await f();
+    return Number(process.hrtime.bigint() - t) / 1e3 / n;
+  };
+  const rows = [];
+  {
+    const server = new http.Server();
+    installForwardingPolicy(server, { proxies: compileTrustedProxies([]), onUntrusted: () => {} });
+    const socket = { remoteAddress: '127.0.0.1', server };
+    rows.push(['applyForwardingPolicy, no forwarded headers (every ordinary request)', await time(200_000, () => applyForwardingPolicy({ socket, rawHeaders: ['Host', 'x', 'Accept', '*/*', 'User-Agent', 'curl'], headers: { host: 'x', accept: '*/*', 'user-agent': 'curl' } }))]);
+  }
+  for (const [name, trusted] of [['untrusted peer (strip, count)', ['10.0.0.0/8']], ['trusted peer (XFF walk)', ['127.0.0.1']]]) {
+    const server = new http.Server();
+    installForwardingPolicy(server, { proxies: compileTrustedProxies(trusted), certificateHeader: 'x-ssl-client-cert', onUntrusted: () => {} });
+    const socket = { remoteAddress: '127.0.0.1', server };
+    const us = await time(200_000, () => {
+      const raw = ['Host', 'x', 'X-SSL-Client-Cert', v, 'X-Forwarded-For', '203.0.113.7, 10.1.1.1', 'Accept', '*/*'];
+      applyForwardingPolicy({ socket, rawHeaders: raw, headers: { host: 'x', 'x-ssl-client-cert': v, 'x-forwarded-for': '203.0.113.7, 10.1.1.1', accept: '*/*' } });
+    });
+    rows.push([`applyForwardingPolicy, ${name}`, us]);
+  }
+  for (const rev of [false, true]) {
+    const revocation = rev ? { check: async () => ({ status: 'good', allowed: true }) } : undefined;
+    const auth = createAuthenticator({ users, tokens, mtls: { required: true, user: { kind: 'cn' }, certificateVerification: rev ? { enabled: true } : false }, trustedCas: [new X509Certificate(readFileSync(join(dir, 'ca.crt')))], revocation, forwarded: { header: 'x-ssl-client-cert', format: 'pem-urlencoded', trusted: () => true } });
+    const req = { headers: { 'x-ssl-client-cert': v }, rawHeaders: ['X-SSL-Client-Cert', v], socket: {} };
+    rows.push([`authenticate(), forwarded certificate${rev ? ' + revocation gate' : ''}`, await time(50_000, () => auth.authenticate(req))]);
+  }
+  console.log(['| per call (in process) | µs |', '|---|---:|', ...rows.map(([n, us]) => `| ${n} | ${us.toFixed(2)} |`)].join('\n') + '\n');
+}
+
 if (process.argv[2] === 'server') await serve(process.argv[3], process.argv[4]);
+else if (process.argv[2] === 'micro') await micro(makeCerts());
 else {
+  await micro(makeCerts());
   const dir = makeCerts();
   const cert = { 'x-ssl-client-cert': encodeURIComponent(readFileSync(join(dir, 'alice.crt'), 'utf8')), 'x-forwarded-for': '203.0.113.7, 10.1.1.1', 'x-forwarded-proto': 'https' };
   const best = (a, b) => (a.rps >= b.rps ? a : b);
