@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every fuzz target with FUZZ_RUNS inputs each (default 100000): the DER readers
 // (packages/revocation/test/fuzz), loadConfig (packages/config/test/fuzz) and the Operations API
-// body parser (packages/server/test/fuzz). Prints each target's line and the wall time; exits non-zero
+// body parser and the PROXY protocol parser (packages/server/test/fuzz). Prints each target's line and the wall time; exits non-zero
 // when a target fails. Usage: node apps/harper-tls/scripts/fuzz-all.mjs [revocation|config|server ...]
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';

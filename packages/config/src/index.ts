@@ -30,3 +30,5 @@ export { normalizeCertificateVerification } from './certificate-verification.js'
 export type { NormalizedCertificateVerification } from './certificate-verification.js';
 export { HARPER_TREE } from './harper-schema.js';
 export type { HarperKey, HarperTree, HarperType } from './harper-schema.js';
+export { FORWARDED_CERTIFICATE_HEADERS, proxyEntryProblem } from './proxies.js';
+export type { ForwardedCertificateConfig, ForwardedCertificateFormat, ProxiesConfig } from './proxies.js';

@@ -31,7 +31,7 @@ const LISTENER_KEYS = {
 
 export const KEY_TREE: KeyTree = {
   rootPath: null,
-  http: { ...LISTENER_KEYS, http2: null },
+  http: { ...LISTENER_KEYS, mtls: { ...MTLS_KEYS, forwardedCertificate: { header: null, format: null } }, http2: null, trustedProxies: null, proxyProtocol: null },
   tls: TLS_KEYS,
   operationsApi: { network: { ...LISTENER_KEYS, domainSocket: null }, tls: TLS_KEYS },
   authentication: { operationTokenTimeout: null, refreshTokenTimeout: null, cacheTTL: null, authorizeLocal: null },

@@ -9,6 +9,7 @@ import { ResolveContext } from './context.js';
 import { checkUnknownKeys } from './unknown-keys.js';
 import { readBoolean, readDirectory, readDuration, readMs, readString } from './values.js';
 import { readNetwork } from './listener.js';
+import { withProxies } from './proxies-section.js';
 import { readLogging } from './logging.js';
 import { readTls } from './tls.js';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
@@ -137,7 +138,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConf
   const config: HarperConfig = {
     rootPath: ctx.rootPath,
     configPath,
-    http: { ...readNetwork(ctx, ['http'], 9926), http2: readBoolean(ctx, ['http', 'http2'], false) },
+    http: withProxies(ctx, { ...readNetwork(ctx, ['http'], 9926), http2: readBoolean(ctx, ['http', 'http2'], false) }),
     tls,
     operationsApi: {
       network: { ...readNetwork(ctx, ['operationsApi', 'network'], 9925), domainSocket: readDomainSocket(ctx) },

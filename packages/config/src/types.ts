@@ -59,6 +59,8 @@ export interface MtlsConfig {
   user: MtlsUserMapping;
   /** false (default) or the resolved revocation settings. */
   certificateVerification: CertificateVerificationConfig | false;
+  /** `http.mtls.forwardedCertificate` (SPEC.md section 7); absent: none is read. */
+  forwardedCertificate?: import('./proxies.js').ForwardedCertificateConfig;
 }
 
 /** A PEM source: a file path (absolute, expanded) or inline PEM text. */
@@ -166,7 +168,7 @@ export interface HarperConfig {
   http: ListenerNetwork & {
     /** ALPN offers `h2` besides `http/1.1` on the HTTPS listener. Default false. */
     http2: boolean;
-  };
+  } & import('./proxies.js').ProxiesConfig;
   /** One or more entries; several are chosen by SNI. First entry is the default. */
   tls: TlsEntry[];
   operationsApi: {

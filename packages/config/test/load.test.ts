@@ -28,7 +28,7 @@ describe('loadConfig: defaults and first start', () => {
     expect(readFileSync(join(root, 'harperdb-config.yaml'), 'utf8')).toBe(DEFAULT_CONFIG_YAML);
     expect(statSync(join(root, 'harperdb-config.yaml')).mode & 0o777).toBe(0o644);
     const limits = { keepAliveTimeout: undefined, headersTimeout: undefined, timeout: 120_000, maxHeaderSize: undefined };
-    expect(config.http).toEqual({ port: 9926, securePort: null, mtls: false, cors: false, limits, http2: false });
+    expect(config.http).toEqual({ port: 9926, securePort: null, mtls: false, cors: false, limits, http2: false, trustedProxies: [], proxyProtocol: false });
     expect(config.operationsApi.network).toEqual({ port: 9925, securePort: null, mtls: false, cors: false, limits, domainSocket: null });
     expect(config.storage.path).toBe(join(root, 'database'));
     expect(config.logging).toMatchObject({ level: 'info', file: true, root: join(root, 'log'), stdStreams: false, auditAuthEvents: { logFailed: false, logSuccessful: false } });

@@ -9,6 +9,7 @@ import { peerChainFromSocket, verifyClientChain } from './chain.js';
 import { CertificateCache } from './cert-cache.js';
 import { compileSanMapping, type SanMapping } from './san.js';
 import { AuthError } from './errors.js';
+import { forwardedReader, type ForwardedCertificateOption } from './forwarded/read.js';
 
 /** The part of @harper-tls/revocation's checker the authenticator uses. */
 export interface RevocationGate {
@@ -23,14 +24,17 @@ export interface AuthLogger {
 
 /** Outcome of `authenticate()`: `reason` is for logs only, send `{ error }` with `status`. */
 export type AuthResult =
-  | { ok: true; user: User; method: 'mtls' | 'basic' | 'jwt' }
-  | { ok: false; status: 401; error: 'Login failed' | 'Certificate revoked or verification failed'; reason: string };
+  | { ok: true; user: User; method: 'mtls' | 'basic' | 'jwt'; /** The verified leaf, when it came in a trusted proxy's header. */ forwardedCertificate?: X509Certificate }
+  | { ok: false; status: 401; error: 'Login failed' | 'Certificate revoked or verification failed'; reason: string }
+  | { ok: false; status: 400; error: typeof BAD_FORWARDED; reason: string };
 
 /** An HTTP/1 `IncomingMessage` or an HTTP/2 compat `Http2ServerRequest` (Fastify: `request.raw`). */
 export type AuthRequest = IncomingMessage | Http2ServerRequest;
 
 export const LOGIN_FAILED = 'Login failed' as const;
 export const CERT_REJECTED = 'Certificate revoked or verification failed' as const;
+/** The 400 answer to a forwarded-certificate header that cannot be decoded at all. */
+export const BAD_FORWARDED = 'The forwarded client certificate header cannot be decoded' as const;
 
 export interface AuthenticatorOptions {
   users: UserStore;
@@ -83,6 +87,14 @@ export interface AuthenticatorOptions {
    * verifies the password on every request.
    */
   credentialCacheTtlMs?: number;
+  /**
+   * `http.mtls.forwardedCertificate` (SPEC.md section 7): where a trusted proxy puts the client
+   * certificate. For a request `trusted(req)` says came from such a proxy, that certificate is the
+   * client's (the connection's own handshake certificate is the proxy's and is not used); it goes
+   * through the same evaluation as a handshake certificate: chain to `trustedCas`, validity,
+   * clientAuth, revocation, identity. Default: none (headers are never read).
+   */
+  forwarded?: ForwardedCertificateOption;
 }
 
 /**
@@ -92,10 +104,11 @@ export interface AuthenticatorOptions {
  */
 export type CertificateOutcome = MtlsOutcome;
 type MtlsOutcome =
-  | { kind: 'none' }
+  | { kind: 'none'; reason?: string }
   | { kind: 'untrusted'; reason: string }
   | { kind: 'rejected'; reason: string }
-  | { kind: 'trusted'; username?: string; reason?: string };
+  | { kind: 'trusted'; username?: string; reason?: string; /** Set when the certificate came from a trusted proxy's header. */ forwarded?: X509Certificate }
+  | { kind: 'malformed'; reason: string };
 
 type Credentials = { kind: 'basic'; username: string; password: string; raw: string } | { kind: 'bearer'; token: string } | { kind: 'malformed'; reason: string } | undefined;
 
@@ -163,17 +176,26 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   async function evaluateCertificate(socket: TLSSocket): Promise<MtlsOutcome> {
     const leaf = certs.leafOf(socket);
     if (!leaf) return { kind: 'none' };
+    return evaluateChain(leaf, () => peerChainFromSocket(socket).slice(1), trusted(socket));
+  }
+
+  /**
+   * The one decision path for a client certificate, wherever it came from (the TLS handshake or
+   * a trusted proxy's header): chain to `cas`, validity at `now()`, CA flags, clientAuth,
+   * revocation of the whole chain, then the username per `mtls.user`.
+   * @param sent the other certificates the client (or its proxy) sent, read only when needed.
+   */
+  async function evaluateChain(leaf: X509Certificate, sent: () => X509Certificate[], cas: readonly X509Certificate[]): Promise<MtlsOutcome> {
     // OpenSSL keeps only the leaf in a resumed session, not the intermediates the client sent, so
     // intermediates from earlier verified chains are offered as path candidates. Safe: every
     // link is still signature-checked up to a trust anchor of this listener. The chain the client
     // sent in this handshake is read (getPeerX509Certificate, ~120 µs) only when those do not
     // suffice: the candidates are then a superset, so the outcome is the same as reading it first.
-    const cas = trusted(socket);
     const at = now();
     let chain = verifyClientChain([leaf, ...intermediates.values()], cas, at, certs.issued, certs.facts);
     if (!chain.ok) {
-      const sent = peerChainFromSocket(socket).slice(1);
-      if (sent.length) chain = verifyClientChain([leaf, ...sent, ...intermediates.values()], cas, at, certs.issued, certs.facts);
+      const more = sent();
+      if (more.length) chain = verifyClientChain([leaf, ...more, ...intermediates.values()], cas, at, certs.issued, certs.facts);
     }
     if (!chain.ok) return { kind: 'untrusted', reason: chain.reason };
     for (const c of chain.path.slice(1)) {
@@ -204,6 +226,29 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   }
 
   const NONE: MtlsOutcome = { kind: 'none' };
+  const readForwarded = opts.forwarded ? forwardedReader(opts.forwarded) : undefined;
+
+  /**
+   * The certificate a trusted proxy forwarded for this request: decoded (parsed certificates
+   * remembered by header value), then `evaluateChain` like a handshake certificate. Not cached
+   * per connection: a proxy multiplexes many clients over one connection.
+   */
+  async function forwardedOutcome(req: AuthRequest): Promise<MtlsOutcome> {
+    const decoded = readForwarded!(req);
+    if (decoded.kind === 'none') return { kind: 'none', reason: 'no forwarded client certificate from the trusted proxy' };
+    if (decoded.kind === 'bad') return decoded.status === 400 ? { kind: 'malformed', reason: decoded.reason } : { kind: 'untrusted', reason: decoded.reason };
+    const [leaf, ...rest] = decoded.certificates;
+    const outcome = await evaluateChain(leaf!, () => rest, trusted(connectionSocket(req)));
+    return outcome.kind === 'trusted' ? { ...outcome, forwarded: leaf } : outcome;
+  }
+
+  /** The request's certificate outcome: the forwarded one through a trusted proxy, else the connection's. */
+  function outcomeFor(req: AuthRequest): MtlsOutcome | Promise<MtlsOutcome> {
+    if (mtls && opts.forwarded && opts.forwarded.trusted(req)) {
+      return forwardedOutcome(req).catch((err: unknown) => ({ kind: 'rejected' as const, reason: `certificate evaluation failed: ${(err as Error)?.message ?? String(err)}` }));
+    }
+    return mtlsOutcome(connectionSocket(req));
+  }
 
   /** The connection's certificate outcome: a value once settled, else the pending evaluation. */
   function mtlsOutcome(socket: TLSSocket): MtlsOutcome | Promise<MtlsOutcome> {
@@ -274,28 +319,36 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
      * framework adapters, which map the username to a user themselves.
      */
     certificate(req: AuthRequest): CertificateOutcome | Promise<CertificateOutcome> {
-      return mtlsOutcome(connectionSocket(req));
+      return outcomeFor(req);
     },
     /** Authenticates one request; never rejects for bad input (a 401 result instead). */
     async authenticate(req: AuthRequest): Promise<AuthResult> {
       const creds = parseAuthorization(req.headers.authorization);
       const conn = connectionSocket(req);
-      const pending = mtlsOutcome(conn);
+      const pending = outcomeFor(req);
       const cert = pending instanceof Promise ? await pending : pending;
+      // Through a trusted proxy with mtls.required, credentials never stand in for the certificate
+      // (a TLS listener would have failed the handshake).
+      const proxied = !!(mtls && opts.forwarded && opts.forwarded.trusted(req));
+      const credsAllowed = !(proxied && mtls && mtls.required);
       let result: AuthResult;
-      if (cert.kind === 'rejected') {
+      if (cert.kind === 'malformed') {
+        result = { ok: false, status: 400, error: BAD_FORWARDED, reason: cert.reason };
+      } else if (cert.kind === 'rejected') {
         // A revoked or unverifiable certificate is refused even when credentials come along.
         result = { ok: false, status: 401, error: CERT_REJECTED, reason: cert.reason };
       } else if (cert.kind === 'trusted' && cert.username !== undefined) {
         const found = lookupUser(conn, cert.username);
         const user = found instanceof Promise ? await found : found;
-        if (user && user.active) result = { ok: true, user, method: 'mtls' };
+        if (user && user.active) result = cert.forwarded ? { ok: true, user, method: 'mtls', forwardedCertificate: cert.forwarded } : { ok: true, user, method: 'mtls' };
         else if (creds && !(mtls && mtls.required)) result = await withCredentials(req, creds);
         else result = { ok: false, status: 401, error: LOGIN_FAILED, reason: `certificate user ${user ? 'inactive' : 'unknown'}` };
-      } else if (creds) {
+      } else if (creds && credsAllowed) {
         result = await withCredentials(req, creds);
+      } else if (creds) {
+        result = { ok: false, status: 401, error: LOGIN_FAILED, reason: `mtls.required: a request through a trusted proxy needs a valid forwarded certificate (${cert.reason ?? 'none'})` };
       } else {
-        const why = cert.kind === 'untrusted' ? cert.reason : cert.kind === 'trusted' ? (cert.reason ?? 'the certificate names no user and no credentials were given') : 'no credentials';
+        const why = cert.kind === 'untrusted' ? cert.reason : cert.kind === 'trusted' ? (cert.reason ?? 'the certificate names no user and no credentials were given') : cert.kind === 'none' && cert.reason ? `no credentials (${cert.reason})` : 'no credentials';
         result = { ok: false, status: 401, error: LOGIN_FAILED, reason: why };
       }
       if (!result.ok && opts.logger) {

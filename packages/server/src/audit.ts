@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from './logger.js';
 import type { AuthOutcome, ListenerName } from './server.js';
+import { clientAddressInfo } from './http/client-address.js';
 
 /** `logging.auditAuthEvents`. */
 export interface AuthAuditOptions {
@@ -23,11 +24,6 @@ function peerCertificate(req: IncomingMessage): { fingerprint256: string; cn?: s
   return { fingerprint256: peer.fingerprint256, cn: Array.isArray(cn) ? undefined : cn };
 }
 
-/** The peer address as people write it: an IPv4-mapped `::ffff:a.b.c.d` is `a.b.c.d`; the domain socket has none. */
-function clientAddress(address: string | undefined): string {
-  if (!address) return 'unix-socket';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
 
 /** The user a request tried to be: the Basic username (never the password), else the certificate's CN; a token's user is not read. */
 function attemptedUser(req: IncomingMessage, cert: { cn?: string } | undefined): string | undefined {
@@ -49,13 +45,16 @@ function attemptedUser(req: IncomingMessage, cert: { cn?: string } | undefined):
  */
 export function auditAuthentication(logger: Logger, opts: AuthAuditOptions, req: IncomingMessage, result: AuthOutcome, listener: ListenerName, method: string): void {
   if (result.ok ? !opts.logSuccessful : !opts.logFailed || method === 'none') return;
-  const cert = peerCertificate(req);
+  const forwarded = result.ok ? (result as { forwardedCertificate?: { fingerprint256: string } }).forwardedCertificate : undefined;
+  const cert = forwarded ? { fingerprint256: forwarded.fingerprint256 } : peerCertificate(req);
+  const where = clientAddressInfo(req);
   const line = {
     audit: 'authentication',
     outcome: result.ok ? 'success' : 'failure',
     user: result.ok ? result.user.username : attemptedUser(req, cert),
     method,
-    remote: clientAddress(req.socket?.remoteAddress),
+    remote: where.clientAddress,
+    ...(where.peer !== undefined && where.peer !== where.clientAddress ? { peer: where.peer } : {}),
     listener,
     ...(cert ? { fingerprint256: cert.fingerprint256 } : {}),
     ...(result.ok ? {} : { reason: result.reason ?? 'unspecified' }),

@@ -18,6 +18,8 @@ import { localCaOperations } from './operations/local-ca.js';
 import { TrustGeneration } from './trust-generation.js';
 import type { OperationHandler } from './operations/types.js';
 import { authorizeLocal } from './http/authorize-local.js';
+import { cameThroughProxy } from './http/forwarding-policy.js';
+import { forwardedOption, setupForwarding, trustedProxiesOf } from './http/forwarding-setup.js';
 import { auditAuthentication } from './audit.js';
 import { localCaRoute, metricsRoute, CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 import { ServerMetrics, authReasonCategory } from './metrics.js';
@@ -128,8 +130,11 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       return c;
     };
 
+    const proxies = trustedProxiesOf(config);
+    const forwarded = forwardedOption(config);
     const authenticate = (api: 'app' | 'operations', secure: boolean, via?: 'socket'): Authenticate => {
-      const mtls = secure ? (api === 'app' ? config.http.mtls : config.operationsApi.network.mtls) : false;
+      // SPEC.md section 7: on the plain application listener too, a trusted proxy's forwarded certificate is read with http.mtls.
+      const mtls = secure ? (api === 'app' ? config.http.mtls : config.operationsApi.network.mtls) : api === 'app' && forwarded ? config.http.mtls : false;
       const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
       const auth = createAuthenticator({
         users,
@@ -140,12 +145,13 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         trustGeneration: () => trust.value,
         userCacheTtlMs: config.authentication.cacheTtlMs,
         credentialCacheTtlMs: config.authentication.cacheTtlMs,
+        ...(api === 'app' && forwarded ? { forwarded } : {}),
         // No logger: HarperServer writes the one audit line per refused request (with its request id).
       });
       const listener: ListenerName = via === 'socket' ? 'operations-socket' : api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
       const base: Authenticate = (req) => auth.authenticate(req);
       const check = config.authentication.authorizeLocal
-        ? authorizeLocal(base, { viaSocket: via === 'socket', admin: () => users.get(adminName), cameThroughProxy: opts.cameThroughProxy })
+        ? authorizeLocal(base, { viaSocket: via === 'socket', admin: () => users.get(adminName), cameThroughProxy: (req) => cameThroughProxy(req) || !!opts.cameThroughProxy?.(req) })
         : base;
       const audit = config.logging.auditAuthEvents;
       const auditing = audit.logFailed || audit.logSuccessful;
@@ -176,6 +182,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
       operationsRoutes: [metricsRoute(() => metrics.render(), { requireAuthentication: opts.metrics?.requireAuthentication ?? true })],
     });
+    setupForwarding({ config, proxies, logger, metrics, servers: listeners.map((l) => ({ name: l.name, server: server.server(l.name) })) });
     for (const l of listeners) {
       const s = server.server(l.name);
       if (l.tls) {

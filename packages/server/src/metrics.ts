@@ -35,6 +35,10 @@ export class ServerMetrics {
   readonly revocationChecks: Counter<'method' | 'status' | 'cache'>;
   readonly revocationLatency: Histogram;
   readonly revocationFetch: Histogram<'kind' | 'outcome'>;
+  /** Requests whose forwarded headers came from a peer outside `http.trustedProxies` and were removed (SPEC.md section 7). */
+  readonly forwardedUntrusted: Counter<'listener'>;
+  /** Connections closed before serving anything by the PROXY protocol (`reason`: `untrusted`, `invalid`, `timeout`). */
+  readonly proxyProtocolRefused: Counter<'listener' | 'reason'>;
 
   constructor(opts: { now?: () => Date } = {}) {
     this.#now = opts.now ?? (() => new Date());
@@ -44,6 +48,8 @@ export class ServerMetrics {
     this.revocationChecks = new Counter({ name: 'harper_tls_revocation_checks_total', help: 'Per-certificate revocation results by method, status and cache (hit, miss, stale, none)', labelNames: ['method', 'status', 'cache'], registers });
     this.revocationLatency = new Histogram({ name: 'harper_tls_revocation_check_seconds', help: 'Time of a whole-chain revocation check', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers });
     this.revocationFetch = new Histogram({ name: 'harper_tls_revocation_fetch_seconds', help: 'CRL downloads and OCSP requests: time to the response headers', labelNames: ['kind', 'outcome'], buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
+    this.forwardedUntrusted = new Counter({ name: 'harper_tls_forwarded_untrusted_total', help: 'Requests with forwarded headers (client certificate, X-Forwarded-*, Forwarded, X-Real-IP) from a peer outside http.trustedProxies; the headers were removed', labelNames: ['listener'], registers });
+    this.proxyProtocolRefused = new Counter({ name: 'harper_tls_proxy_protocol_refused_total', help: 'Connections closed for their PROXY protocol header: from an untrusted peer, malformed, or late', labelNames: ['listener', 'reason'], registers });
     const metrics = this;
     new Gauge({
       name: 'harper_tls_certificate_expiry_days',

@@ -10,6 +10,8 @@ import { listen, listenSocket, closeGracefully } from './http/listen.js';
 import { sendJson, readJsonObject, BodyError } from './http/respond.js';
 import { requestId } from './http/request-id.js';
 import { applyCors, corsPolicy, type CorsPolicy } from './http/cors.js';
+import { applyForwardingPolicy } from './http/forwarding-policy.js';
+import { clientAddress } from './http/client-address.js';
 import type { Caller, OperationHandler, OperationResult } from './operations/types.js';
 
 /** Outcome of authenticating one request (the shape @harper-tls/mtls-auth returns). */
@@ -161,6 +163,7 @@ export class HarperServer {
 
   #createServer(plan: ListenerPlan): http.Server | https.Server | http2.Http2SecureServer {
     const handler = (req: IncomingMessage, res: ServerResponse) => {
+      applyForwardingPolicy(req); // SPEC.md section 7: untrusted forwarded headers go before anything reads them
       const id = requestId(req);
       this.#handle(plan, req, res, id).catch((err) => {
         this.#opts.logger.error({ err, reqId: id, listener: plan.name, url: req.url }, 'request failed');
@@ -256,7 +259,7 @@ export class HarperServer {
    * address. Never credentials: `reason` is a fixed phrase from the authenticator or operation.
    */
   #logRefusal(plan: ListenerPlan, req: IncomingMessage, reqId: string, reason: string | undefined, extra?: object): void {
-    this.#opts.logger.info({ reqId, listener: plan.name, remote: req.socket?.remoteAddress, reason: reason ?? 'unspecified', ...extra }, 'authentication failed');
+    this.#opts.logger.info({ reqId, listener: plan.name, remote: clientAddress(req), reason: reason ?? 'unspecified', ...extra }, 'authentication failed');
   }
 
   /** Runs the extra routes; a route that answers 401 after a failed `ctx.authenticate()` gets the refusal logged once. */

@@ -14,6 +14,8 @@ import { checkRevocation } from '../doctor/revocation.js';
 import { openStores, readOnly } from '../doctor/stores.js';
 import { CONFIG_FLAG, loadExistingConfig, ROOT_FLAG, usage } from './common.js';
 import { readCertificates } from './files.js';
+import { readForwarded } from '../doctor/forwarded.js';
+import { DOCTOR_EXIT } from '../doctor/report.js';
 
 export { DOCTOR_EXIT } from '../doctor/report.js';
 
@@ -21,6 +23,8 @@ const FLAGS = {
   ...ROOT_FLAG,
   ...CONFIG_FLAG,
   cert: { type: 'string' as const, valueName: 'FILE', help: 'the client certificate (PEM or DER; extra PEM blocks are its intermediates)' },
+  forwarded: { type: 'string' as const, valueName: 'VALUE|@FILE', help: "instead of --cert: a trusted proxy's forwarded-certificate header value (or @FILE holding it), decoded as the server does; a value that starts with -- needs the --forwarded=VALUE form" },
+  format: { type: 'string' as const, valueName: 'FORMAT', help: 'with --forwarded: xfcc, pem-urlencoded or der-base64 (default: http.mtls.forwardedCertificate.format)' },
   api: { type: 'string' as const, valueName: 'app|operations', help: 'which HTTPS listener to ask about (default: app)' },
   servername: { type: 'string' as const, valueName: 'NAME', help: 'the SNI name the client sends (picks the tls entry and so its CAs; default: none, so the default entry)' },
   at: { type: 'string' as const, valueName: 'ISO', help: 'judge validity and revocation as of this time instead of now (e.g. 2026-12-31 or 2026-12-31T12:00:00Z; UTC unless a zone is given)' },
@@ -53,6 +57,7 @@ export const doctor: Command = {
   usage: usage(
     [
       'Usage: harper-tls doctor --cert FILE [--root DIR] [--config FILE] [--api app|operations] [--servername NAME] [--at ISO]',
+      '       harper-tls doctor --forwarded VALUE|@FILE [--format xfcc|pem-urlencoded|der-base64] [--root DIR] ...',
       '',
       'Walks the checks the server makes on a client certificate, in its order: trust chain against',
       'the configured CAs, validity, key usage, revocation (CRL/OCSP, with the source of the answer;',
@@ -66,6 +71,10 @@ export const doctor: Command = {
       'and revocation are judged as of that time (the revocation status is today\'s, said so, when no',
       'CRL at hand covers that time); the configuration, the users and the CAs are today\'s.',
       '',
+      '--forwarded asks about a certificate a trusted proxy forwards in http.mtls.forwardedCertificate\'s',
+      'header (nginx, HAProxy, Envoy, AWS ALB): the value is decoded by the server\'s own decoder, then',
+      'judged exactly as a handshake certificate (application API, plain or HTTPS port).',
+      '',
       'Exit 0 when the certificate would be accepted, 2 when it would be rejected, 1 on bad input.',
     ],
     FLAGS,
@@ -74,20 +83,33 @@ export const doctor: Command = {
   async run(ctx) {
     const { flags, positionals } = parseArgs(ctx.argv, FLAGS);
     if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"; the certificate is given as --cert FILE`);
-    if (!flags.cert) throw new CliError('--cert FILE is required (the client certificate to explain)');
+    if (flags.cert && flags.forwarded !== undefined) throw new CliError('give either --cert FILE or --forwarded VALUE, not both');
+    if (!flags.cert && flags.forwarded === undefined) throw new CliError('--cert FILE is required (the client certificate to explain), or --forwarded VALUE for a certificate a proxy forwards');
+    if (flags.format !== undefined && flags.forwarded === undefined) throw new CliError('--format goes with --forwarded');
     const api = (flags.api as string | undefined) ?? 'app';
     if (api !== 'app' && api !== 'operations') throw new CliError(`--api must be "app" or "operations"; got "${api}"`);
+    if (flags.forwarded !== undefined && api !== 'app') throw new CliError('--forwarded: forwarded certificates are read on the application API only (http.mtls.forwardedCertificate)');
     const at = flags.at !== undefined ? parseAt(String(flags.at)) : undefined;
-    const certFile = flags.cert as string;
+    const config = await loadExistingConfig(ctx, flags);
     let certs: X509Certificate[];
-    try {
-      certs = readCertificates(certFile, '--cert').map((d) => new X509Certificate(d));
-    } catch (err) {
-      if (err instanceof CliError) throw err;
-      throw new CliError(`--cert ${certFile}: not a certificate (neither a PEM "BEGIN CERTIFICATE" block nor DER X.509)`);
+    let forwarded: ReturnType<typeof readForwarded> | undefined;
+    if (flags.forwarded !== undefined) {
+      forwarded = readForwarded(config, String(flags.forwarded), flags.format as string | undefined);
+      if (forwarded.refused) {
+        ctx.stdout(`Forwarded:   ${forwarded.format} value, as a trusted proxy would send it\n\n✘ decoding: ${forwarded.refused}\n\nREJECTED: the server answers ${forwarded.refused.split(':')[0]}.\n`);
+        return DOCTOR_EXIT.rejected;
+      }
+      certs = forwarded.certificates;
+    } else {
+      const certFile = flags.cert as string;
+      try {
+        certs = readCertificates(certFile, '--cert').map((d) => new X509Certificate(d));
+      } catch (err) {
+        if (err instanceof CliError) throw err;
+        throw new CliError(`--cert ${certFile}: not a certificate (neither a PEM "BEGIN CERTIFICATE" block nor DER X.509)`);
+      }
     }
     const [leaf, ...presented] = certs as [X509Certificate, ...X509Certificate[]];
-    const config = await loadExistingConfig(ctx, flags);
     const servername = flags.servername as string | undefined;
     const mtlsKey = api === 'app' ? 'http.mtls' : 'operationsApi.network.mtls';
     const mtls: MtlsConfig | false = api === 'app' ? config.http.mtls : config.operationsApi.network.mtls;
@@ -100,7 +122,13 @@ export const doctor: Command = {
     ctx.stdout('\n');
 
     const report = new Report(at);
-    if (securePort === null) report.fail('listener', `no HTTPS listener: ${api === 'app' ? 'http.securePort' : 'operationsApi.network.securePort'} is null, so no client certificate is ever read`);
+    if (forwarded) {
+      const f = mtls ? mtls.forwardedCertificate : undefined;
+      if (!f) report.fail('listener', `the server reads no forwarded certificate (${mtlsKey}.forwardedCertificate is not configured)`);
+      else if (f.format !== forwarded.format) report.fail('listener', `the server reads the ${f.format} format (${mtlsKey}.forwardedCertificate.format), not ${forwarded.format}`);
+      else report.say('ok', `forwarded certificate: header ${f.header} (${f.format}) from http.trustedProxies ${config.http.trustedProxies.join(', ')}; decoded to ${certs.length} certificate${certs.length > 1 ? 's' : ''}, judged as a handshake certificate`);
+      if (report.rejected || mtls === false) return report.finish(ctx.stdout, { required: false, api });
+    } else if (securePort === null) report.fail('listener', `no HTTPS listener: ${api === 'app' ? 'http.securePort' : 'operationsApi.network.securePort'} is null, so no client certificate is ever read`);
     else if (mtls === false) report.fail('listener', `mTLS is off on this listener (${mtlsKey}: false): the server does not ask for a client certificate`);
     if (report.rejected || mtls === false) return report.finish(ctx.stdout, { required: false, api });
     report.say('ok', `mTLS is on (${mtlsKey}), ${mtls.required ? 'required: a handshake without a trusted certificate fails' : 'optional: a client without a trusted certificate may still use Basic or JWT'}`);

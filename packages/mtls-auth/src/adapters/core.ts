@@ -62,8 +62,9 @@ export function createMtlsCore(options?: MtlsOptions): MtlsCore {
   let checker: RevocationChecker | undefined;
   if (o.revocation) checker = createRevocationChecker({ config: o.revocation, now: o.now, fetch: o.fetch });
   const fromServer = new WeakMap<object, { source: unknown; cas: X509Certificate[] }>();
+  const fromTrustedProxy = (socket: TLSSocket) => !!o.forwarded && o.forwarded.proxies.contains(socket.remoteAddress);
   const trustedCas = (socket: TLSSocket): readonly X509Certificate[] => {
-    if (!socket.authorized) return [];
+    if (!socket.authorized && !fromTrustedProxy(socket)) return [];
     if (o.ca) return o.ca;
     const server = (socket as TLSSocket & { server?: { ca?: unknown } }).server;
     if (!server || server.ca === undefined) return [];
@@ -85,17 +86,20 @@ export function createMtlsCore(options?: MtlsOptions): MtlsCore {
     trustedCas,
     revocation: checker,
     now: o.now,
+    ...(o.forwarded
+      ? { forwarded: { header: o.forwarded.header, format: o.forwarded.format, trusted: (req) => fromTrustedProxy(((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? req.socket) as TLSSocket) } }
+      : {}),
   });
 
   const described = new Map<string, ClientCertificate>();
   const perSocket = new WeakMap<TLSSocket, ClientCertificate>();
-  function describe(socket: TLSSocket): ClientCertificate {
-    let c = perSocket.get(socket);
+  function describe(socket: TLSSocket, forwarded?: X509Certificate): ClientCertificate {
+    let c = forwarded ? undefined : perSocket.get(socket);
     if (c) return c;
-    const peer = socket.getPeerCertificate(false) as PeerCertificate;
-    c = described.get(peer.fingerprint256);
+    const fp = forwarded ? forwarded.fingerprint256 : (socket.getPeerCertificate(false) as PeerCertificate).fingerprint256;
+    c = described.get(fp);
     if (!c) {
-      const x = socket.getPeerX509Certificate()!;
+      const x = forwarded ?? socket.getPeerX509Certificate()!;
       c = Object.freeze({
         subject: x.subject.replace(/\n/g, ', '),
         issuer: x.issuer.replace(/\n/g, ', '),
@@ -105,31 +109,31 @@ export function createMtlsCore(options?: MtlsOptions): MtlsCore {
         validTo: new Date(x.validTo).toISOString(),
       });
       if (described.size >= MAX_REMEMBERED) described.delete(described.keys().next().value!);
-      described.set(peer.fingerprint256, c);
+      described.set(fp, c);
     }
-    perSocket.set(socket, c);
+    if (!forwarded) perSocket.set(socket, c);
     return c;
   }
 
-  function withUser(socket: TLSSocket, username: string): MtlsDecision | Promise<MtlsDecision> {
-    if (!o.users) return { ok: true, user: { username, role: null, authenticatedBy: 'mtls' }, clientCertificate: describe(socket) };
+  function withUser(socket: TLSSocket, username: string, forwarded?: X509Certificate): MtlsDecision | Promise<MtlsDecision> {
+    if (!o.users) return { ok: true, user: { username, role: null, authenticatedBy: 'mtls' }, clientCertificate: describe(socket, forwarded) };
     const found = o.users(username);
     const done = (r: Awaited<typeof found>): MtlsDecision => {
       if (r === null || r === undefined) return refuse(`certificate user ${JSON.stringify(username)} unknown (options.users)`);
       if (typeof r !== 'object' || typeof r.username !== 'string' || (r.role !== null && typeof r.role !== 'string')) {
         throw new AuthError('ERR_AUTH_INVALID_OPTION', `mtls(): options.users(${JSON.stringify(username)}) must return {username: string, role: string | null} or null`);
       }
-      return { ok: true, user: { username: r.username, role: r.role ?? null, authenticatedBy: 'mtls' }, clientCertificate: describe(socket) };
+      return { ok: true, user: { username: r.username, role: r.role ?? null, authenticatedBy: 'mtls' }, clientCertificate: describe(socket, forwarded) };
     };
     return found instanceof Promise ? found.then(done) : done(found);
   }
 
   function fromOutcome(socket: TLSSocket, cert: CertificateOutcome): MtlsDecision | Promise<MtlsDecision> {
     if (cert.kind === 'rejected') return refuse(cert.reason, CERT_REJECTED);
-    if (cert.kind === 'untrusted') return refuse(cert.reason);
+    if (cert.kind === 'untrusted' || cert.kind === 'malformed') return refuse(cert.reason);
     if (cert.kind === 'none') return noCertificate;
-    if (cert.username !== undefined) return withUser(socket, cert.username);
-    if (o.user.kind === 'none') return { ok: true, user: null, clientCertificate: describe(socket) };
+    if (cert.username !== undefined) return withUser(socket, cert.username, cert.forwarded);
+    if (o.user.kind === 'none') return { ok: true, user: null, clientCertificate: describe(socket, cert.forwarded) };
     return refuse(cert.reason ?? 'the certificate names no user');
   }
 
@@ -154,14 +158,15 @@ export function createMtlsCore(options?: MtlsOptions): MtlsCore {
   function decide(req: IncomingMessage): MtlsDecision | Promise<MtlsDecision> {
     // HTTP/2 compat requests hand out a new socket proxy per stream; the session's is one per connection.
     const socket = ((req as { stream?: { session?: { socket?: TLSSocket } } }).stream?.session?.socket ?? req.socket) as TLSSocket;
-    if (o.forwarded && req.headers[o.forwarded.header] !== undefined) {
-      const remote = socket.remoteAddress ?? '';
-      const trusted = remote !== '' && o.forwarded.proxies.check(remote.startsWith('::ffff:') ? remote.slice(7) : remote, remote.startsWith('::ffff:') || !remote.includes(':') ? 'ipv4' : 'ipv6');
+    if (o.forwarded) {
+      if (fromTrustedProxy(socket)) {
+        // The proxy's client: the same decision path as a handshake certificate, per request
+        // (one proxy connection carries many clients).
+        const outcome = auth.certificate(req);
+        return outcome instanceof Promise ? outcome.then((c) => fromOutcome(socket, c)) : fromOutcome(socket, outcome);
+      }
       // From anyone else the header is never believed, and never reaches the application.
-      if (!trusted) delete req.headers[o.forwarded.header];
-      // TODO(issue 13): verify the forwarded certificate through src/forwarded (same chain,
-      // revocation and identity path). Until then a trusted proxy's forwarded certificate is refused: fail closed.
-      else return refuse(`forwarded client certificates (${o.forwarded.format}) are not supported by this version yet`);
+      if (req.headers[o.forwarded.header] !== undefined) delete req.headers[o.forwarded.header];
     }
     if (socket.authorized) {
       const known = decided.get(socket);

@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { compileTrustedProxies, type TrustedProxies } from '../forwarded/proxies.js';
 import { X509Certificate } from 'node:crypto';
 import { normalizeCertificateVerification, type CertificateVerificationConfig, type FailureMode, type MtlsUserMapping } from '@harper-tls/config';
 import type { FetchLike } from '@harper-tls/revocation';
@@ -27,7 +27,8 @@ export interface RevocationSettings {
   ocsp?: MethodSettings<'timeout' | 'cacheTtl' | 'errorCacheTtl'>;
 }
 
-export type ForwardedFormat = 'xfcc' | 'pem-urlencoded' | 'der-base64';
+export type { ForwardedFormat } from '../forwarded/decode.js';
+import type { ForwardedFormat } from '../forwarded/decode.js';
 
 /** Options of `mtls(options)` for every adapter (SPEC section 9). */
 export interface MtlsOptions {
@@ -61,7 +62,7 @@ export interface ResolvedOptions {
   user: MtlsUserMapping;
   users: MtlsOptions['users'];
   revocation: CertificateVerificationConfig | false;
-  forwarded?: { header: string; format: ForwardedFormat; proxies: BlockList };
+  forwarded?: { header: string; format: ForwardedFormat; proxies: TrustedProxies };
   ca?: X509Certificate[];
   logger?: AuthLogger;
   now?: () => Date;
@@ -102,19 +103,13 @@ function readUser(v: unknown): MtlsUserMapping {
 }
 
 function readForwarded(opts: MtlsOptions): ResolvedOptions['forwarded'] {
-  const proxies = new BlockList();
+  let proxies: TrustedProxies = compileTrustedProxies([]);
   if (opts.trustedProxies !== undefined) {
     if (!Array.isArray(opts.trustedProxies)) invalid('options.trustedProxies must be a list of addresses or CIDRs (e.g. ["10.0.0.0/8", "::1"])');
-    for (const [i, entry] of opts.trustedProxies.entries()) {
-      const [addr, bits, extra] = typeof entry === 'string' ? entry.split('/') : [];
-      const family = addr ? isIP(addr) : 0;
-      const prefix = bits === undefined ? undefined : Number(bits);
-      if (!family || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(bits!) || prefix > (family === 4 ? 32 : 128)))) {
-        invalid(`options.trustedProxies[${i}] = ${JSON.stringify(entry)}: expected an IPv4/IPv6 address or CIDR`);
-      }
-      const type = family === 4 ? 'ipv4' : 'ipv6';
-      if (prefix === undefined) proxies.addAddress(addr!, type);
-      else proxies.addSubnet(addr!, prefix, type);
+    try {
+      proxies = compileTrustedProxies(opts.trustedProxies, 'options.trustedProxies');
+    } catch (err) {
+      invalid((err as Error).message);
     }
   }
   const f = opts.forwardedCertificate;

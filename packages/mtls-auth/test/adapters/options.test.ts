@@ -41,9 +41,10 @@ describe('mtls(options) validation', () => {
   it('forwardedCertificate: default header per format, trustedProxies as addresses and CIDRs (IPv4 and IPv6)', () => {
     const o = resolveOptions({ forwardedCertificate: { format: 'xfcc' }, trustedProxies: ['10.0.0.0/8', '::1', '192.168.1.7'] });
     expect(o.forwarded!.header).toBe('x-forwarded-client-cert');
-    expect(o.forwarded!.proxies.check('10.2.3.4', 'ipv4')).toBe(true);
-    expect(o.forwarded!.proxies.check('11.0.0.1', 'ipv4')).toBe(false);
-    expect(o.forwarded!.proxies.check('::1', 'ipv6')).toBe(true);
+    expect(o.forwarded!.proxies.contains('10.2.3.4')).toBe(true);
+    expect(o.forwarded!.proxies.contains('::ffff:10.2.3.4')).toBe(true);
+    expect(o.forwarded!.proxies.contains('11.0.0.1')).toBe(false);
+    expect(o.forwarded!.proxies.contains('::1')).toBe(true);
     expect(resolveOptions({ forwardedCertificate: { format: 'der-base64', header: 'X-Client-DER' } }).forwarded!.header).toBe('x-client-der');
   });
 });

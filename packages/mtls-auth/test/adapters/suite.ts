@@ -106,13 +106,22 @@ export function adapterSuite(name: string, start: StartApp): void {
       expect(replies.map((r) => r.status)).toEqual([401, 401, 401]);
     });
 
-    it('forwardedCertificate: the header from a peer outside trustedProxies never reaches the app; from a trusted proxy it is refused until supported', async () => {
+    it('forwardedCertificate: the header from a peer outside trustedProxies never reaches the app; from a trusted proxy it is verified like a handshake certificate', async () => {
       const untrusted = await app({ forwardedCertificate: { format: 'pem-urlencoded' }, trustedProxies: ['10.0.0.0/8'] });
       const r = await get(pki, untrusted, '/whoami', pki.alice, { 'x-ssl-client-cert': 'forged' });
       expect(r.status).toBe(200);
       expect(r.body.header).toBeUndefined();
-      const trusted = await app({ forwardedCertificate: { format: 'pem-urlencoded' }, trustedProxies: ['127.0.0.1'] });
+      const trusted = await app({ forwardedCertificate: { format: 'pem-urlencoded' }, trustedProxies: ['127.0.0.1'], revocation: {} });
       expect(await get(pki, trusted, '/whoami', pki.alice, { 'x-ssl-client-cert': 'anything' })).toEqual({ status: 401, body: { error: 'Login failed' } });
+      const fwd = (c: { certificatePem: string }) => encodeURIComponent(c.certificatePem + pki.inter.certificatePem);
+      // The proxy's own connection certificate (alice) is not the user: the forwarded one (carol) is.
+      const carol = await get(pki, trusted, '/whoami', pki.alice, { 'x-ssl-client-cert': fwd(pki.carol) });
+      expect(carol.status).toBe(200);
+      expect(carol.body.user).toEqual({ username: 'carol', role: null, authenticatedBy: 'mtls' });
+      expect(carol.body.clientCertificate.subject).toBe('CN=carol');
+      // bob is on the intermediate's CRL: the same revocation decision as over TLS.
+      expect(await get(pki, trusted, '/whoami', pki.alice, { 'x-ssl-client-cert': fwd(pki.bob) })).toEqual({ status: 401, body: { error: 'Certificate revoked or verification failed' } });
+      expect((await get(pki, trusted, '/whoami', pki.alice, { 'x-ssl-client-cert': encodeURIComponent(pki.stranger.certificatePem) })).status).toBe(401);
     });
   });
 }

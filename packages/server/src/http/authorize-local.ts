@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Authenticate, AuthOutcome } from '../server.js';
+import { cameThroughProxy } from './forwarding-policy.js';
 
 /** Headers by which a proxy says whom it forwards for: any of them makes a request not local. */
 const FORWARDED_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const;
@@ -42,6 +43,9 @@ function hasPeerCertificate(req: IncomingMessage): boolean {
 export function isLocalRequest(req: IncomingMessage, opts: Pick<AuthorizeLocalOptions, 'viaSocket' | 'cameThroughProxy'>): boolean {
   if (!opts.viaSocket && !isLoopback(req.socket?.remoteAddress)) return false;
   for (const h of FORWARDED_HEADERS) if (req.headers[h] !== undefined) return false;
+  // What the forwarding policy resolved (SPEC.md section 7): a trusted-proxy peer, a PROXY
+  // header, or a forwarded address the request carried even if it was removed as untrusted.
+  if (cameThroughProxy(req)) return false;
   return !opts.cameThroughProxy?.(req);
 }
 
