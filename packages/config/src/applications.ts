@@ -238,7 +238,7 @@ export function readApplications(ctx: ResolveContext): ApplicationConfig[] {
     if (!entry) return;
     const first = seen.get(entry.path);
     if (first) {
-      ctx.issue(['applications', i, 'path'], entry.path, `the same path as ${formatPath(first)} (${ctx.originText(first)}); each path may have one application`);
+      ctx.issue(['applications', i, 'path'], ctx.get(['applications', i, 'path']), `the same path as ${formatPath(first)} (${ctx.originText(first)}); each path may have one application`);
       return;
     }
     seen.set(entry.path, ['applications', i, 'path']);

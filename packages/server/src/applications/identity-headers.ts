@@ -75,19 +75,12 @@ function quoteIfNeeded(v: string): string {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`;
 }
 
-/** RFC 4514 string of a DN as Node prints it (`C=..\nO=..\nCN=..`, most significant first): reversed, values escaped. */
+/**
+ * RFC 4514 string of a DN as Node prints it (`C=..\nO=..\nCN=..`, most significant first, values
+ * already escaped the RFC 2253/4514 way by OpenSSL): reversed and joined by `,`.
+ */
 export function rfc4514(subject: string): string {
-  return subject
-    .split('\n')
-    .filter(Boolean)
-    .reverse()
-    .map((rdn) => {
-      const eq = rdn.indexOf('=');
-      if (eq < 0) return rdn;
-      const value = rdn.slice(eq + 1).replace(/[,+"\\<>;]/g, '\\$&').replace(/^[ #]/, '\\$&').replace(/ $/, '\\ ');
-      return `${rdn.slice(0, eq)}=${value}`;
-    })
-    .join(',');
+  return subject.split('\n').filter(Boolean).reverse().join(',');
 }
 
 /** Envoy's `x-forwarded-client-cert` element for the verified certificate. */
