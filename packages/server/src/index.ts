@@ -31,3 +31,8 @@ export { CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 export type { Caller, OperationHandler, OperationResult } from './operations/types.js';
 export { localCaOperations } from './operations/local-ca.js';
 export { TrustGeneration } from './trust-generation.js';
+export { matchApplication, innerPath, isServerPath, createApplications } from './applications/router.js';
+export type { Applications, AppRequestContext, ApplicationsOptions } from './applications/router.js';
+export type { ModuleContext } from './applications/module.js';
+export type { ClientCertificate as ApplicationClientCertificate } from './applications/identity.js';
+export { clientAddress } from './http/client-address.js';

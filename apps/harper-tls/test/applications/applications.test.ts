@@ -400,6 +400,27 @@ export default app.callback();
     });
   });
 
+  describe('doctor --path', () => {
+    it('names the entry a path reaches (longest prefix, / boundary), or none', async () => {
+      const api = await runToEnd(['doctor', '--root', root, '--path', '/api/orders?x=1']);
+      expect(api.code).toBe(0);
+      expect(api.stdout).toContain(`path /api/orders: served by applications[0] (path /api, upstream http://127.0.0.1:${up.ports.http}, auth required)`);
+      const none = await runToEnd(['doctor', '--root', root, '--path', '/apix']);
+      expect(none.stdout).toContain('path /apix: no application serves it');
+      expect((await runToEnd(['doctor', '--root', root, '--path', '/ca/crl'])).stdout).toContain("one of the server's own paths");
+      expect((await runToEnd(['doctor', '--root', root, '--path', 'api'])).code).toBe(1);
+    });
+    it("with --cert: whether the certificate's user may use it (roles)", async () => {
+      const ok = await runToEnd(['doctor', '--root', root, '--cert', join(issued, 'alice.pem'), '--path', '/api/x']);
+      expect(ok.code, ok.stdout).toBe(0);
+      expect(ok.stdout).toContain('application: user "alice" (role reader) may use it');
+      const denied = await runToEnd(['doctor', '--root', root, '--cert', join(issued, 'alice.pem'), '--path', '/admin/x']);
+      expect(denied.code).toBe(2);
+      expect(denied.stdout).toContain('role reader, which is not in applications[4].roles (super_user)');
+      expect(denied.stdout).toContain('403 {"error":"Forbidden"}');
+    });
+  });
+
   it('close() of a module is awaited on shutdown', async () => {
     await server!.stop();
     server = undefined;
