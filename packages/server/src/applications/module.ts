@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, type ModuleApplication } from '@harper-tls/config';
 import type { ClientCertificate } from './identity.js';
@@ -91,10 +90,14 @@ export async function runListener(mod: LoadedModule, req: IncomingMessage, res: 
   await mod.listener!(req, res);
 }
 
-/** Runs a fetch handler and writes its Response, body streamed. */
-export async function runFetch(mod: LoadedModule, req: IncomingMessage, res: ServerResponse, url: string, headers: readonly string[], ctx: ModuleContext, signal: AbortSignal): Promise<void> {
+/**
+ * Runs a fetch handler and writes its Response, body streamed. No `signal` on the Request: an
+ * AbortSignal costs ~16 µs per request in Node 20 (more than the rest of the Request); a client
+ * that goes away cancels the request body and the response reader instead.
+ */
+export async function runFetch(mod: LoadedModule, req: IncomingMessage, res: ServerResponse, url: string, headers: readonly string[], ctx: ModuleContext): Promise<void> {
   const method = req.method ?? 'GET';
-  const init: RequestInit & { duplex?: 'half' } = { method, headers: pairs(headers), signal };
+  const init: RequestInit & { duplex?: 'half' } = { method, headers: pairs(headers) };
   if (method !== 'GET' && method !== 'HEAD') {
     init.body = Readable.toWeb(req) as unknown as ReadableStream;
     init.duplex = 'half';
@@ -109,7 +112,25 @@ export async function runFetch(mod: LoadedModule, req: IncomingMessage, res: Ser
   if (cookies.length) out['set-cookie'] = cookies;
   res.writeHead(response.status, response.statusText || undefined, out);
   if (!response.body || method === 'HEAD') return void res.end();
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), res);
+  // A reader loop costs far less per request than Readable.fromWeb + pipeline; backpressure by 'drain'.
+  const reader = response.body.getReader();
+  const onClose = () => void reader.cancel().catch(() => {});
+  res.once('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      if (!res.write(value)) await new Promise<void>((resolve) => {
+        const go = () => (res.off('drain', go), res.off('close', go), resolve());
+        res.once('drain', go);
+        res.once('close', go);
+      });
+    }
+    res.end();
+  } finally {
+    res.off('close', onClose);
+  }
 }
 
 function pairs(flat: readonly string[]): Array<[string, string]> {

@@ -148,12 +148,10 @@ export async function createApplications(apps: readonly ApplicationConfig[], opt
     const path = innerPath(app, pathname) + queryOf(req);
     const user = identity.user;
     const clientCertificate = identity.certificate ? describeClientCertificate(identity.certificate) : null;
-    const ac = new AbortController();
-    res.once('close', () => ac.abort());
     try {
       if (mod.kind === 'fetch') {
         const context: ModuleContext = { user, clientCertificate, remoteAddress: clientAddress(req), requestId: ctx.reqId };
-        await runFetch(mod, req, res, `${ctx.secure ? 'https' : 'http'}://${hostOf(req) ?? 'localhost'}${path}`, flat, context, ac.signal);
+        await runFetch(mod, req, res, `${ctx.secure ? 'https' : 'http'}://${hostOf(req) ?? 'localhost'}${path}`, flat, context);
       } else {
         // The module sees the request as the upstream would: stripped and set headers, its own URL.
         for (const [k, v] of [['headers', headersObject(flat)], ['rawHeaders', flat], ['url', path], ['user', user], ['clientCertificate', clientCertificate]] as const) {
@@ -162,7 +160,6 @@ export async function createApplications(apps: readonly ApplicationConfig[], opt
         await runListener(mod, req, res);
       }
     } catch (err) {
-      if (ac.signal.aborted && res.destroyed) return;
       opts.logger.error({ err, reqId: ctx.reqId, application: app.path, module: app.module }, 'application module failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'Internal server error' }, { 'x-request-id': ctx.reqId });
       else res.destroy();
