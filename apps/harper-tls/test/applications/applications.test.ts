@@ -53,7 +53,7 @@ describe('applications: modules and reverse proxy', () => {
       join(root, 'apps', 'express.mjs'),
       `import express from '${mod('express')}';
 const app = express();
-app.get('/hello', (req, res) => res.json({ user: req.user, cert: req.clientCertificate && req.clientCertificate.subject, url: req.url, xfu: req.get('x-forwarded-user') ?? null, auth: req.get('authorization') ?? null }));
+app.get('/hello', (req, res) => res.json({ user: req.user, cert: req.clientCertificate && req.clientCertificate.subject, url: req.url, xfu: req.get('x-forwarded-user') ?? null, xfuAll: req.headersDistinct['x-forwarded-user'], raw: req.rawHeaders.filter((h) => /forwarded-user/i.test(h)).length, auth: req.get('authorization') ?? null }));
 app.get('/throw', () => { throw new Error('express route failed'); });
 export default app;
 export async function close() { (await import('node:fs')).writeFileSync(${JSON.stringify(join(root, 'closed.txt'))}, 'closed'); }
@@ -247,14 +247,14 @@ export default app.callback();
       const auth = `Basic ${Buffer.from('alice:alice-pw').toString('base64')}`;
       const r = await rawTls(ports.https, issued, undefined, `GET /express/hello HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth}\r\n${spoofed.join('\r\n')}\r\nConnection: close\r\n\r\n`);
       expect(r.status).toBe(200);
-      expect(JSON.parse(r.body)).toEqual({ user: { username: 'alice', role: 'reader', authenticatedBy: 'basic' }, cert: null, url: '/hello', xfu: 'alice', auth: null });
+      expect(JSON.parse(r.body)).toEqual({ user: { username: 'alice', role: 'reader', authenticatedBy: 'basic' }, cert: null, url: '/hello', xfu: 'alice', xfuAll: ['alice'], raw: 1, auth: null });
     });
   });
 
   describe('in-process modules', () => {
     it('Express mounts unchanged: req.user and req.clientCertificate over mTLS', async () => {
       const r = await json([...asAlice(), url('/express/hello')]);
-      expect(r).toEqual({ status: 200, body: { user: { username: 'alice', role: 'reader', authenticatedBy: 'mtls' }, cert: 'CN=alice', url: '/hello', xfu: 'alice', auth: null } });
+      expect(r).toEqual({ status: 200, body: { user: { username: 'alice', role: 'reader', authenticatedBy: 'mtls' }, cert: 'CN=alice', url: '/hello', xfu: 'alice', xfuAll: ['alice'], raw: 1, auth: null } });
     });
     it('Koa app.callback() mounts unchanged', async () => {
       expect(await json([...asAlice(), url('/koa/k')])).toEqual({ status: 200, body: { user: { username: 'alice', role: 'reader', authenticatedBy: 'mtls' }, path: '/k' } });

@@ -154,7 +154,9 @@ export async function createApplications(apps: readonly ApplicationConfig[], opt
         await runFetch(mod, req, res, `${ctx.secure ? 'https' : 'http'}://${hostOf(req) ?? 'localhost'}${path}`, flat, context);
       } else {
         // The module sees the request as the upstream would: stripped and set headers, its own URL.
-        for (const [k, v] of [['headers', headersObject(flat)], ['rawHeaders', flat], ['url', path], ['user', user], ['clientCertificate', clientCertificate]] as const) {
+        const distinct: Record<string, string[]> = {};
+        for (let i = 0; i < flat.length; i += 2) (distinct[flat[i]!.toLowerCase()] ??= []).push(flat[i + 1]!);
+        for (const [k, v] of [['headers', headersObject(flat)], ['headersDistinct', distinct], ['rawHeaders', flat], ['url', path], ['user', user], ['clientCertificate', clientCertificate]] as const) {
           Object.defineProperty(req, k, { value: v, writable: true, configurable: true, enumerable: true });
         }
         await runListener(mod, req, res);
