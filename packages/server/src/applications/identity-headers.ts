@@ -83,8 +83,16 @@ export function rfc4514(subject: string): string {
   return subject.split('\n').filter(Boolean).reverse().join(',');
 }
 
-/** Envoy's `x-forwarded-client-cert` element for the verified certificate. */
+const xfccCache = new WeakMap<X509Certificate, [string | undefined, string | undefined]>();
+
+/** Envoy's `x-forwarded-client-cert` element for the verified certificate (computed once per certificate object, i.e. per connection). */
 export function xfccValue(cert: X509Certificate, withPem: boolean): string {
+  let hit = xfccCache.get(cert);
+  if (!hit) xfccCache.set(cert, (hit = [undefined, undefined]));
+  return (hit[withPem ? 1 : 0] ??= computeXfcc(cert, withPem));
+}
+
+function computeXfcc(cert: X509Certificate, withPem: boolean): string {
   const hash = cert.fingerprint256.replaceAll(':', '').toLowerCase();
   const parts = [`Hash=${hash}`, `Subject="${rfc4514(cert.subject).replace(/["\\]/g, '\\$&')}"`];
   for (const entry of (cert.subjectAltName ?? '').split(/,\s*/)) {
