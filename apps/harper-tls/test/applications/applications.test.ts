@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Readable } from 'node:stream';
 import WebSocket from 'ws';
 import { curl, exec, freePort, run, runToEnd, tempRoot, type Run } from '../helpers/run.js';
-import { rawTls, startUpstreams, values, type Seen, type Upstreams } from './harness.js';
+import { dechunk, rawTls, startUpstreams, values, type Seen, type Upstreams } from './harness.js';
 
 const require = createRequire(import.meta.url);
 const mod = (name: string) => pathToFileURL(require.resolve(name)).href;
@@ -235,6 +235,18 @@ export default app.callback();
       expect(values(seen.rawHeaders, 'x-forwarded-user')).toEqual(['alice']);
     });
 
+    it('openssl s_client as the client: spoofed headers over a real mTLS session never reach the upstream', async () => {
+      const request = `GET /api/sclient HTTP/1.1\r\nHost: localhost:${ports.https}\r\nX-Forwarded-User: admin\r\nx-forwarded-role: super_user\r\nForwarded: for=6.6.6.6;user=admin\r\nConnection: close\r\n\r\n`;
+      const out = await exec('openssl', ['s_client', '-quiet', '-ign_eof', '-connect', `127.0.0.1:${ports.https}`, '-servername', 'localhost', '-CAfile', ca(), '-cert', join(issued, 'alice.pem'), '-key', join(issued, 'alice-key.pem')], { input: request });
+      expect(out).toMatch(/^HTTP\/1\.1 200/);
+      const head = out.slice(0, out.indexOf('\r\n\r\n'));
+      const rest = out.slice(out.indexOf('\r\n\r\n') + 4);
+      const seen = JSON.parse(/transfer-encoding: chunked/i.test(head) ? dechunk(rest) : rest) as Seen;
+      expect(values(seen.rawHeaders, 'x-forwarded-user')).toEqual(['alice']);
+      expect(values(seen.rawHeaders, 'x-forwarded-role')).toEqual(['reader']);
+      expect(values(seen.rawHeaders, 'forwarded')[0]).not.toMatch(/6\.6\.6\.6|user=/);
+    });
+
     it('auth: none strips the inbound identity headers too', async () => {
       const r = await rawTls(ports.https, issued, undefined, `GET /open/spoof HTTP/1.1\r\nHost: localhost\r\n${spoofed.join('\r\n')}\r\nConnection: close\r\n\r\n`);
       expect(r.status).toBe(200);
@@ -361,6 +373,7 @@ export default app.callback();
     it('1 GiB download', async () => {
       const { result, growth } = await sampleRss(exec('curl', ['-s', '-S', '--max-time', '120', ...asAlice(), '-o', '/dev/null', '-w', '%{http_code} %{size_download}', url(`/api/big?n=${GiB}`)], { timeoutMs: 150_000 }));
       expect(result).toBe(`200 ${GiB}`);
+      if (process.env.SHOW_RSS) console.log(`1 GiB download: RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB`);
       expect(growth).toBeLessThan(BOUND);
     }, 180_000);
 
@@ -376,6 +389,7 @@ export default app.callback();
       });
       const { result, growth } = await sampleRss(upload);
       expect(JSON.parse(result).bytes).toBe(GiB);
+      if (process.env.SHOW_RSS) console.log(`1 GiB upload: RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB`);
       expect(growth).toBeLessThan(BOUND);
     }, 180_000);
   });

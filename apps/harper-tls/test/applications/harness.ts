@@ -128,7 +128,7 @@ export function rawTls(port: number, dir: string, who: string | undefined, reque
   });
 }
 
-function dechunk(text: string): string {
+export function dechunk(text: string): string {
   let out = '';
   let i = 0;
   for (;;) {
