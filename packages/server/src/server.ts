@@ -174,7 +174,17 @@ export class HarperServer {
     const limits = nodeLimits(plan.limits);
     const withUpgrades = <S extends http.Server | https.Server | http2.Http2SecureServer>(server: S): S => {
       // --- applications (issue 12): WebSocket upgrades to upstream entries; nothing else listens for upgrades.
-      if (plan.api === 'app' && this.#opts.applications) server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(plan, req, socket, head));
+      if (plan.api === 'app' && this.#opts.applications) {
+        server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+          if (/^\s*websocket\s*$/i.test(String(req.headers.upgrade ?? ''))) return this.#upgrade(plan, req, socket, head);
+          // Any other upgrade (h2c from curl --http2 on plain HTTP) is answered as the plain HTTP/1.1 request it also is, then closed.
+          const res = new http.ServerResponse(req);
+          res.shouldKeepAlive = false;
+          res.assignSocket(socket);
+          res.once('finish', () => socket.end());
+          handler(req, res);
+        });
+      }
       return server;
     };
     if (!plan.tls) {

@@ -122,6 +122,16 @@ export default app.callback();
       expect((await json([url('/health'), '--cacert', ca()])).body).toEqual({ status: 'ok' });
     });
 
+    it('an h2c upgrade (curl --http2 on plain HTTP) is answered as HTTP/1.1, proxied or not', async () => {
+      expect(await json(['--http2', `http://127.0.0.1:${ports.http}/health`])).toEqual({ status: 200, body: { status: 'ok' } });
+      const r = await json(['--http2', '-u', 'alice:alice-pw', `http://127.0.0.1:${ports.http}/api/h2c`]);
+      expect(r.status).toBe(200);
+      expect(r.body.url).toBe('/api/h2c');
+      expect(values(r.body.rawHeaders, 'upgrade')).toEqual([]);
+      expect(values(r.body.rawHeaders, 'http2-settings')).toEqual([]);
+      expect(values(r.body.rawHeaders, 'x-forwarded-proto')).toEqual(['http']);
+    });
+
     it('dot segments are resolved before routing, so /apix/../api/y reaches /api as /api/y', async () => {
       const r = await rawTls(ports.https, issued, 'alice', 'GET /apix/../api/y HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
       expect(r.status).toBe(200);
