@@ -6,7 +6,7 @@
 //           load generator. No CPU pinning for any of them (2 shared cores).
 //   module: harper-tls with a hello-world fetch module, and with the same answer as a request
 //           listener, vs bare Node https answering the same bytes (bare-server.mjs).
-// Env: SECONDS (per run, default 5), CONCURRENCY (default 32).
+// Env: SECONDS_PER_RUN (default 5), CONCURRENCY (default 32), ROUNDS (default 4: A B C, C B A, ...).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyProcesses, load, machine, makePki, measure, out, ratio, runLoad, startChild, stopChild, track, which, here } from './lib.mjs';
@@ -14,6 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? process.env.SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
+const ROUNDS = Number(process.env.ROUNDS ?? 4);
 const started = new Date();
 const loadBefore = load();
 const dir = join(out, 'pki-proxy');
@@ -72,7 +73,9 @@ async function compare(servers, path) {
     if (!w.completed) throw new Error(`${n} answers no request: ${w.firstError}`);
   }
   const results = {};
-  for (const n of [...names, ...[...names].reverse()]) {
+  const order = [];
+  for (let i = 0; i < ROUNDS; i++) order.push(...(i % 2 ? [...names].reverse() : names));
+  for (const n of order) {
     const pid = servers[n].pid ?? servers[n].child.pid;
     (results[n] ??= []).push(await measure(pid, { ...client, path, port: servers[n].info.port, mode: 'keepalive', seconds: SECONDS, concurrency: CONCURRENCY }));
   }
@@ -102,7 +105,7 @@ for (const p of Object.values(modules)) await stopChild(p.child);
 const cell = (r) => `${r.perSecond} [${r.runs.join(', ')}]`;
 const cpu = (r) => (r.cpuPerReq != null ? r.cpuPerReq.toFixed(3) : 'n/a');
 const lines = [
-  `## Applications: proxy and module (keep-alive mTLS, ${CONCURRENCY} connections, ${SECONDS} s x 2 per server, interleaved)`,
+  `## Applications: proxy and module (keep-alive mTLS, ${CONCURRENCY} connections, ${SECONDS} s x ${ROUNDS} per server, interleaved)`,
   '',
   '| server | requests/s [runs] | p50 / p99 ms | server CPU ms/req | failed |',
   '|---|---|---|---|---|',

@@ -25,7 +25,8 @@ describe('applications with http.http2: true', () => {
     await first.waitFor('https ');
     await first.stop();
     up = await startUpstreams({ caFile: ca(), certFile: join(root, 'keys', 'certificate.pem'), keyFile: join(root, 'keys', 'privateKey.pem') });
-    const apps = ['applications:', `  - {path: /api, upstream: "http://127.0.0.1:${up.ports.http}", auth: optional}`, `  - {path: /ws, upstream: "http://127.0.0.1:${up.ports.ws}", auth: none}`];
+    writeFileSync(join(root, 'plain.mjs'), "export default (req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ xfu: req.headers['x-forwarded-user'] ?? null, raw: req.rawHeaders.filter((h) => /forwarded-user|^:/i.test(h)).length, url: req.url, h2: req.httpVersion })); };\n");
+    const apps = ['applications:', '  - {path: /plain, module: plain.mjs, auth: optional, stripPrefix: true}', `  - {path: /api, upstream: "http://127.0.0.1:${up.ports.http}", auth: optional}`, `  - {path: /ws, upstream: "http://127.0.0.1:${up.ports.ws}", auth: none}`];
     writeFileSync(join(root, 'harperdb-config.yaml'), `${[...base, ...apps].join('\n')}\n`);
     server = run(['start', '--root', root]);
     await server.waitFor('https ');
@@ -45,6 +46,11 @@ describe('applications with http.http2: true', () => {
     expect(seen.rawHeaders.filter((_: string, i: number) => i % 2 === 0).some((n: string) => n.startsWith(':'))).toBe(false);
     expect(values(seen.rawHeaders, 'x-forwarded-user')).toEqual([]);
     expect(values(seen.rawHeaders, 'x-forwarded-host')).toEqual([`localhost:${port}`]);
+  });
+
+  it('a request-listener module over h2 sees the stripped headers (HTTP/2 compatibility objects)', async () => {
+    const out = await exec('curl', ['-s', '-S', '--http2', '--cacert', ca(), '-H', 'x-forwarded-user: admin', `https://localhost:${port}/plain/p`]);
+    expect(JSON.parse(out)).toEqual({ xfu: null, raw: 0, url: '/p', h2: '2.0' });
   });
 
   it('a WebSocket upgrade over HTTP/1.1 on the same port', async () => {

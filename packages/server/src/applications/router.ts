@@ -108,6 +108,23 @@ function forwarded(app: ApplicationConfig, req: IncomingMessage, identity: Verif
   });
 }
 
+/**
+ * Sets request fields by assignment (IncomingMessage has setters for headers/headersDistinct:
+ * cheap, no shape change of the prototype's accessors); an HTTP/2 compatibility request has
+ * getters only, so there the field is defined on the object.
+ */
+function setOn(req: IncomingMessage, fields: Record<string, unknown>): void {
+  const r = req as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fields)) {
+    try {
+      r[k] = v;
+    } catch {
+      // a getter without setter (strict mode throws)
+    }
+    if (r[k] !== v) Object.defineProperty(req, k, { value: v, writable: true, configurable: true, enumerable: true });
+  }
+}
+
 export interface ApplicationsOptions extends ProxyOptions {
   rootPath: string;
   /** `http.http2`: HTTP/2 requests reach request-listener modules as Node's compatibility objects (warned once at start). */
@@ -156,9 +173,7 @@ export async function createApplications(apps: readonly ApplicationConfig[], opt
         // The module sees the request as the upstream would: stripped and set headers, its own URL.
         const distinct: Record<string, string[]> = {};
         for (let i = 0; i < flat.length; i += 2) (distinct[flat[i]!.toLowerCase()] ??= []).push(flat[i + 1]!);
-        for (const [k, v] of [['headers', headersObject(flat)], ['headersDistinct', distinct], ['rawHeaders', flat], ['url', path], ['user', user], ['clientCertificate', clientCertificate]] as const) {
-          Object.defineProperty(req, k, { value: v, writable: true, configurable: true, enumerable: true });
-        }
+        setOn(req, { headers: headersObject(flat), headersDistinct: distinct, rawHeaders: flat, url: path, user, clientCertificate });
         await runListener(mod, req, res);
       }
     } catch (err) {
