@@ -13,6 +13,7 @@ import { withProxies } from './proxies-section.js';
 import { readLogging } from './logging.js';
 import { readTls } from './tls.js';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
+import { readApplications } from './applications.js';
 
 export interface LoadConfigOptions {
   /** `--root DIR`; else `env.ROOTPATH`, else `~/hdb`. */
@@ -161,6 +162,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConf
     storage: { path: readDirectory(ctx, ['storage', 'path'], join(ctx.rootPath, 'database')) },
     node: { hostname: readString(ctx, ['node', 'hostname'], osHostname()) },
     ignoredHarperKeys,
+    applications: readApplications(ctx),
   };
   checkPorts(ctx, config);
   for (const [net, key] of [[config.http, 'http'], [config.operationsApi.network, 'operationsApi.network']] as const) {

@@ -13,7 +13,7 @@ export function defaultPemSource(ctx: ResolveContext, field: PemField): PemSourc
   return { kind: 'file', value: join(ctx.rootPath, 'keys', DEFAULT_FILES[field]), isDefault: true, origin: 'default' };
 }
 
-function readPem(ctx: ResolveContext, path: PathPart[], field: PemField): PemSource | undefined {
+export function readPem(ctx: ResolveContext, path: PathPart[], field: PemField): PemSource | undefined {
   const v = ctx.get(path);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.trim() === '') {

@@ -1,3 +1,5 @@
+import type { ApplicationConfig } from './applications.js';
+
 /**
  * The resolved, validated configuration of harper-tls (SPEC.md section 2).
  * Every value here has had defaults applied, `~` and `<ROOTPATH>` expanded and
@@ -197,6 +199,8 @@ export interface HarperConfig {
   storage: { path: string };
   /** `node.hostname`: this node's name (default of `cluster.nodeName`). Default the host name. */
   node: { hostname: string };
+  /** `applications` as a list (SPEC.md section 6): modules and upstreams behind the application listeners; `[]` when none. */
+  applications: ApplicationConfig[];
   /** Harper keys present in the configuration that harper-tls does not use, by path (`mqtt`, `http.compressionThreshold`). */
   ignoredHarperKeys: string[];
 }

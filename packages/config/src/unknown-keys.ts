@@ -37,6 +37,7 @@ function walkTrees(ctx: ResolveContext, value: unknown, tree: KeyTree, harper: H
   if (!isPlainObject(value)) return; // shape errors are reported by the value readers
   for (const [key, v] of Object.entries(value)) {
     const hk = harper?.[key];
+    if (path.length === 0 && key === 'applications' && !isPlainObject(v)) continue; // a list is harper-tls's (applications.ts, which reports other shapes); an object is Harper's
     if (key in tree) {
       const sub = tree[key];
       if (sub) walkTrees(ctx, v, sub, hk?.keys, [...path, key], ignored);

@@ -24,6 +24,7 @@ import { auditAuthentication } from './audit.js';
 import { localCaRoute, metricsRoute, CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 import { ServerMetrics, authReasonCategory } from './metrics.js';
 import { instrumentChecker, instrumentedFetch, instrumentedStore } from './revocation-metrics.js';
+import { startApplications } from './applications/start.js';
 
 const DAY_MS = 86_400_000;
 
@@ -174,7 +175,9 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       authenticate,
     }).map((p) => ({ ...p, port: opts.portOverrides?.[p.name] ?? p.port }));
 
+    const applications = await startApplications(config, logger, closers);
     const server = new HarperServer({
+      applications,
       logger,
       listeners,
       host: opts.host,

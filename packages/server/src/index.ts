@@ -38,3 +38,7 @@ export { installProxyProtocol, proxyHeaderOf, PROXY_HEADER_MAX_BYTES, PROXY_HEAD
 export type { ProxyProtocolOptions } from './http/proxy-protocol/accept.js';
 export { parseProxyHeader } from './http/proxy-protocol/parse.js';
 export type { ProxyHeader, ParseResult } from './http/proxy-protocol/parse.js';
+export { matchApplication, innerPath, isServerPath, createApplications } from './applications/router.js';
+export type { Applications, AppRequestContext, ApplicationsOptions } from './applications/router.js';
+export type { ModuleContext } from './applications/module.js';
+export type { ClientCertificate as ApplicationClientCertificate } from './applications/identity.js';

@@ -13,6 +13,7 @@ import { applyCors, corsPolicy, type CorsPolicy } from './http/cors.js';
 import { applyForwardingPolicy } from './http/forwarding-policy.js';
 import { clientAddress } from './http/client-address.js';
 import type { Caller, OperationHandler, OperationResult } from './operations/types.js';
+import type { Applications, AppRequestContext } from './applications/router.js';
 
 /** Outcome of authenticating one request (the shape @harper-tls/mtls-auth returns). */
 export type AuthOutcome =
@@ -69,6 +70,8 @@ export interface HarperServerOptions {
   bodyLimit?: number;
   /** How long close() waits for in-flight requests, ms. Default 5000. */
   closeGraceMs?: number;
+  /** The user's applications (SPEC.md section 6) on the application listeners, after the server's own paths. */
+  applications?: Applications;
 }
 
 export interface ListeningInfo {
@@ -171,10 +174,25 @@ export class HarperServer {
       });
     };
     const limits = nodeLimits(plan.limits);
+    const withUpgrades = <S extends http.Server | https.Server | http2.Http2SecureServer>(server: S): S => {
+      // --- applications (issue 12): WebSocket upgrades to upstream entries; nothing else listens for upgrades.
+      if (plan.api === 'app' && this.#opts.applications) {
+        server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+          if (/^\s*websocket\s*$/i.test(String(req.headers.upgrade ?? ''))) return this.#upgrade(plan, req, socket, head);
+          // Any other upgrade (h2c from curl --http2 on plain HTTP) is answered as the plain HTTP/1.1 request it also is, then closed.
+          const res = new http.ServerResponse(req);
+          res.shouldKeepAlive = false;
+          res.assignSocket(socket);
+          res.once('finish', () => socket.end());
+          handler(req, res);
+        });
+      }
+      return server;
+    };
     if (!plan.tls) {
       const plain = http.createServer(limits, handler);
       plain.timeout = limits.timeout;
-      return plain;
+      return withUpgrades(plain);
     }
     const { contexts, mtls } = plan.tls;
     const tlsOptions = {
@@ -192,7 +210,7 @@ export class HarperServer {
       Object.assign(h1, limits);
       contexts.onUpdate((opts) => h1.setSecureContext(opts));
       h1.on('tlsClientError', onTlsError);
-      return h1;
+      return withUpgrades(h1);
     }
     // HTTP/2 and HTTP/1.1 on the same port, chosen by ALPN (h2 preferred).
     const server = http2.createSecureServer(
@@ -226,7 +244,7 @@ export class HarperServer {
       });
     });
     server.on('tlsClientError', onTlsError);
-    return server;
+    return withUpgrades(server);
   }
 
   /**
@@ -290,7 +308,35 @@ export class HarperServer {
       return sendJson(res, 200, { username: auth.user.username, role: auth.user.role, authenticatedBy: auth.method }, { 'x-request-id': reqId });
     }
     if (await this.#routes(this.#opts.appRoutes ?? [], plan, req, res, reqId)) return;
+    if (this.#opts.applications && (await this.#opts.applications.handle(req, res, pathname, this.#appContext(plan, req, reqId, pathname)))) return;
     sendJson(res, 404, NOT_FOUND, { 'x-request-id': reqId });
+  }
+
+  /** What an application needs of this request (issue 12): authentication memoized, the refusal logged once. */
+  #appContext(plan: ListenerPlan, req: IncomingMessage, reqId: string, path: string): AppRequestContext {
+    let auth: Promise<AuthOutcome> | undefined;
+    return {
+      secure: plan.tls !== undefined,
+      reqId,
+      authenticate: () => (auth ??= plan.authenticate(req)),
+      refused: (reason) => this.#logRefusal(plan, req, reqId, reason, { path }),
+    };
+  }
+
+  #upgrade(plan: ListenerPlan, req: IncomingMessage, socket: Socket, head: Buffer): void {
+    applyForwardingPolicy(req);
+    const id = requestId(req);
+    const raw = req.url ?? '/';
+    let pathname: string;
+    try {
+      pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
+    } catch {
+      pathname = '/';
+    }
+    this.#opts.applications!.upgrade(req, socket, head, pathname, this.#appContext(plan, req, id, pathname)).catch((err) => {
+      this.#opts.logger.error({ err, reqId: id, listener: plan.name, url: req.url }, 'upgrade failed');
+      socket.destroy();
+    });
   }
 
   async #handleOperations(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, pathname: string, reqId: string): Promise<void> {

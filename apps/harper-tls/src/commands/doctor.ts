@@ -16,6 +16,7 @@ import { CONFIG_FLAG, loadExistingConfig, ROOT_FLAG, usage } from './common.js';
 import { readCertificates } from './files.js';
 import { readForwarded } from '../doctor/forwarded.js';
 import { DOCTOR_EXIT } from '../doctor/report.js';
+import { explainPath, normalizePath } from '../doctor/application.js';
 
 export { DOCTOR_EXIT } from '../doctor/report.js';
 
@@ -27,6 +28,7 @@ const FLAGS = {
   format: { type: 'string' as const, valueName: 'FORMAT', help: 'with --forwarded: xfcc, pem-urlencoded or der-base64 (default: http.mtls.forwardedCertificate.format)' },
   api: { type: 'string' as const, valueName: 'app|operations', help: 'which HTTPS listener to ask about (default: app)' },
   servername: { type: 'string' as const, valueName: 'NAME', help: 'the SNI name the client sends (picks the tls entry and so its CAs; default: none, so the default entry)' },
+  path: { type: 'string' as const, valueName: 'PATH', help: 'a request path: which applications entry serves it and whether the certificate\'s user may use it (alone, without --cert: the route only)' },
   at: { type: 'string' as const, valueName: 'ISO', help: 'judge validity and revocation as of this time instead of now (e.g. 2026-12-31 or 2026-12-31T12:00:00Z; UTC unless a zone is given)' },
 };
 
@@ -56,8 +58,9 @@ export const doctor: Command = {
   summary: 'explain whether the configured server would accept a client certificate, and as whom',
   usage: usage(
     [
-      'Usage: harper-tls doctor --cert FILE [--root DIR] [--config FILE] [--api app|operations] [--servername NAME] [--at ISO]',
-      '       harper-tls doctor --forwarded VALUE|@FILE [--format xfcc|pem-urlencoded|der-base64] [--root DIR] ...',
+      'Usage: harper-tls doctor --cert FILE [--root DIR] [--config FILE] [--api app|operations] [--servername NAME] [--at ISO] [--path PATH]',
+      '       harper-tls doctor --forwarded VALUE|@FILE [--format xfcc|pem-urlencoded|der-base64] [--path PATH] [--root DIR] ...',
+      '       harper-tls doctor --path PATH [--root DIR] [--config FILE]',
       '',
       'Walks the checks the server makes on a client certificate, in its order: trust chain against',
       'the configured CAs, validity, key usage, revocation (CRL/OCSP, with the source of the answer;',
@@ -75,6 +78,9 @@ export const doctor: Command = {
       'header (nginx, HAProxy, Envoy, AWS ALB): the value is decoded by the server\'s own decoder, then',
       'judged exactly as a handshake certificate (application API, plain or HTTPS port).',
       '',
+      '--path names a request path: the applications entry that serves it (longest prefix), its auth and',
+      'roles, and whether the certificate\'s user may use it (a role outside roles is a rejection: 403).',
+      '',
       'Exit 0 when the certificate would be accepted, 2 when it would be rejected, 1 on bad input.',
     ],
     FLAGS,
@@ -83,8 +89,16 @@ export const doctor: Command = {
   async run(ctx) {
     const { flags, positionals } = parseArgs(ctx.argv, FLAGS);
     if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"; the certificate is given as --cert FILE`);
+    const reqPath = flags.path !== undefined ? normalizePath(String(flags.path)) : undefined;
+    if (!flags.cert && flags.forwarded === undefined && reqPath !== undefined) {
+      const config = await loadExistingConfig(ctx, flags);
+      const report = new Report();
+      const app = explainPath(report, config, reqPath);
+      if (app && app.auth !== 'none') report.say('info', `a request needs ${app.auth === 'required' ? 'an authenticated user' : 'no user, but presented credentials must be valid'} (give --cert FILE to check a certificate's user)`);
+      return report.finish(ctx.stdout, { required: false, api: 'app', route: true });
+    }
     if (flags.cert && flags.forwarded !== undefined) throw new CliError('give either --cert FILE or --forwarded VALUE, not both');
-    if (!flags.cert && flags.forwarded === undefined) throw new CliError('--cert FILE is required (the client certificate to explain), or --forwarded VALUE for a certificate a proxy forwards');
+    if (!flags.cert && flags.forwarded === undefined) throw new CliError('--cert FILE is required (the client certificate to explain), --forwarded VALUE for a certificate a proxy forwards, or --path PATH alone for the route');
     if (flags.format !== undefined && flags.forwarded === undefined) throw new CliError('--format goes with --forwarded');
     const api = (flags.api as string | undefined) ?? 'app';
     if (api !== 'app' && api !== 'operations') throw new CliError(`--api must be "app" or "operations"; got "${api}"`);
@@ -182,6 +196,7 @@ export const doctor: Command = {
           report.say('ok', `user: "${username}" exists and is active, role ${user.role}`);
         }
       }
+      if (reqPath !== undefined && api === 'app') explainPath(report, config, reqPath, username !== undefined && role !== undefined ? { username, role } : undefined);
       return report.finish(ctx.stdout, { required: mtls.required, username, role, api });
     } finally {
       await stores.close();

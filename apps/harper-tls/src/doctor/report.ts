@@ -6,7 +6,7 @@ export type Mark = 'ok' | 'fail' | 'skip' | 'info';
 const SYMBOL: Record<Mark, string> = { ok: '✔', fail: '✘', skip: '-', info: '·' };
 
 /** Where a failure sits in the server's order; it decides what the client sees. */
-export type Stage = 'listener' | 'chain' | 'revocation' | 'identity';
+export type Stage = 'listener' | 'chain' | 'revocation' | 'identity' | 'application';
 
 const DAY_MS = 86_400_000;
 export const subjectOf = (c: X509Certificate) => c.subject.replace(/\n/g, ', ');
@@ -43,8 +43,9 @@ export class Report {
   }
 
   /** Prints the lines and the verdict; returns the exit code. */
-  finish(write: (t: string) => void, outcome: { required: boolean; username?: string; role?: string; api: 'app' | 'operations' }): number {
+  finish(write: (t: string) => void, outcome: { required: boolean; username?: string; role?: string; api: 'app' | 'operations'; route?: boolean }): number {
     for (const s of this.#steps) write(`${SYMBOL[s.mark]} ${s.text}\n`);
+    if (outcome.route) return DOCTOR_EXIT.accepted; // --path alone: the route is the answer
     const when = this.at ? ` (as of ${isoTime(this.at)})` : '';
     if (this.#rejection) {
       write(`\nREJECTED${when}: ${this.#rejection.why}.\n${consequence(this.#rejection.stage, outcome.required)}\n`);
@@ -67,5 +68,7 @@ function consequence(stage: Stage, required: boolean): string {
       return 'The client gets 401 {"error":"Certificate revoked or verification failed"}, even with Basic or JWT credentials.';
     case 'identity':
       return required ? 'The client gets 401 {"error":"Login failed"}.' : 'The client gets 401 {"error":"Login failed"} unless the request also carries valid Basic or JWT credentials.';
+    case 'application':
+      return 'The client gets 403 {"error":"Forbidden"} on that path (other paths are not affected).';
   }
 }

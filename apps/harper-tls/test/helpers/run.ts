@@ -64,14 +64,14 @@ const execFileAsync = promisify(execFile);
  * Runs an external program without blocking the event loop: the server under test lives in this
  * process, so a synchronous child (curl, openssl s_client) would deadlock against it.
  */
-export async function exec(file: string, args: string[], opts: { input?: string } = {}): Promise<string> {
+export async function exec(file: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   if (opts.input !== undefined) {
     return new Promise((resolve, reject) => {
       const child = execFile(file, args, { encoding: 'utf8', timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
       child.stdin!.end(opts.input);
     });
   }
-  const { stdout } = await execFileAsync(file, args, { encoding: 'utf8', timeout: 20_000 });
+  const { stdout } = await execFileAsync(file, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 20_000 });
   return stdout;
 }
 

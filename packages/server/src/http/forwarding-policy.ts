@@ -141,6 +141,22 @@ export function applyForwardingPolicy(req: IncomingMessage): ForwardingInfo {
 }
 
 /**
+ * The `X-Forwarded-For` to send on (SPEC.md sections 6 and 7): when the request's forwarded
+ * headers are believed, the inbound entries (each a well-formed address; others dropped) and then
+ * the hop that connected to us (the trusted proxy, or the PROXY header's source), as nginx's
+ * `$proxy_add_x_forwarded_for` does; otherwise the client address alone.
+ */
+export function forwardedForChain(req: IncomingMessage): string[] {
+  const info = applyForwardingPolicy(req);
+  if (!info.headersTrusted) return info.clientAddress === 'unix-socket' ? [] : [info.clientAddress];
+  const header = req.headers['x-forwarded-for'];
+  const inbound = header === undefined ? [] : (Array.isArray(header) ? header.join(',') : header).split(',').map((h) => parseHop(h.trim()));
+  const named = info.proxyHeader?.command === 'proxy' ? info.proxyHeader.source?.address : undefined;
+  const hop = named ? plainAddress(named) : info.peer;
+  return [...inbound, hop].filter((a): a is string => a !== undefined);
+}
+
+/**
  * For `authentication.authorizeLocal`: the request came through a proxy (its TCP peer is a
  * trusted proxy or it arrived with a PROXY header) or carried a forwarded address, believed or
  * not (SPEC.md section 11). Such a request is never "local".

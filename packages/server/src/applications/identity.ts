@@ -1,0 +1,48 @@
+import type { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+
+/** The verified client certificate as modules see it (`req.clientCertificate` / `context.clientCertificate`). */
+export interface ClientCertificate {
+  /** Attributes as Node prints them, joined by ", " (`C=US, O=Example, CN=alice`). */
+  subject: string;
+  issuer: string;
+  /** Lower-case hex. */
+  serialNumber: string;
+  /** SHA-256 of the DER, upper-case hex pairs joined by ":". */
+  fingerprint256: string;
+  /** subjectAltNames as `TYPE:value` (`DNS:a.example`, `URI:spiffe://...`). */
+  san: string[];
+  /** ISO 8601. */
+  validTo: string;
+}
+
+const described = new WeakMap<X509Certificate, ClientCertificate>();
+
+export function describeClientCertificate(x: X509Certificate): ClientCertificate {
+  let c = described.get(x);
+  if (!c) {
+    c = Object.freeze({
+      subject: x.subject.replace(/\n/g, ', '),
+      issuer: x.issuer.replace(/\n/g, ', '),
+      serialNumber: x.serialNumber.toLowerCase(),
+      fingerprint256: x.fingerprint256,
+      san: Object.freeze((x.subjectAltName ?? '').split(/,\s*/).filter(Boolean).map((e) => e.replace(/^([^:]+):/, '$1:'))) as string[],
+      validTo: new Date(x.validTo).toISOString(),
+    });
+    described.set(x, c);
+  }
+  return c;
+}
+
+const perSocket = new WeakMap<object, X509Certificate | null>();
+
+/** The peer certificate of a TLS connection, parsed once per connection. */
+export function peerCertificate(socket: TLSSocket | undefined): X509Certificate | null {
+  if (!socket || typeof socket.getPeerX509Certificate !== 'function') return null;
+  let x = perSocket.get(socket);
+  if (x === undefined) {
+    x = socket.getPeerX509Certificate() ?? null;
+    perSocket.set(socket, x);
+  }
+  return x;
+}
