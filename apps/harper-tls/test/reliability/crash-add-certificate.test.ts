@@ -103,5 +103,5 @@ describe(`kill -9 while the server handles add_certificate (${RUNS} runs)`, () =
 
     expect(failures).toEqual([]);
     console.log(`add_certificate: ${RUNS} runs (kill window 0-${maxDelayMs} ms), ${acknowledged.length} acknowledged before the kill, ${failures.length} failures`);
-  }, 90_000);
+  }, 300_000); // bounded by its run count; the limit only guards a hang (a busy 2-core machine runs the kills slowly)
 });

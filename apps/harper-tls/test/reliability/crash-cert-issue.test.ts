@@ -69,5 +69,5 @@ describe(`kill -9 during cert issue (${RUNS} runs)`, () => {
     expect(killedMidway).toBeGreaterThan(0);
     expect(failures).toEqual([]);
     console.log(`cert issue: ${RUNS} runs (kill window 0-${maxDelayMs} ms), ${killedMidway} killed mid-run, ${completed} wrote a certificate, ${failures.length} inconsistent, ${tmpLeftovers(out).length} .tmp leftovers`);
-  }, 90_000);
+  }, 300_000); // bounded by its run count; the limit only guards a hang (a busy 2-core machine runs the kills slowly)
 });

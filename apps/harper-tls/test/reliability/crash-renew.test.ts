@@ -56,5 +56,5 @@ describe(`kill -9 during renew-certs (${RUNS} runs)`, () => {
     expect(killedMidway).toBeGreaterThan(0);
     // Leftover temp files are tolerated (start ignores them) but reported.
     console.log(`renew-certs: ${RUNS} runs (kill window 0-${maxDelayMs} ms), ${killedMidway} killed mid-run, ${renewed} renewed before the kill, ${failures.length} inconsistent, ${tmp.length} .tmp leftovers`);
-  }, 90_000);
+  }, 300_000); // bounded by its run count; the limit only guards a hang (a busy 2-core machine runs the kills slowly)
 });
