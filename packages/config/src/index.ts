@@ -30,3 +30,5 @@ export { normalizeCertificateVerification } from './certificate-verification.js'
 export type { NormalizedCertificateVerification } from './certificate-verification.js';
 export { HARPER_TREE } from './harper-schema.js';
 export type { HarperKey, HarperTree, HarperType } from './harper-schema.js';
+export { CLUSTER_KEYS } from './cluster.js';
+export type { ClusterConfig } from './cluster.js';

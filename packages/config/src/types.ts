@@ -195,6 +195,8 @@ export interface HarperConfig {
   storage: { path: string };
   /** `node.hostname`: this node's name (default of `cluster.nodeName`). Default the host name. */
   node: { hostname: string };
+  /** `cluster` (SPEC.md section 10): absent for one node. */
+  cluster?: import('./cluster.js').ClusterConfig;
   /** Harper keys present in the configuration that harper-tls does not use, by path (`mqtt`, `http.compressionThreshold`). */
   ignoredHarperKeys: string[];
 }

@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterConfig } from '@harper-tls/config';
+import { initClusterSchema, openClusterStores, StoreError, type ClusterStores } from '../src/index.js';
+import { opensslPki, startEngine, type Engine } from './helpers/postgres.js';
+import { freePort } from './helpers/free-port.js';
+
+const NODES = ['node-a', 'node-b', 'node-c'];
+let dir: string;
+let engine: Engine;
+let pki: ReturnType<typeof opensslPki>;
+const stores: ClusterStores[] = [];
+
+function clusterConfig(node: string, extra: Record<string, unknown> = {}): ClusterConfig {
+  const tls = pki.node(node);
+  return {
+    nodeName: node,
+    url: engine.url,
+    engine: { user: 'harper_tls', host: '127.0.0.1', port: engine.port, database: 'harper_tls' },
+    tls: { certificate: tls.cert, privateKey: tls.key, certificateAuthority: pki.caPath },
+    pollInterval: 500,
+    ...extra,
+  };
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'htls-store-'));
+  pki = opensslPki(dir, { engineHost: '127.0.0.1', nodes: [...NODES, 'intruder'] });
+  engine = await startEngine(pki, { port: await freePort() });
+});
+
+afterAll(async () => {
+  for (const s of stores) await s.close();
+  await engine?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the PostgreSQL engine over mTLS', () => {
+  it('refuses to open before `cluster init`, saying so', async () => {
+    const err = await openClusterStores({ cluster: clusterConfig('node-a') }).catch((e) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).code).toBe('ERR_STORE_NO_SCHEMA');
+    expect((err as Error).message).toMatch(/harper-tls cluster init/);
+  });
+
+  it('creates the schema once; running init again changes nothing', async () => {
+    expect(await initClusterSchema(clusterConfig('node-a'))).toEqual({ created: true });
+    expect(await initClusterSchema(clusterConfig('node-b'))).toEqual({ created: false });
+    expect(engine.psql('SELECT version FROM harper_tls_meta')).toBe('0');
+  });
+
+  it('refuses a certificate pg_ident.conf does not name, and a connection without TLS', async () => {
+    const err = await openClusterStores({ cluster: clusterConfig('node-a', { tls: { ...clusterConfig('node-a').tls, certificate: pki.node('intruder').cert, privateKey: pki.node('intruder').key } }) }).catch((e) => e);
+    expect((err as Error).message).toMatch(/certificate authentication failed|no pg_ident|does not match/i);
+    const pg = (await import('pg')).default;
+    const plain = new pg.Client({ host: '127.0.0.1', port: engine.port, user: 'harper_tls', database: 'harper_tls', ssl: false });
+    plain.on('error', () => undefined);
+    const e2 = await plain.connect().catch((e) => e);
+    expect((e2 as Error).message).toMatch(/pg_hba.conf rejects connection|no encryption/);
+  });
+
+  it('three nodes: a write on one is on the others, in order, once committed', async () => {
+    for (const n of NODES) stores.push(await openClusterStores({ cluster: clusterConfig(n) }));
+    const [a, b, c] = stores as [ClusterStores, ClusterStores, ClusterStores];
+    const seen: string[] = [];
+    c.localCa.onChange((k) => seen.push(k));
+    await a.localCa.put('k1', 'v1');
+    expect(await a.localCa.get('k1')).toBe('v1'); // read-your-write, at once
+    await b.localCa.put('k2', 'v2');
+    await a.localCa.remove('k1');
+    await until('node-c has every change', async () => (await c.localCa.get('k2')) === 'v2' && (await c.localCa.get('k1')) === undefined);
+    expect(seen).toEqual(['k1', 'k2', 'k1']);
+    expect(c.health().version).toBe(a.health().version);
+    expect(Number(engine.psql('SELECT count(DISTINCT version) FROM harper_tls_changes'))).toBe(3);
+  });
+
+  it('users: create is insert-if-absent across nodes', async () => {
+    const [a, b] = stores as [ClusterStores, ClusterStores];
+    const rec = { username: 'alice', role: 'super_user', active: true, passwordHash: 'x' };
+    const results = await Promise.all([a.users.create(rec), b.users.create({ ...rec, role: 'other' })]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    await until('alice on both', () => a.users.get('alice') !== undefined && b.users.get('alice')?.role === a.users.get('alice')?.role);
+  });
+
+  it('increment is atomic across nodes: 60 concurrent increments end at 60, every value once', async () => {
+    const values = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % 3]!.localCa.increment('meta:counter')));
+    expect(new Set(values).size).toBe(60);
+    expect(values.map(Number).sort((x, y) => x - y).at(-1)).toBe(60);
+  });
+
+  it('the cluster lock admits one holder at a time', async () => {
+    let inside = 0;
+    let max = 0;
+    await Promise.all(
+      stores.flatMap((s) =>
+        [1, 2].map(() =>
+          s.localCa.lock('crl', async () => {
+            inside++;
+            max = Math.max(max, inside);
+            await new Promise((r) => setTimeout(r, 20));
+            inside--;
+          }),
+        ),
+      ),
+    );
+    expect(max).toBe(1);
+  });
+
+  it('a killed notification connection: the change still arrives (change log on reconnect or poll)', async () => {
+    const [a, , c] = stores as [ClusterStores, ClusterStores, ClusterStores];
+    const killed = engine.psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'harper-tls node-c listen%'`);
+    expect(Number(killed)).toBe(1);
+    await a.localCa.put('after-kill', 'yes');
+    const t0 = Date.now();
+    await until('the change on node-c', async () => (await c.localCa.get('after-kill')) === 'yes', 5000);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('engine stopped: reads go on, writes fail within the bounded time, degraded; caught up after SIGCONT', async () => {
+    const [a, b] = stores as [ClusterStores, ClusterStores];
+    engine.pause();
+    try {
+      expect(await a.localCa.get('k2')).toBe('v2');
+      const t0 = Date.now();
+      const err = await a.localCa.put('while-stopped', 'x').catch((e) => e);
+      expect((err as StoreError).code).toBe('ERR_STORE_UNAVAILABLE');
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(await a.localCa.get('while-stopped')).toBeUndefined();
+      await until('node-b degraded', () => b.health().status === 'degraded', 15_000);
+    } finally {
+      engine.resume();
+    }
+    const t1 = Date.now();
+    await until('node-b ok', () => b.health().status === 'ok', 10_000);
+    await a.localCa.put('after-stop', 'y');
+    await until('after-stop on node-b', async () => (await b.localCa.get('after-stop')) === 'y', 10_000);
+    expect(Date.now() - t1).toBeLessThan(10_000);
+  });
+});
