@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import tls from 'node:tls';
 import { ensureSelfSignedCertificates } from '@harper-tls/cert-gen';
 import { freePort, run, runToEnd, tempRoot, type Run } from './helpers/run.js';
 import { startEngine, type Engine } from '../../../packages/store/test/helpers/postgres.js';
+import { OpensslPki } from '../../../packages/revocation/test/helpers/openssl-pki.js';
+import { createServer, type Server } from 'node:http';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 /**
  * SPEC.md section 10 end to end: a real PostgreSQL 15 configured with docs/cluster.md's lines
@@ -172,6 +176,48 @@ describe('three nodes on PostgreSQL over mTLS', () => {
     await until('partner-ca on C', async () => ((await op(c, { operation: 'list_certificates' })).body as Array<{ name: string }>).some((x) => x.name === 'partner-ca'), 2000);
   });
 
+  it('an external CRL is downloaded once for the whole cluster (the lock per URL), the copy stored in the engine', async () => {
+    const [a] = nodes as [Node, Node, Node];
+    const pki = new OpensslPki();
+    let downloads = 0;
+    let crlServer: Server | undefined;
+    try {
+      pki.ca('ext');
+      const crl = pki.crl('ext');
+      crlServer = createServer((req, res) => {
+        downloads++;
+        res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(Buffer.from(crl));
+      });
+      await new Promise<void>((r) => crlServer!.listen(0, '127.0.0.1', r));
+      const url = `http://127.0.0.1:${(crlServer.address() as { port: number }).port}/ext.crl`;
+      pki.issue('gina', 'ext', '7001', { cdp: url });
+      expect((await op(a, { operation: 'add_certificate', name: 'ext-ca', certificate: pki.pem('ext'), is_authority: true, uses: ['https'] })).status).toBe(200);
+      expect((await op(a, { operation: 'add_user', username: 'gina', password: 'gina-pw', role: 'reader', active: true })).status).toBe(200);
+      const client = { cert: readFileSync(pki.path('gina.crt')), key: readFileSync(pki.path('gina.key')) };
+      const caFile = join(a.root, 'keys', 'ca.pem');
+      const whoamiOn = async (n: Node) => {
+        const conn = new KeepAlive(n.ports.https, client, caFile);
+        try {
+          await conn.open();
+          return (await conn.whoami()).status;
+        } catch {
+          return 0;
+        } finally {
+          conn.close();
+        }
+      };
+      // The CA reaches every node's trust store; then all three check gina's CRL at once.
+      for (const n of nodes) await until(`ext-ca trusted on ${n.name}`, async () => (await whoamiOn(n)) !== 0, 5000);
+      const statuses = await Promise.all(nodes.map(whoamiOn));
+      expect(statuses).toEqual([200, 200, 200]);
+      expect(downloads).toBe(1);
+      expect(Number(engine.psql(`SELECT count(*) FROM harper_tls_records WHERE ns = 'revocation' AND key = 'crl:${url}'`))).toBe(1);
+    } finally {
+      crlServer?.close();
+      pki.cleanup();
+    }
+  });
+
   it('a killed notification connection: a change still arrives within 5 s', async () => {
     const [a, , c] = nodes as [Node, Node, Node];
     expect(Number(engine.psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'harper-tls node-c listen%'`))).toBe(1);
@@ -199,6 +245,30 @@ describe('three nodes on PostgreSQL over mTLS', () => {
     expect(back).toBeLessThan(10_000);
     expect((await op(a, { operation: 'add_user', username: 'frank', password: 'frank-pw', role: 'reader', active: true })).status).toBe(200);
     await until('frank on C', async () => (await get(c, '/whoami', basic('frank', 'frank-pw'))).status === 200, 1000);
+  });
+});
+
+describe('a node without cluster', () => {
+  it('never loads the PostgreSQL client (a node with cluster does: the control)', async () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const script = join(here, 'helpers', 'modules-loaded.mjs');
+    const single = tempRoot();
+    try {
+      await ensureSelfSignedCertificates({ keysDir: join(single.root, 'keys') });
+      writeFileSync(join(single.root, 'harperdb-config.yaml'), ['http:', '  port: null', '  securePort: null', 'operationsApi:', '  network:', '    port: 9999', ''].join('\n'));
+      const loaded = async (root: string) => (await new Promise<string>((res, rej) => execFile(process.execPath, [script, root], { timeout: 60_000 }, (err, out, errOut) => (err ? rej(new Error(`${err.message}\n${errOut}`)) : res(out))))).split('\n');
+      const without = await loaded(single.root);
+      expect(without.some((u) => u.includes('/lmdb/'))).toBe(true);
+      expect(without.filter((u) => /\/node_modules\/(\.pnpm\/)?pg[@/-]/.test(u))).toEqual([]);
+      // The control: the same start with node-b's cluster settings (its own root, so nothing clashes with the running node-b).
+      const control = join(single.root, 'control');
+      cpSync(join(nodes[1]!.root, 'keys'), join(control, 'keys'), { recursive: true });
+      writeFileSync(join(control, 'harperdb-config.yaml'), ['http:', '  port: null', '  securePort: null', 'operationsApi:', '  network:', '    port: 9999', 'cluster:', '  nodeName: node-b', `  url: postgres://harper_tls@127.0.0.1:${engine.port}/harper_tls`, ''].join('\n'));
+      const withCluster = await loaded(control);
+      expect(withCluster.some((u) => /\/node_modules\/(\.pnpm\/)?pg@/.test(u))).toBe(true);
+    } finally {
+      single.cleanup();
+    }
   });
 });
 
