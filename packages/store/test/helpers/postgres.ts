@@ -6,7 +6,6 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,7 +62,8 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
 export async function startEngine(files: EngineFiles, opts: { port: number; host?: string }): Promise<Engine> {
   requirePostgres();
   const host = opts.host ?? '127.0.0.1';
-  const dir = mkdtempSync(join(tmpdir(), 'htls-pg-'));
+  // /tmp itself, not $TMPDIR: every parent of the data directory must be traversable by postgres.
+  const dir = mkdtempSync('/tmp/htls-pg-');
   chmodSync(dir, 0o755);
   const data = join(dir, 'data');
   const sock = join(dir, 'sock');
