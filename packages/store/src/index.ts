@@ -1,13 +1,16 @@
 /**
  * @harper-tls/store: the storage engines behind the narrow interfaces of the other packages.
- * This entry loads no engine client: the PostgreSQL engine is the `@harper-tls/store/postgres`
- * entry (or `openClusterStores`, which imports it on demand), so a node without `cluster` never
- * loads `pg`.
+ * The embedded lmdb engine (one node, the default) and the PostgreSQL engine (several nodes).
+ * This entry loads no PostgreSQL client: `openClusterStores` imports it on demand, so a node
+ * without `cluster` never loads `pg`.
  */
 import type { ClusterConfig } from '@harper-tls/config';
 import type { ClusterStores } from './postgres/index.js';
 
 export { StoreError, isStoreUnavailable } from './errors.js';
+// The embedded engine of one node (lmdb): the default.
+export { openLmdbDatabases, openLmdbUserRecords, lmdbKeyValueStore, lmdbBytesStore, lmdbWrite } from './lmdb/database.js';
+export type { LmdbDatabases, LmdbUserRecord } from './lmdb/database.js';
 export type { StoreErrorCode } from './errors.js';
 export type { SharedKeyValueStore, SharedBytesStore, UserRecord, UserRecords, ClusterHealth } from './types.js';
 export type { ClusterStores } from './postgres/index.js';
