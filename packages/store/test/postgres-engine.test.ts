@@ -69,6 +69,21 @@ describe('the PostgreSQL engine over mTLS', () => {
     expect((e2 as Error).message).toMatch(/pg_hba.conf rejects connection|no encryption/);
   });
 
+  it('verifies the engine: a name its certificate does not carry, or another CA, is refused', async () => {
+    const byName = await openClusterStores({ cluster: { ...clusterConfig('node-a'), engine: { user: 'harper_tls', host: 'localhost', port: engine.port, database: 'harper_tls' } } }).catch((e) => e);
+    expect((byName as StoreError).code).toBe('ERR_STORE_UNAVAILABLE');
+    expect((byName as Error).message).toMatch(/localhost.*(not in the cert's altnames|does not match)/i);
+    const other = opensslPki(mkdtempSync(join(dir, 'other-')), { engineHost: '127.0.0.1', nodes: [] });
+    const byCa = await openClusterStores({ cluster: { ...clusterConfig('node-a'), tls: { ...clusterConfig('node-a').tls, certificateAuthority: other.caPath } } }).catch((e) => e);
+    expect((byCa as Error).message).toMatch(/self[- ]signed|unable to verify|unable to get local issuer/i);
+  });
+
+  it('a missing certificate file is a configuration error naming its key', async () => {
+    const err = await openClusterStores({ cluster: { ...clusterConfig('node-a'), tls: { ...clusterConfig('node-a').tls, privateKey: join(dir, 'nope.pem') } } }).catch((e) => e);
+    expect((err as StoreError).code).toBe('ERR_STORE_CONFIG');
+    expect((err as Error).message).toMatch(/cluster\.tls\.privateKey: cannot read .*nope\.pem \(ENOENT\)/);
+  });
+
   it('three nodes: a write on one is on the others, in order, once committed', async () => {
     for (const n of NODES) stores.push(await openClusterStores({ cluster: clusterConfig(n) }));
     const [a, b, c] = stores as [ClusterStores, ClusterStores, ClusterStores];
