@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,7 @@ describe('the embedded lmdb engine', () => {
 
   it('an unopenable directory is the caller\'s error, one line', () => {
     dir = mkdtempSync(join(tmpdir(), 'store-lmdb-'));
-    expect(() => openLmdbDatabases('/proc/no-such/dir', fail)).toThrow(/cannot open the database \/proc\/no-such\/dir\/server\.mdb/);
+    writeFileSync(join(dir, 'a-file'), 'x');
+    expect(() => openLmdbDatabases(join(dir, 'a-file', 'db'), fail)).toThrow(/cannot open the database .*a-file\/db\/server\.mdb: ENOTDIR/);
   });
 });
