@@ -118,6 +118,8 @@ describe('three nodes on PostgreSQL over mTLS', () => {
   it('add_user on A authenticates on C; alter and drop_user on A reach C', async () => {
     const [a, , c] = nodes as [Node, Node, Node];
     expect((await op(a, { operation: 'add_user', username: 'carol', password: 'carol-pw', role: 'reader', active: true })).status).toBe(200);
+    // Acknowledged only once committed: the engine has it the moment A answered.
+    expect(engine.psql(`SELECT count(*) FROM harper_tls_records WHERE ns = 'users' AND key = 'carol'`)).toBe('1');
     const ms = await until('carol on C', async () => (await get(c, '/whoami', basic('carol', 'carol-pw'))).status === 200, 1000);
     expect(ms).toBeLessThan(1000);
     expect((await op(a, { operation: 'alter_user', username: 'carol', password: 'carol-pw2' })).status).toBe(200);
@@ -237,12 +239,16 @@ describe('three nodes on PostgreSQL over mTLS', () => {
       expect((await get(a, '/whoami', basic('frank', 'frank-pw'))).status).toBe(401); // never applied locally
       await until('C degraded', async () => (await get(c, '/health')).body?.cluster === 'degraded', 15_000);
       expect((await get(c, '/health')).body).toEqual({ status: 'ok', cluster: 'degraded' });
+      const metrics = await fetch(`http://127.0.0.1:${c.ports.ops}/metrics`, { headers: { authorization: basic('admin', ADMIN.HDB_ADMIN_PASSWORD) } });
+      expect(await metrics.text()).toMatch(/^harper_tls_cluster_up 0$/m);
       expect((await get(c, '/whoami', basic('erin', 'erin-pw'))).status).toBe(200);
     } finally {
       engine.resume();
     }
     const back = await until('every node ok again', async () => (await Promise.all(nodes.map((n) => get(n, '/health')))).every((r) => r.body?.cluster === 'ok'), 10_000);
     expect(back).toBeLessThan(10_000);
+    const metrics = await fetch(`http://127.0.0.1:${c.ports.ops}/metrics`, { headers: { authorization: basic('admin', ADMIN.HDB_ADMIN_PASSWORD) } });
+    expect(await metrics.text()).toMatch(/^harper_tls_cluster_up 1$/m);
     expect((await op(a, { operation: 'add_user', username: 'frank', password: 'frank-pw', role: 'reader', active: true })).status).toBe(200);
     await until('frank on C', async () => (await get(c, '/whoami', basic('frank', 'frank-pw'))).status === 200, 1000);
   });
