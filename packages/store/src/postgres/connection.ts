@@ -11,15 +11,24 @@ export function isConnectionFailure(err: unknown): boolean {
   return true;
 }
 
+interface Pending {
+  settled: boolean;
+  reject(err: unknown): void;
+}
+
 /**
  * One engine connection, connected on first use and again after a failure, running one operation
- * at a time. Every operation has a deadline counted from the call (waiting included): past it the
- * caller gets ERR_STORE_UNAVAILABLE, and a connection stuck in that operation (an engine that is
- * stopped, not closed) is destroyed so the next operation starts on a new one.
+ * at a time. Every operation has a deadline counted from its start: past it the caller gets
+ * ERR_STORE_UNAVAILABLE, the connection stuck in it (an engine that is stopped, not closed) is
+ * destroyed, and every operation queued behind it fails at once with the same error. So a
+ * change answers within the deadline when the engine is away, while a burst of changes to a
+ * healthy engine waits its turn instead of timing out.
  */
 export class Connection {
   #client: pg.Client | undefined;
   #chain: Promise<unknown> = Promise.resolve();
+  /** Operations queued behind the running one. */
+  readonly #pending = new Set<Pending>();
   #closed = false;
 
   constructor(
@@ -29,36 +38,51 @@ export class Connection {
 
   run<T>(fn: (client: pg.Client) => Promise<T>, timeoutMs: number): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreError('ERR_STORE_UNAVAILABLE', `${this.what}: the store is closed`));
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        reject(new StoreError('ERR_STORE_UNAVAILABLE', `${this.what}: the cluster engine did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
+    return new Promise<T>((resolve, reject) => {
+      const op: Pending = { settled: false, reject };
+      this.#pending.add(op);
+      this.#chain = this.#chain.then(async () => {
+        this.#pending.delete(op);
+        if (op.settled) return;
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new StoreError('ERR_STORE_UNAVAILABLE', `${this.what}: the cluster engine did not answer within ${timeoutMs} ms`);
+        const deadline = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(timeout), timeoutMs)));
+        const work = (async () => {
+          const client = await this.#connect();
+          try {
+            return await fn(client);
+          } catch (err) {
+            if (isConnectionFailure(err)) this.reset();
+            throw err;
+          }
+        })();
+        work.catch(() => undefined);
+        try {
+          const result = await Promise.race([work, deadline]);
+          op.settled = true;
+          resolve(result);
+        } catch (err) {
+          op.settled = true;
+          if (err === timeout) {
+            // A stopped engine: drop the stuck connection, and fail what waits behind this
+            // operation at once (it would meet the same engine) rather than one timeout each.
+            this.reset();
+            this.#failPending(timeout);
+          }
+          reject(toStoreError(err, this.what));
+        } finally {
+          clearTimeout(timer);
+        }
+      });
     });
-    const work = this.#chain.then(async () => {
-      if (timedOut) throw new StoreError('ERR_STORE_UNAVAILABLE', `${this.what}: the cluster engine did not answer within ${timeoutMs} ms`);
-      const client = await this.#connect();
-      try {
-        return await fn(client);
-      } catch (err) {
-        if (isConnectionFailure(err)) this.reset();
-        throw err;
-      }
-    });
-    const result = Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-    // The next operation waits for this one to end or to time out (a stuck one is destroyed).
-    this.#chain = result.then(
-      () => undefined,
-      () => {
-        if (timedOut) this.reset();
-      },
-    );
-    work.catch(() => undefined);
-    return result.catch((err) => {
-      throw toStoreError(err, this.what);
-    });
+  }
+
+  #failPending(err: StoreError): void {
+    for (const op of this.#pending) {
+      op.settled = true;
+      op.reject(err);
+    }
+    this.#pending.clear();
   }
 
   async #connect(): Promise<pg.Client> {
@@ -86,6 +110,7 @@ export class Connection {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#failPending(new StoreError('ERR_STORE_UNAVAILABLE', `${this.what}: the store is closed`));
     const c = this.#client;
     this.#client = undefined;
     if (c) await Promise.race([c.end().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]).finally(() => destroyClient(c));
