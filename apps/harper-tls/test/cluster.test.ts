@@ -9,6 +9,7 @@ import { OpensslPki } from '../../../packages/revocation/test/helpers/openssl-pk
 import { createServer, type Server } from 'node:http';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { kill9, spawnCli } from './reliability/harness.js';
 
 /**
  * SPEC.md section 10 end to end: a real PostgreSQL 15 configured with docs/cluster.md's lines
@@ -217,6 +218,26 @@ describe('three nodes on PostgreSQL over mTLS', () => {
     } finally {
       crlServer?.close();
       pki.cleanup();
+    }
+  });
+
+  it('a node killed (SIGKILL) right after it answered a write loses nothing: the change is on the other nodes', async () => {
+    const [, , c] = nodes as [Node, Node, Node];
+    // A fourth process with node-b's engine identity, in a root of its own (its own ports).
+    const root = join(temp.root, 'killed');
+    cpSync(join(nodes[1]!.root, 'keys'), join(root, 'keys'), { recursive: true });
+    const ports = { http: await freePort(), ops: await freePort() };
+    writeFileSync(join(root, 'harperdb-config.yaml'), ['http:', `  port: ${ports.http}`, 'operationsApi:', '  network:', `    port: ${ports.ops}`, 'logging:', '  level: warn', 'cluster:', '  nodeName: node-b', `  url: postgres://harper_tls@127.0.0.1:${engine.port}/harper_tls`, ''].join('\n'));
+    const child = spawnCli(['start', '--root', root], ADMIN);
+    try {
+      await child.waitFor('operations ', 60_000);
+      const killed = { name: 'killed', root, ports: { ...ports, https: 0 } };
+      expect((await op(killed, { operation: 'add_user', username: 'henry', password: 'henry-pw', role: 'reader', active: true })).status).toBe(200);
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      await until('henry on C', async () => (await get(c, '/whoami', basic('henry', 'henry-pw'))).status === 200, 1000);
+    } finally {
+      await kill9(child);
     }
   });
 
