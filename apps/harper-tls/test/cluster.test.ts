@@ -6,6 +6,8 @@ import { ensureSelfSignedCertificates } from '@harper-tls/cert-gen';
 import { freePort, run, runToEnd, tempRoot, type Run } from './helpers/run.js';
 import { startEngine, type Engine } from '../../../packages/store/test/helpers/postgres.js';
 import { OpensslPki } from '../../../packages/revocation/test/helpers/openssl-pki.js';
+import { startOpensslResponder } from '../../../packages/revocation/test/helpers/ocsp-servers.js';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -238,6 +240,53 @@ describe('three nodes on PostgreSQL over mTLS', () => {
       await until('henry on C', async () => (await get(c, '/whoami', basic('henry', 'henry-pw'))).status === 200, 1000);
     } finally {
       await kill9(child);
+    }
+  });
+
+  it('an external OCSP answer is asked once for the whole cluster (openssl ocsp behind a counting proxy), stored in the engine', async () => {
+    const [a] = nodes as [Node, Node, Node];
+    const pki = new OpensslPki();
+    let asked = 0;
+    let proxy: Server | undefined;
+    let responder: ChildProcess | undefined;
+    try {
+      pki.ca('oc');
+      pki.issue('ocsigner', 'oc', '8001', { ocspSigning: true });
+      const responderPort = await freePort();
+      proxy = createServer(async (req, res) => {
+        asked++;
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const r = await fetch(`http://127.0.0.1:${responderPort}${req.url}`, { method: req.method, headers: { 'content-type': 'application/ocsp-request' }, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined });
+        res.writeHead(r.status, { 'content-type': 'application/ocsp-response' }).end(Buffer.from(await r.arrayBuffer()));
+      });
+      await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
+      pki.issue('ivan', 'oc', '8002', { ocsp: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/` });
+      pki.record('ivan', 'oc'); // in the index before openssl ocsp reads it
+      responder = await startOpensslResponder(pki.dir, responderPort, 'ocsigner', 'oc');
+      expect((await op(a, { operation: 'add_certificate', name: 'oc-ca', certificate: pki.pem('oc'), is_authority: true, uses: ['https'] })).status).toBe(200);
+      expect((await op(a, { operation: 'add_user', username: 'ivan', password: 'ivan-pw', role: 'reader', active: true })).status).toBe(200);
+      const client = { cert: readFileSync(pki.path('ivan.crt')), key: readFileSync(pki.path('ivan.key')) };
+      const caFile = join(a.root, 'keys', 'ca.pem');
+      // Every node trusts the CA and knows the user (the lists, not a handshake: no OCSP question before the test's).
+      for (const n of nodes) await until(`oc-ca on ${n.name}`, async () => ((await op(n, { operation: 'list_certificates' })).body as Array<{ name: string }>).some((x) => x.name === 'oc-ca'), 5000);
+      for (const n of nodes) await until(`ivan on ${n.name}`, async () => ((await op(n, { operation: 'list_users' })).body as Array<{ username: string }>).some((x) => x.username === 'ivan'), 5000);
+      const statuses = await Promise.all(
+        nodes.map(async (n) => {
+          const conn = new KeepAlive(n.ports.https, client, caFile);
+          await conn.open();
+          const st = (await conn.whoami()).status;
+          conn.close();
+          return st;
+        }),
+      );
+      expect(statuses).toEqual([200, 200, 200]);
+      expect(asked).toBe(1);
+      expect(Number(engine.psql(`SELECT count(*) FROM harper_tls_records WHERE ns = 'revocation' AND key LIKE 'ocsp:%'`))).toBe(1);
+    } finally {
+      proxy?.close();
+      responder?.kill();
+      pki.cleanup();
     }
   });
 
