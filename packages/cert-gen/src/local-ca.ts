@@ -11,6 +11,14 @@ export interface LocalCaStore {
   get(key: string): Promise<string | undefined>;
   put(key: string, value: string): Promise<void>;
   list(prefix: string): Promise<Array<[string, string]>>;
+  /**
+   * Shared stores (several nodes, SPEC.md section 10) add these: an insert that fails when the key
+   * exists (the uniqueness constraint for serials), an atomic increment (revision, CRL number) and
+   * a cluster-wide lock (one CRL built at a time, stored, and served by every node).
+   */
+  create?(key: string, value: string): Promise<boolean>;
+  increment?(key: string): Promise<string>;
+  lock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
 export interface IssuedRecord {
@@ -37,6 +45,10 @@ export function createMemoryLocalCaStore(): LocalCaStore {
 const ISSUED = 'issued:';
 const VERSION = 'meta:version';
 const CRL_NUMBER = 'meta:crlNumber';
+/** The CRL a shared store keeps (JSON {version, signedAt, der: base64}): the same bytes on every node. */
+const SHARED_CRL = 'meta:crl';
+/** How often an issue draws a new serial after a collision before giving up (2^-128 each). */
+const SERIAL_ATTEMPTS = 3;
 /** A CRL is valid for a day (nextUpdate) and re-signed after half of that, or at once after a revocation. */
 export const CRL_VALIDITY_MS = 86_400_000;
 
@@ -50,13 +62,14 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
   const now = opts.now ?? (() => new Date());
   const caCert = new NodeX509(opts.ca.certificatePem);
   let cached: { version: string; der: Uint8Array; signedAt: number } | undefined;
+  let sharedCache: { b64: string; der: Uint8Array } | undefined;
 
   const record = async (serialHex: string): Promise<IssuedRecord | undefined> => {
     const text = await store.get(ISSUED + serialHex);
     return text ? (JSON.parse(text) as IssuedRecord) : undefined;
   };
   const withExpiry = (r: IssuedRecord): IssuedRecord => (r.status === 'good' && new Date(r.notAfter) < now() ? { ...r, status: 'expired' } : r);
-  const bumpVersion = async () => store.put(VERSION, String(Number((await store.get(VERSION)) ?? '0') + 1));
+  const bumpVersion = async () => (store.increment ? void (await store.increment(VERSION)) : store.put(VERSION, String(Number((await store.get(VERSION)) ?? '0') + 1)));
 
   const ocspResponder: OcspResponder = createOcspResponder({
     issuer: opts.ca,
@@ -73,11 +86,18 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
     /** Issues a certificate: clientAuth by default (`server: true` for serverAuth), CN = `cn`. */
     async issue(input: { cn: string; days?: number; sans?: string[]; server?: boolean; keyType?: KeyType }): Promise<KeyAndCert> {
       const kind = input.server ? 'server' : 'client';
-      const cert = await issueCertificate({ ca: opts.ca as KeyAndCert, kind, commonName: input.cn, days: input.days, sans: input.sans, keyType: input.keyType, crlUrl: opts.crlUrl, ocspUrl: opts.ocspUrl, now });
-      const notAfter = new Date(new NodeX509(cert.certificatePem).validTo).toISOString();
-      const rec: IssuedRecord = { serialHex: normalizeSerialHex(cert.serialHex), cn: input.cn, kind, issuedAt: now().toISOString(), notAfter, status: 'good' };
-      await store.put(ISSUED + rec.serialHex, JSON.stringify(rec));
-      return cert;
+      for (let attempt = 1; ; attempt++) {
+        const cert = await issueCertificate({ ca: opts.ca as KeyAndCert, kind, commonName: input.cn, days: input.days, sans: input.sans, keyType: input.keyType, crlUrl: opts.crlUrl, ocspUrl: opts.ocspUrl, now });
+        const notAfter = new Date(new NodeX509(cert.certificatePem).validTo).toISOString();
+        const rec: IssuedRecord = { serialHex: normalizeSerialHex(cert.serialHex), cn: input.cn, kind, issuedAt: now().toISOString(), notAfter, status: 'good' };
+        if (!store.create) {
+          await store.put(ISSUED + rec.serialHex, JSON.stringify(rec));
+          return cert;
+        }
+        // A shared store: the serial's record is inserted only if no node used that serial.
+        if (await store.create(ISSUED + rec.serialHex, JSON.stringify(rec))) return cert;
+        if (attempt >= SERIAL_ATTEMPTS) throw new CertGenError('ERR_CERTGEN_SERIAL_COLLISION', `serial ${rec.serialHex} was already used ${attempt} times in a row; the random source is broken`);
+      }
     },
 
     /** Revokes by serial (hex) or by the certificate's PEM. Revoking twice keeps the first date. */
@@ -126,6 +146,7 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
 
     /** The current CRL (DER): re-signed after any revocation (by any process) or half its validity. */
     async crl(): Promise<Uint8Array> {
+      if (store.lock && store.increment) return sharedCrl();
       const version = (await store.get(VERSION)) ?? '0';
       const at = now().getTime();
       if (cached && cached.version === version && at - cached.signedAt < CRL_VALIDITY_MS / 2) return cached.der;
@@ -142,6 +163,47 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
 
     ocspResponder,
   };
+
+  /**
+   * Several nodes: the CRL is built by one node at a time under the cluster-wide lock, with the
+   * next CRL number, and stored; every node serves the stored bytes. When the store cannot be
+   * written (the engine unreachable), the last stored CRL is served while it is valid.
+   */
+  async function sharedCrl(): Promise<Uint8Array> {
+    const current = async () => {
+      const version = (await store.get(VERSION)) ?? '0';
+      const text = await store.get(SHARED_CRL);
+      const stored = text ? (JSON.parse(text) as { version: string; signedAt: number; der: string }) : undefined;
+      return { version, stored };
+    };
+    const fresh = (c: Awaited<ReturnType<typeof current>>) => c.stored !== undefined && c.stored.version === c.version && now().getTime() - c.stored.signedAt < CRL_VALIDITY_MS / 2;
+    const decode = (b64: string) => {
+      if (sharedCache?.b64 !== b64) sharedCache = { b64, der: new Uint8Array(Buffer.from(b64, 'base64')) };
+      return sharedCache.der;
+    };
+    const seen = await current();
+    if (fresh(seen)) return decode(seen.stored!.der);
+    try {
+      return await store.lock!('crl', async () => {
+        const c = await current();
+        if (fresh(c)) return decode(c.stored!.der);
+        const crlNumber = BigInt(await store.increment!(CRL_NUMBER));
+        const at = now().getTime();
+        const revoked = (await store.list(ISSUED))
+          .map(([, v]) => JSON.parse(v) as IssuedRecord)
+          .filter((r) => r.status === 'revoked')
+          .map((r) => ({ serialHex: r.serialHex, revokedAt: new Date(r.revokedAt!), reason: r.reason }));
+        const der = await createCrl({ ca: opts.ca, revoked, crlNumber, thisUpdate: new Date(at), nextUpdate: new Date(at + CRL_VALIDITY_MS) });
+        const b64 = Buffer.from(der).toString('base64');
+        await store.put(SHARED_CRL, JSON.stringify({ version: c.version, signedAt: at, der: b64 }));
+        return decode(b64);
+      });
+    } catch (err) {
+      const last = (await current()).stored;
+      if (last && now().getTime() - last.signedAt < CRL_VALIDITY_MS) return decode(last.der);
+      throw err;
+    }
+  }
 }
 
 export type LocalCa = ReturnType<typeof createLocalCa>;

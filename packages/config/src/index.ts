@@ -34,3 +34,5 @@ export type { ApplicationConfig, ApplicationAuth, ModuleApplication, UpstreamApp
 export type { HarperKey, HarperTree, HarperType } from './harper-schema.js';
 export { FORWARDED_CERTIFICATE_HEADERS, proxyEntryProblem } from './proxies.js';
 export type { ForwardedCertificateConfig, ForwardedCertificateFormat, ProxiesConfig } from './proxies.js';
+export { CLUSTER_KEYS } from './cluster.js';
+export type { ClusterConfig } from './cluster.js';

@@ -1,3 +1,4 @@
+import { CLUSTER_KEYS } from './cluster.js';
 /**
  * The tree of configuration keys (SPEC.md section 2). `null` marks a leaf; an object lists the
  * keys a value of that shape may have. Used for unknown-key detection, suggestions, and the
@@ -45,6 +46,7 @@ export const KEY_TREE: KeyTree = {
   },
   storage: { path: null },
   node: { hostname: null },
+  cluster: CLUSTER_KEYS,
 };
 
 /** Every key path of the tree, objects included: `['http'], ['http','port'], ...`. */

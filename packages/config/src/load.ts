@@ -1,3 +1,4 @@
+import { readCluster } from './cluster.js';
 import { existsSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync } from 'node:fs';
 import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -161,6 +162,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConf
     logging: readLogging(ctx),
     storage: { path: readDirectory(ctx, ['storage', 'path'], join(ctx.rootPath, 'database')) },
     node: { hostname: readString(ctx, ['node', 'hostname'], osHostname()) },
+    cluster: readCluster(ctx, readString(ctx, ['node', 'hostname'], osHostname())),
     ignoredHarperKeys,
     applications: readApplications(ctx),
   };

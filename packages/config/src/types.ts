@@ -201,6 +201,8 @@ export interface HarperConfig {
   node: { hostname: string };
   /** `applications` as a list (SPEC.md section 6): modules and upstreams behind the application listeners; `[]` when none. */
   applications: ApplicationConfig[];
+  /** `cluster` (SPEC.md section 10): absent for one node. */
+  cluster?: import('./cluster.js').ClusterConfig;
   /** Harper keys present in the configuration that harper-tls does not use, by path (`mqtt`, `http.compressionThreshold`). */
   ignoredHarperKeys: string[];
 }

@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import { FaultLog } from './fault-log.js';
 import { CrlCache, type RevocationStore } from './cache/crl-cache.js';
 import { OcspCache } from './cache/ocsp-cache.js';
+import { sharedOcsp, type LockingStore } from './cache/shared-ocsp.js';
 import { CrlResultMemo } from './crl/memo.js';
 import { parseCrl, type ParsedCrl } from './crl/parse.js';
 import { createSingleFlight, type FetchLike } from './fetch/fetch-bytes.js';
@@ -118,6 +119,8 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const crlCache = new CrlCache({ faults, timeoutMs: config.crl.timeout, cacheTtlMs: config.crl.cacheTtl, gracePeriodMs: config.crl.gracePeriod, maxBytes, fetch: options.fetch, store: options.store, now, logger: options.logger });
   const ocspCache = new OcspCache({ cacheTtlMs: config.ocsp.cacheTtl, errorCacheTtlMs: config.ocsp.errorCacheTtl });
   const ocspFlight = createSingleFlight<OcspAnswer>();
+  // Several nodes: one OCSP question per certificate for the whole cluster (cache/shared-ocsp.ts).
+  const shared = options.store?.lock ? sharedOcsp(options.store as LockingStore, { cacheTtlMs: config.ocsp.cacheTtl, now }) : undefined;
   const responders = new ResponderMemory();
   const parsed = new ParsedCertificateCache();
   const authorities = new Authorities(options.authorities, parsed);
@@ -192,7 +195,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     if (noFetch) return { kind: 'none', errors: ['OCSP not asked (fetching is off)'] };
     const url = urls[0]!;
     try {
-      const answer = await ocspFlight.run(key, () =>
+      const ask = () =>
         queryOcsp(cert, issuer, url, {
           method: ocspMethod,
           hash: ocspHash,
@@ -207,8 +210,8 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
           // Inside the single flight: once per query, not once per waiting check.
           faults.report({ method: 'ocsp', url, code: (err as { code?: string }).code ?? 'ERR_REVOCATION_FETCH', message: (err as Error).message });
           throw err;
-        }),
-      );
+        });
+      const answer = await ocspFlight.run(key, () => (shared ? shared.answer(key, ask) : ask()));
       ocspCache.putAnswer(key, answer, now().getTime());
       if (answer.status === 'unknown') return { kind: 'error', errors: ['the OCSP responder does not know this certificate'], invalid: false, cache: 'miss' };
       return { kind: 'answer', status: answer.status, reason: answer.reason, source: url, cache: 'miss' };

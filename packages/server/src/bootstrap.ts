@@ -8,6 +8,7 @@ import { createAuthenticator, createTokenService, handleAuthOperation, type User
 import { openUserStore } from './storage/user-store.js';
 import { loadOrCreateSecret } from './storage/jwt-secret.js';
 import type { Logger } from './logger.js';
+import { ServerError } from './errors.js';
 import { openServerDatabase, keyValueStore, bytesStore, type ServerDatabase } from './database.js';
 import { CertificateRegistry } from './certificates/registry.js';
 import { fileKeyStore, runtimeKeysDir } from './certificates/key-files.js';
@@ -25,6 +26,9 @@ import { localCaRoute, metricsRoute, CRL_PATH, OCSP_PATH } from './routes/local-
 import { ServerMetrics, authReasonCategory } from './metrics.js';
 import { instrumentChecker, instrumentedFetch, instrumentedStore } from './revocation-metrics.js';
 import { startApplications } from './applications/start.js';
+import { userStoreOver } from './storage/user-records.js';
+import { openCluster, clusterTokenSecret, unavailableAs503, clusterMetrics, coalesce } from './cluster/cluster.js';
+import type { ClusterStores } from '@harper-tls/store';
 
 const DAY_MS = 86_400_000;
 
@@ -56,6 +60,8 @@ export interface HarperInstance {
   registry: CertificateRegistry;
   metrics: ServerMetrics;
   database: ServerDatabase;
+  /** With `cluster`: the shared store (SPEC.md section 10). */
+  cluster?: ClusterStores;
   /** The admin password when this start generated it (print it once). */
   generatedAdminPassword?: string;
   /** Certificates in use that expire within 30 days. */
@@ -88,7 +94,10 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     const database = openServerDatabase(config.rootPath, config.storage.path);
     closers.push(() => database.close());
     const dbDir = config.storage.path;
-    const users = await openUserStore({ path: join(dbDir, 'users.mdb') });
+    // Several nodes (SPEC.md section 10): the shared engine, loaded only when `cluster` is set.
+    const cluster = config.cluster ? await openCluster(config, logger) : undefined;
+    if (cluster) closers.push(() => cluster.close());
+    const users = cluster ? userStoreOver(cluster.users) : await openUserStore({ path: join(dbDir, 'users.mdb') });
     closers.push(() => users.close());
     const adminName = opts.admin?.username ?? 'admin';
     const admin = await users.ensureAdmin({ username: adminName, password: opts.admin?.password });
@@ -96,13 +105,13 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       logger.warn({ user: adminName }, `authentication.authorizeLocal is on: a request from this machine (loopback or the domain socket, not through a proxy) without credentials is the super user "${adminName}"`);
     }
     const tokens = createTokenService({
-      secret: await loadOrCreateSecret(dbDir),
+      secret: cluster ? clusterTokenSecret(requireCa(config.rootPath).privateKeyPem) : await loadOrCreateSecret(dbDir),
       operationTokenTimeoutMs: config.authentication.operationTokenTimeoutMs,
       refreshTokenTimeoutMs: config.authentication.refreshTokenTimeoutMs,
       now,
     });
 
-    const registry = new CertificateRegistry({ store: keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
+    const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
     await registry.init();
     const metrics = new ServerMetrics({ now });
     metrics.watchCertificates(() => registry.allCertificates());
@@ -111,11 +120,17 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     // `harper-tls cert revoke` in another process) applies to the next handshake and, through the
     // trust generation, to the next request of every open connection, with no CRL cache between.
     const ca = loadAutoCa(config.rootPath);
-    const localCa = ca ? createLocalCa({ ca, store: keyValueStore(database.localCa), ...localCaUrls(config), now }) : undefined;
+    const localCa = ca ? createLocalCa({ ca, store: cluster?.localCa ?? keyValueStore(database.localCa), ...localCaUrls(config), now }) : undefined;
     const authorities = localCa ? [{ certificate: ca!.certificatePem, status: (serial: string) => localCa.status(serial) }] : [];
     const trust = new TrustGeneration();
     closers.push(() => trust.close());
     if (localCa) trust.watch(() => localCa.revision(), opts.localCaPollMs ?? 250);
+    if (cluster) {
+      // Another node's revocation reaches open connections on their next request; its certificates are applied here.
+      cluster.localCa.onChange((key) => key.startsWith('issued:') && trust.bump());
+      cluster.certificates.onChange(coalesce(() => registry.reloadStored(), (err) => logger.error({ err: (err as Error).message }, 'run-time certificates changed on another node could not be applied')));
+      clusterMetrics(metrics, cluster);
+    }
     registry.contexts('https').onUpdate(() => trust.bump());
     registry.contexts('operations-api').onUpdate(() => trust.bump());
 
@@ -124,7 +139,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       if (!mtls || !mtls.certificateVerification) return undefined;
       let c = checkers.get(mtls);
       if (!c) {
-        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, authorities, store: instrumentedStore(bytesStore(database.revocation), metrics), fetch: instrumentedFetch(metrics), logger, now }), metrics);
+        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, authorities, store: instrumentedStore(cluster?.revocation ?? bytesStore(database.revocation), metrics), fetch: instrumentedFetch(metrics), logger, now }), metrics);
         checkers.set(mtls, c);
         closers.push(() => c!.close());
       }
@@ -181,7 +196,8 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       logger,
       listeners,
       host: opts.host,
-      operations: [authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())],
+      operations: [authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())].map((op) => (cluster ? unavailableAs503(op) : op)),
+      health: cluster ? () => ({ cluster: cluster.health().status }) : undefined,
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
       operationsRoutes: [metricsRoute(() => metrics.render(), { requireAuthentication: opts.metrics?.requireAuthentication ?? true })],
     });
@@ -237,6 +253,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       registry,
       metrics,
       database,
+      cluster,
       generatedAdminPassword: admin.generatedPassword,
       expiringSoon,
       close: closeAll,
@@ -262,6 +279,13 @@ function attemptedMethod(req: { headers: Record<string, string | string[] | unde
 function hasPeerCertificate(socket: TLSSocket): boolean {
   const peer = socket.getPeerCertificate();
   return !!peer && Object.keys(peer).length > 0;
+}
+
+/** The local CA a cluster node needs (its key derives the token secret); a clear error when absent. */
+function requireCa(rootPath: string): { privateKeyPem: string } {
+  const ca = loadAutoCa(rootPath);
+  if (!ca) throw new ServerError('ERR_SERVER_DATABASE', `cluster: ${join(rootPath, 'keys', 'ca.pem')} and ca-privateKey.pem are required on every node (copy them from the first node: docs/cluster.md)`);
+  return ca;
 }
 
 /** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist (after finishing an interrupted renewal, unless `readOnly`). */

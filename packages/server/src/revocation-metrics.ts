@@ -71,5 +71,7 @@ export function instrumentedStore(store: RevocationStore, metrics: ServerMetrics
       learn(key, value);
       return store.put(key, value);
     },
+    // A cluster store's lock (SPEC.md section 10), passed through.
+    ...(store.lock ? { lock: store.lock.bind(store) } : {}),
   };
 }

@@ -72,6 +72,8 @@ export interface HarperServerOptions {
   closeGraceMs?: number;
   /** The user's applications (SPEC.md section 6) on the application listeners, after the server's own paths. */
   applications?: Applications;
+  /** Extra fields of `GET /health` (a cluster node: `cluster: "ok" | "degraded"`). */
+  health?: () => Record<string, unknown>;
 }
 
 export interface ListeningInfo {
@@ -265,7 +267,7 @@ export class HarperServer {
     // No per-request logger.child(): most requests log nothing, and a child costs ~3 µs. Lines
     // carry { reqId, listener } explicitly instead.
     if (pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-      return sendJson(res, 200, { status: 'ok' }, { 'x-request-id': id });
+      return sendJson(res, 200, { status: 'ok', ...this.#opts.health?.() }, { 'x-request-id': id });
     }
     if (plan.api === 'app') return this.#handleApp(plan, req, res, pathname, id);
     return this.#handleOperations(plan, req, res, pathname, id);

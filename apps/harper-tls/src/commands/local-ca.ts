@@ -1,5 +1,6 @@
 import { createLocalCa } from '@harper-tls/cert-gen';
 import { keyValueStore, loadAutoCa, localCaUrls, openServerDatabase } from '@harper-tls/server';
+import { openClusterStores } from '@harper-tls/store';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { loadExistingConfig } from './common.js';
@@ -15,6 +16,11 @@ export async function openLocalCa(ctx: CommandContext, flags: Record<string, unk
   const auto = loadAutoCa(config.rootPath);
   if (!auto) {
     throw new CliError(`no local CA in ${config.rootPath}/keys/ (ca.pem and ca-privateKey.pem); start the server once (harper-tls start --root ${config.rootPath}) to create it`);
+  }
+  if (config.cluster) {
+    // Several nodes: the shared records in the cluster engine (SPEC.md section 10).
+    const stores = await openClusterStores({ cluster: config.cluster });
+    return { ca: createLocalCa({ ca: auto, store: stores.localCa, ...localCaUrls(config) }), close: () => stores.close() };
   }
   const db = openServerDatabase(config.rootPath, config.storage.path);
   const ca = createLocalCa({ ca: auto, store: keyValueStore(db.localCa), ...localCaUrls(config) });

@@ -13,6 +13,13 @@ import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-b
 export interface RevocationStore {
   get(key: string): Promise<Uint8Array | undefined>;
   put(key: string, value: Uint8Array): Promise<void>;
+  /**
+   * A store shared by several nodes (SPEC.md section 10) adds a cluster-wide lock: a CRL is then
+   * downloaded by one node at a time per URL, and a node that finds a copy another node stored
+   * within cacheTtl takes it instead of downloading. While the lock cannot be had (the engine
+   * unreachable), the node downloads alone.
+   */
+  lock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
 interface Entry {
@@ -96,6 +103,31 @@ export class CrlCache {
   }
 
   #download(url: string): Promise<Entry> {
+    const store = this.#opts.store;
+    if (!store?.lock) return this.#fetch(url);
+    return this.#flight.run(`shared:${url}`, async () => {
+      let alone = false;
+      const locked = store.lock!(STORE_PREFIX + url, async () => {
+        const e = await this.#fromStore(url);
+        if (e && this.#opts.now().getTime() < e.refreshAt) {
+          this.#entries.set(url, e);
+          return e;
+        }
+        return this.#fetch(url, true);
+      });
+      try {
+        return await locked;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_STORE_UNAVAILABLE') throw err;
+        alone = true;
+      }
+      if (alone) this.#opts.logger?.warn({ url }, 'the cluster store is unreachable: downloading the CRL on this node alone');
+      return this.#fetch(url);
+    });
+  }
+
+  /** Downloads, parses and stores `url`; `awaitStore` waits for the store to commit it (inside the cluster lock). */
+  #fetch(url: string, awaitStore = false): Promise<Entry> {
     return this.#flight.run(url, async () => {
       this.downloads++;
       const t0 = performance.now();
@@ -120,7 +152,8 @@ export class CrlCache {
       this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
       if (this.#opts.store) {
         new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
-        this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
+        const saved = this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
+        if (awaitStore) await saved;
       }
       return entry;
     });

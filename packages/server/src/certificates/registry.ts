@@ -147,6 +147,35 @@ export class CertificateRegistry {
     return moved;
   }
 
+  /**
+   * Re-reads the stored run-time certificates (another node added or removed one: SPEC.md
+   * section 10) and applies them. A record whose private key file this node does not hold is
+   * skipped with a warning (the key stays on the node that received it); authorities apply.
+   */
+  async reloadStored(): Promise<void> {
+    const next = new Map<string, RuntimeCertificate>();
+    for (const [, json] of await this.#store.list(PREFIX)) {
+      let record: StoredRecord;
+      try {
+        record = JSON.parse(json) as StoredRecord;
+      } catch {
+        continue;
+      }
+      const mine = this.#runtime.get(record.name);
+      if (mine && JSON.stringify(toRecord(mine)) === JSON.stringify(record)) {
+        next.set(record.name, mine);
+        continue;
+      }
+      try {
+        next.set(record.name, record.privateKeyRef ? { ...record, privateKey: this.#keys.read(record.privateKeyRef) } : (record as RuntimeCertificate));
+      } catch (err) {
+        this.#logger.warn({ name: record.name, err: (err as Error).message }, 'a run-time certificate added on another node is not served here: its private key stays on that node');
+      }
+    }
+    this.#apply(next);
+    this.#runtime = next;
+  }
+
   list(): CertificateInfo[] {
     const out: CertificateInfo[] = [];
     for (const api of Object.values(this.#apis)) {

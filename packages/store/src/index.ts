@@ -1,0 +1,28 @@
+/**
+ * @harper-tls/store: the storage engines behind the narrow interfaces of the other packages.
+ * The embedded lmdb engine (one node, the default) and the PostgreSQL engine (several nodes).
+ * This entry loads no PostgreSQL client: `openClusterStores` imports it on demand, so a node
+ * without `cluster` never loads `pg`.
+ */
+import type { ClusterConfig } from '@harper-tls/config';
+import type { ClusterStores } from './postgres/index.js';
+
+export { StoreError, isStoreUnavailable } from './errors.js';
+// The embedded engine of one node (lmdb): the default.
+export { openLmdbDatabases, openLmdbUserRecords, lmdbKeyValueStore, lmdbBytesStore, lmdbWrite } from './lmdb/database.js';
+export type { LmdbDatabases, LmdbUserRecord } from './lmdb/database.js';
+export type { StoreErrorCode } from './errors.js';
+export type { SharedKeyValueStore, SharedBytesStore, UserRecord, UserRecords, ClusterHealth } from './types.js';
+export type { ClusterStores } from './postgres/index.js';
+
+/** Opens the cluster engine named by `cluster` (PostgreSQL), importing its client only now. */
+export async function openClusterStores(opts: { cluster: ClusterConfig; logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void }; writeTimeoutMs?: number; readTimeoutMs?: number }): Promise<ClusterStores> {
+  const { openPostgresStores } = await import('./postgres/index.js');
+  return openPostgresStores(opts);
+}
+
+/** `harper-tls cluster init`: creates the schema (idempotent). */
+export async function initClusterSchema(cluster: ClusterConfig): Promise<{ created: boolean }> {
+  const { initSchemaWith } = await import('./postgres/init.js');
+  return initSchemaWith(cluster);
+}

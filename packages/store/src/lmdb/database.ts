@@ -1,0 +1,133 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { open, type RootDatabase, type Database } from 'lmdb';
+
+/**
+ * The embedded engine of one node (lmdb, the engine Harper uses): `<dir>/server.mdb` with named
+ * databases for run-time certificates, the local CA and the revocation cache, and `users.mdb`.
+ * lmdb is multi-process safe, so CLI commands and a running server share them. Errors are
+ * handed to the caller's `fail` so each package keeps its own typed error.
+ */
+export interface LmdbDatabases {
+  /** Run-time certificates (add_certificate), keyed by name, JSON values. */
+  certificates: Database<string, string>;
+  /** Local CA records, string values. */
+  localCa: Database<string, string>;
+  /** Revocation cache: raw bytes. */
+  revocation: Database<Buffer, string>;
+  close(): Promise<void>;
+}
+
+export type Fail = (message: string, cause: unknown) => Error;
+
+/** Opens `<dir>/server.mdb`. */
+export function openLmdbDatabases(dir: string, fail: Fail): LmdbDatabases {
+  const path = join(dir, 'server.mdb');
+  let root: RootDatabase;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    root = open({ path, maxDbs: 8 });
+  } catch (err) {
+    // A read-only or full disk, a foreign owner: one clear line, not lmdb's stack.
+    throw fail(`cannot open the database ${path}: ${(err as Error).message}`, err);
+  }
+  return {
+    certificates: root.openDB<string, string>({ name: 'certificates', encoding: 'string' }),
+    localCa: root.openDB<string, string>({ name: 'local-ca', encoding: 'string' }),
+    revocation: root.openDB<Buffer, string>({ name: 'revocation', encoding: 'binary' }),
+    close: () => root.close(),
+  };
+}
+
+/**
+ * Runs an lmdb write and turns its failure into the caller's error. lmdb rejects a failed commit
+ * with "Commit failed (see commitError for details)" and a second promise, `commitError`, that
+ * rejects with the cause (ENOSPC, EACCES...); left unhandled, that second rejection would crash
+ * the process.
+ */
+export async function lmdbWrite<T>(write: () => Promise<T>, fail: (cause: Error, original: unknown) => Error): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    let cause = err as Error & { commitError?: Promise<unknown> };
+    if (cause?.commitError && typeof cause.commitError.then === 'function') {
+      const detail = await Promise.race([cause.commitError.then(() => undefined, (e: unknown) => e), new Promise((r) => setTimeout(r, 1000).unref())]);
+      if (detail instanceof Error) cause = detail;
+    }
+    throw fail(cause, err);
+  }
+}
+
+type WriteFail = (what: string, cause: Error, original: unknown) => Error;
+
+/** A string-valued lmdb database as the key-value shape of cert-gen's local CA and the server's certificates. */
+export function lmdbKeyValueStore(db: Database<string, string>, fail: WriteFail) {
+  return {
+    async get(key: string): Promise<string | undefined> {
+      return db.get(key) ?? undefined;
+    },
+    async put(key: string, value: string): Promise<void> {
+      await lmdbWrite(() => db.put(key, value), (c, e) => fail(key, c, e));
+    },
+    async list(prefix: string): Promise<Array<[string, string]>> {
+      const out: Array<[string, string]> = [];
+      for (const { key, value } of db.getRange({ start: prefix })) {
+        if (typeof key !== 'string' || !key.startsWith(prefix)) break;
+        out.push([key, value]);
+      }
+      return out;
+    },
+    async remove(key: string): Promise<void> {
+      await lmdbWrite(() => db.remove(key), (c, e) => fail(key, c, e));
+    },
+  };
+}
+
+/**
+ * The binary lmdb database as the revocation checker's persistent cache, without copying values
+ * (a cached CRL is tens of MiB): `get` returns a view of the buffer lmdb's `get` made for this
+ * value (its own copy of the bytes, not the buffer lmdb reuses for the next read
+ * (`getBinaryFast`): safe to keep), and `put` hands lmdb a view of the caller's bytes. lmdb
+ * writes that memory as is on its write thread and keeps it referenced until the next write (its
+ * last queued write), so the caller passes memory it keeps anyway and never modifies it.
+ */
+export function lmdbBytesStore(db: Database<Buffer, string>, fail: WriteFail) {
+  return {
+    async get(key: string): Promise<Uint8Array | undefined> {
+      const v = db.get(key);
+      return v ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : undefined;
+    },
+    async put(key: string, value: Uint8Array): Promise<void> {
+      await lmdbWrite(() => db.put(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)), (c, e) => fail(key, c, e));
+    },
+  };
+}
+
+export interface LmdbUserRecord {
+  username: string;
+  role: string;
+  active: boolean;
+  passwordHash: string;
+}
+
+/** Users in one lmdb database at `path` (`<ROOTPATH>/database/users.mdb`): records only; hashing is the caller's. */
+export function openLmdbUserRecords(path: string, fail: { open: Fail; write: (cause: Error, original: unknown) => Error }) {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let db: RootDatabase<LmdbUserRecord, string>;
+  try {
+    db = open<LmdbUserRecord, string>({ path, name: undefined });
+  } catch (err) {
+    throw fail.open(`cannot open the user store at ${path}: ${(err as Error).message}`, err);
+  }
+  return {
+    get: (username: string) => db.get(username) as LmdbUserRecord | undefined,
+    list: () => [...db.getRange({})].map(({ value }) => value),
+    count: () => db.getKeysCount(),
+    // The put inside the conditional block settles with the block; its own promise only repeats the outcome.
+    create: (user: LmdbUserRecord) => lmdbWrite(() => db.ifNoExists(user.username, () => void db.put(user.username, user).catch(() => {})), fail.write),
+    put: async (user: LmdbUserRecord) => void (await lmdbWrite(() => db.put(user.username, user), fail.write)),
+    // lmdb's remove() resolves true even for a missing key: the caller looks first.
+    remove: async (username: string) => void (await lmdbWrite(() => db.remove(username), fail.write)),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,307 @@
+import pg from 'pg';
+import type { ClusterConfig } from '@harper-tls/config';
+import { StoreError } from '../errors.js';
+import type { ClusterHealth } from '../types.js';
+import { clientConfig, readEngineTls, type EngineTlsMaterial } from './connect.js';
+import { Connection, destroyClient, toStoreError } from './connection.js';
+import { CHANNEL, checkSchema } from './schema.js';
+import { Mirror } from './mirror.js';
+
+interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface PostgresEngineOptions {
+  cluster: ClusterConfig;
+  logger?: Logger;
+  /** A write (waiting included) answers ERR_STORE_UNAVAILABLE after this long. Default 3000 ms. */
+  writeTimeoutMs?: number;
+  /** A catch-up read gives up (and the node reports degraded) after this long. Default 3000 ms. */
+  readTimeoutMs?: number;
+  /** Waiting for a cluster-wide lock. Default 30000 ms. */
+  lockTimeoutMs?: number;
+}
+
+/** One change inside a write transaction. */
+export interface Tx {
+  get(ns: string, key: string): Promise<Buffer | undefined>;
+  put(ns: string, key: string, value: Buffer): Promise<void>;
+  /** Inserts only when absent: false when the key exists. */
+  insert(ns: string, key: string, value: Buffer): Promise<boolean>;
+  remove(ns: string, key: string): Promise<boolean>;
+}
+
+const LOCK_CLASS = 1213481043; // "HTLS": the first key of every harper-tls advisory lock
+
+/**
+ * The PostgreSQL engine. The node keeps a copy of every record (the mirror) and answers every
+ * read from it, so authentication never waits for the engine and goes on from the last-known
+ * state while it is unreachable. Writes are transactions in the engine, acknowledged once
+ * committed; each commit gets the next version (harper_tls_meta, updated first in every write, so
+ * versions follow commit order) and one change-log row per key. Nodes catch up from the change
+ * log, from the last version they applied: woken by NOTIFY (the fast path), on every reconnect of
+ * the listening connection and every `cluster.pollInterval` (NOTIFY is lost while disconnected).
+ */
+export class PostgresEngine {
+  readonly mirror = new Mirror();
+  readonly #opts: Required<Omit<PostgresEngineOptions, 'logger'>> & { logger?: Logger };
+  readonly #tls: EngineTlsMaterial;
+  readonly #writer: Connection;
+  readonly #reader: Connection;
+  #listener: pg.Client | undefined;
+  #listenerRetry: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #syncing: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  #health: ClusterHealth = { status: 'ok', version: 0 };
+  readonly #healthListeners = new Set<(h: ClusterHealth) => void>();
+  /** Counts for the benchmarks and /metrics. */
+  readonly stats = { syncs: 0, notifications: 0, listenerReconnects: 0 };
+
+  constructor(opts: PostgresEngineOptions) {
+    this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, ...opts };
+    this.#tls = readEngineTls(opts.cluster);
+    this.#writer = new Connection(() => this.#client('writer'), 'cluster write');
+    this.#reader = new Connection(() => this.#client('reader'), 'cluster read');
+  }
+
+  get nodeName(): string {
+    return this.#opts.cluster.nodeName;
+  }
+
+  #client(purpose: string): pg.Client {
+    return new pg.Client({ ...clientConfig(this.#opts.cluster, this.#tls, purpose), connectionTimeoutMillis: this.#opts.readTimeoutMs });
+  }
+
+  /** Connects, checks the schema, loads every record, starts listening and polling. */
+  async start(): Promise<void> {
+    await this.#reader.run(async (c) => {
+      await checkSchema(c);
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const v = await c.query<{ version: string }>('SELECT version FROM harper_tls_meta WHERE id = 1');
+        const rows = await c.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
+        this.mirror.load(Number(v.rows[0]!.version), rows.rows);
+      } finally {
+        await c.query('COMMIT');
+      }
+    }, Math.max(this.#opts.readTimeoutMs, 10_000));
+    this.#setHealth({ status: 'ok', version: this.mirror.version });
+    this.#listen();
+    this.#poll = setInterval(() => void this.sync().catch(() => undefined), this.#opts.cluster.pollInterval);
+    this.#poll.unref();
+  }
+
+  health(): ClusterHealth {
+    return { ...this.#health, version: this.mirror.version };
+  }
+
+  onHealth(listener: (h: ClusterHealth) => void): () => void {
+    this.#healthListeners.add(listener);
+    return () => this.#healthListeners.delete(listener);
+  }
+
+  #setHealth(h: ClusterHealth): void {
+    const changed = h.status !== this.#health.status;
+    this.#health = h;
+    if (changed) {
+      if (h.status === 'degraded') this.#opts.logger?.warn({ reason: h.reason }, 'cluster store degraded: serving the last-known state, changes answer 503');
+      else this.#opts.logger?.info({ version: h.version }, 'cluster store reachable again; caught up');
+      for (const l of this.#healthListeners) l(this.health());
+    }
+  }
+
+  /**
+   * Catches up from the change log. Concurrent calls share one run, and a call made during a run
+   * causes one more run after it (so a notification arriving mid-run is never missed).
+   */
+  sync(): Promise<void> {
+    if (this.#syncing) {
+      this.#again = true;
+      return this.#syncing;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.#again = false;
+        await this.#syncOnce();
+      } while (this.#again && !this.#closed);
+    };
+    this.#syncing = run().finally(() => (this.#syncing = undefined));
+    return this.#syncing;
+  }
+
+  async #syncOnce(): Promise<void> {
+    this.stats.syncs++;
+    try {
+      const rows = await this.#reader.run(
+        (c) =>
+          c.query<{ version: string; ns: string; key: string; value: Buffer | null }>(
+            `SELECT c.version, c.ns, c.key, r.value FROM harper_tls_changes c LEFT JOIN harper_tls_records r ON r.ns = c.ns AND r.key = c.key WHERE c.version > $1 ORDER BY c.version`,
+            [this.mirror.version],
+          ),
+        this.#opts.readTimeoutMs,
+      );
+      // Each row carries the key's current value (a later version may have changed it again):
+      // applying them in order ends in the state of the last version read.
+      const last = rows.rows.length ? Number(rows.rows[rows.rows.length - 1]!.version) : this.mirror.version;
+      this.mirror.apply(last, rows.rows.map((r) => ({ ns: r.ns, key: r.key, value: r.value ?? undefined })));
+      this.#setHealth({ status: 'ok', version: this.mirror.version });
+    } catch (err) {
+      this.#setHealth({ status: 'degraded', version: this.mirror.version, reason: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `fn` in one engine transaction and commits it before resolving; the node's copy holds
+   * the change when this resolves. No local change without a commit: on failure nothing changes.
+   */
+  async write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const node = this.nodeName;
+    let outcome: { result: T; version?: number; changes: Array<{ ns: string; key: string; value?: Buffer }> };
+    try {
+      outcome = await this.#writer.run(async (c) => {
+        await c.query('BEGIN');
+        try {
+          const v = await c.query<{ version: string }>('UPDATE harper_tls_meta SET version = version + 1 WHERE id = 1 RETURNING version');
+          const version = Number(v.rows[0]!.version);
+          const changes = new Map<string, { ns: string; key: string; value?: Buffer }>();
+          const tx: Tx = {
+            async get(ns, key) {
+              const r = await c.query<{ value: Buffer }>('SELECT value FROM harper_tls_records WHERE ns = $1 AND key = $2', [ns, key]);
+              return r.rows[0]?.value;
+            },
+            async put(ns, key, value) {
+              await c.query('INSERT INTO harper_tls_records (ns, key, value, version) VALUES ($1, $2, $3, $4) ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version', [ns, key, value, version]);
+              changes.set(`${ns}\0${key}`, { ns, key, value });
+            },
+            async insert(ns, key, value) {
+              const r = await c.query('INSERT INTO harper_tls_records (ns, key, value, version) VALUES ($1, $2, $3, $4) ON CONFLICT (ns, key) DO NOTHING', [ns, key, value, version]);
+              if (r.rowCount !== 1) return false;
+              changes.set(`${ns}\0${key}`, { ns, key, value });
+              return true;
+            },
+            async remove(ns, key) {
+              const r = await c.query('DELETE FROM harper_tls_records WHERE ns = $1 AND key = $2', [ns, key]);
+              if (r.rowCount !== 1) return false;
+              changes.set(`${ns}\0${key}`, { ns, key, value: undefined });
+              return true;
+            },
+          };
+          const result = await fn(tx);
+          if (changes.size === 0) {
+            await c.query('ROLLBACK');
+            return { result, changes: [] };
+          }
+          for (const ch of changes.values()) await c.query('INSERT INTO harper_tls_changes (version, ns, key, node) VALUES ($1, $2, $3, $4)', [version, ch.ns, ch.key, node]);
+          await c.query('SELECT pg_notify($1, $2)', [CHANNEL, String(version)]);
+          await c.query('COMMIT');
+          return { result, version, changes: [...changes.values()] };
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }, this.#opts.writeTimeoutMs);
+    } catch (err) {
+      const e = toStoreError(err, 'cluster write');
+      if ((e as StoreError).code === 'ERR_STORE_UNAVAILABLE') this.#setHealth({ status: 'degraded', version: this.mirror.version, reason: e.message });
+      throw e;
+    }
+    if (outcome.version !== undefined) await this.#applyOwn(outcome.version, outcome.changes);
+    return outcome.result;
+  }
+
+  /** Our own commit: applied at once when it is the next version, else by catching up. */
+  async #applyOwn(version: number, changes: Array<{ ns: string; key: string; value?: Buffer }>): Promise<void> {
+    if (this.#syncing === undefined && this.mirror.version === version - 1) {
+      this.mirror.apply(version, changes);
+      return;
+    }
+    while (this.mirror.version < version && !this.#closed) {
+      try {
+        await this.sync();
+      } catch {
+        // Committed but not yet read back: apply it (the next catch-up rewrites the same values).
+        this.mirror.applyAhead(changes);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` holding the cluster-wide advisory lock `name` (a transaction-level lock on a
+   * connection of its own, released by its commit or by the engine when the connection dies),
+   * after catching up, so `fn` sees what the previous holder wrote.
+   */
+  async lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const client = this.#client('lock');
+    client.on('error', () => undefined);
+    const timeout = <R>(p: Promise<R>, ms: number, what: string): Promise<R> => {
+      let t: NodeJS.Timeout;
+      return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new StoreError('ERR_STORE_UNAVAILABLE', `${what}: no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+    };
+    try {
+      await timeout(client.connect(), this.#opts.readTimeoutMs, `cluster lock ${name}`);
+      await timeout(client.query('BEGIN'), this.#opts.readTimeoutMs, `cluster lock ${name}`);
+      await timeout(client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, name]), this.#opts.lockTimeoutMs, `cluster lock ${name}`);
+    } catch (err) {
+      destroyClient(client);
+      throw toStoreError(err, `cluster lock ${name}`);
+    }
+    try {
+      await this.sync();
+      return await fn();
+    } finally {
+      await timeout(client.query('COMMIT'), this.#opts.readTimeoutMs, 'unlock').catch(() => undefined);
+      destroyClient(client);
+    }
+  }
+
+  #listen(): void {
+    if (this.#closed) return;
+    const client = this.#client('listen');
+    this.#listener = client;
+    let dead = false;
+    const retry = (err?: unknown) => {
+      if (dead) return;
+      dead = true;
+      destroyClient(client);
+      if (this.#listener === client) this.#listener = undefined;
+      if (this.#closed) return;
+      if (err) this.#opts.logger?.warn({ err: (err as Error).message }, 'cluster change notifications lost; reconnecting (the change log is read on reconnect)');
+      this.#listenerRetry = setTimeout(() => this.#listen(), 250);
+      this.#listenerRetry.unref();
+    };
+    client.on('error', retry);
+    client.on('end', () => retry(new Error('connection ended')));
+    client.on('notification', (n) => {
+      this.stats.notifications++;
+      if (Number(n.payload) > this.mirror.version) void this.sync().catch(() => undefined);
+    });
+    const connectTimer = setTimeout(() => retry(new Error('no answer while connecting')), this.#opts.readTimeoutMs);
+    connectTimer.unref();
+    client
+      .connect()
+      .then(() => client.query(`LISTEN ${CHANNEL}`))
+      .then(() => {
+        clearTimeout(connectTimer);
+        this.stats.listenerReconnects++;
+        // Whatever was committed while not listening.
+        return this.sync().catch(() => undefined);
+      })
+      .catch((err) => {
+        clearTimeout(connectTimer);
+        retry(err);
+      });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#poll) clearInterval(this.#poll);
+    if (this.#listenerRetry) clearTimeout(this.#listenerRetry);
+    if (this.#listener) destroyClient(this.#listener);
+    await Promise.all([this.#writer.close(), this.#reader.close()]);
+  }
+}
