@@ -30,3 +30,4 @@ export { normalizeCertificateVerification } from './certificate-verification.js'
 export type { NormalizedCertificateVerification } from './certificate-verification.js';
 export { HARPER_TREE } from './harper-schema.js';
 export type { HarperKey, HarperTree, HarperType } from './harper-schema.js';
+export { readThreads, defaultThreadCount, MAX_THREADS } from './threads.js';

@@ -45,6 +45,7 @@ export const KEY_TREE: KeyTree = {
   },
   storage: { path: null },
   node: { hostname: null },
+  threads: { count: null },
 };
 
 /** Every key path of the tree, objects included: `['http'], ['http','port'], ...`. */

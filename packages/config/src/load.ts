@@ -10,6 +10,7 @@ import { checkUnknownKeys } from './unknown-keys.js';
 import { readBoolean, readDirectory, readDuration, readMs, readString } from './values.js';
 import { readNetwork } from './listener.js';
 import { readLogging } from './logging.js';
+import { readThreads } from './threads.js';
 import { readTls } from './tls.js';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 
@@ -159,6 +160,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConf
     logging: readLogging(ctx),
     storage: { path: readDirectory(ctx, ['storage', 'path'], join(ctx.rootPath, 'database')) },
     node: { hostname: readString(ctx, ['node', 'hostname'], osHostname()) },
+    threads: readThreads(ctx),
     ignoredHarperKeys,
   };
   checkPorts(ctx, config);

@@ -195,6 +195,8 @@ export interface HarperConfig {
   storage: { path: string };
   /** `node.hostname`: this node's name (default of `cluster.nodeName`). Default the host name. */
   node: { hostname: string };
+  /** `threads.count`: workers serving every listener (SPEC.md section 8). Default one less than the CPUs, at least 1. */
+  threads: { count: number };
   /** Harper keys present in the configuration that harper-tls does not use, by path (`mqtt`, `http.compressionThreshold`). */
   ignoredHarperKeys: string[];
 }
