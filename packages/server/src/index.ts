@@ -31,3 +31,7 @@ export { CRL_PATH, OCSP_PATH } from './routes/local-ca.js';
 export type { Caller, OperationHandler, OperationResult } from './operations/types.js';
 export { localCaOperations } from './operations/local-ca.js';
 export { TrustGeneration } from './trust-generation.js';
+export { runWorkers } from './workers/primary.js';
+export type { RunWorkersOptions, WorkerPool } from './workers/primary.js';
+export { connectPeers } from './workers/peers.js';
+export type { WorkerPeers } from './workers/peers.js';

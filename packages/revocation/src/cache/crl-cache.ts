@@ -3,6 +3,7 @@ import type { FaultLog } from '../fault-log.js';
 import { RevocationError } from '../errors.js';
 import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
 import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
+import type { SharedRevocation } from './shared.js';
 
 /**
  * Persistent cache behind the in-memory one (the server's lmdb). Values are big (a whole CRL), so
@@ -41,6 +42,8 @@ export interface CrlCacheOptions {
   logger?: Logger;
   /** Where failed downloads are reported (rate-limited warn lines). */
   faults?: FaultLog;
+  /** Other processes sharing `store`: one download per node, and each refresh reaches them all before it is used. */
+  shared?: SharedRevocation;
 }
 
 const STORE_PREFIX = 'crl:';
@@ -96,7 +99,40 @@ export class CrlCache {
   }
 
   #download(url: string): Promise<Entry> {
-    return this.#flight.run(url, async () => {
+    return this.#flight.run(url, () => {
+      const shared = this.#opts.shared;
+      if (!shared) return this.#fetch(url, false);
+      const before = this.#entries.get(url);
+      return shared.exclusive(`crl:${url}`, async () => {
+        const now = this.#opts.now().getTime();
+        // Another process downloaded it while this one waited: its publish already reloaded it here,
+        // or (when this process had no copy) it is in the store.
+        const current = this.#entries.get(url);
+        if (current && current !== before && now < current.refreshAt) return current;
+        if (!before) {
+          const stored = await this.#fromStore(url);
+          if (stored && now < stored.refreshAt) {
+            this.#entries.set(url, stored);
+            return stored;
+          }
+        }
+        const entry = await this.#fetch(url, true);
+        await shared.publish({ kind: 'crl', url });
+        return entry;
+      });
+    });
+  }
+
+  /** Another process refreshed `url` in the store: take its copy, when this cache uses that URL. */
+  async reload(url: string): Promise<void> {
+    if (!this.#entries.has(url)) return;
+    const e = await this.#fromStore(url);
+    if (e) this.#entries.set(url, e);
+  }
+
+  /** Downloads, parses and stores (awaited when `awaitStore`, so other processes can read it next). */
+  async #fetch(url: string, awaitStore: boolean): Promise<Entry> {
+    {
       this.downloads++;
       const t0 = performance.now();
       // `stored` = room for the store header + the DER, in one buffer: the parsed CRL keeps a view
@@ -120,10 +156,11 @@ export class CrlCache {
       this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
       if (this.#opts.store) {
         new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
-        this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
+        const put = this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
+        if (awaitStore) await put;
       }
       return entry;
-    });
+    }
   }
 
   /** The CRL at `url`, from memory, the store, or the network (unless `noFetch`). */

@@ -136,6 +136,24 @@ export class CertificateRegistry {
     this.#logger.info({ name }, 'certificate removed');
   }
 
+  /**
+   * Another worker added or removed a run-time certificate: re-reads the stored records and
+   * rebuilds the contexts (all or nothing; a record that cannot be read is logged and skipped).
+   */
+  async reloadStored(): Promise<void> {
+    const next = new Map<string, RuntimeCertificate>();
+    for (const [, json] of await this.#store.list(PREFIX)) {
+      try {
+        const record = JSON.parse(json) as StoredRecord;
+        next.set(record.name, await this.#fromRecord(record));
+      } catch (err) {
+        this.#logger.error({ err: (err as Error).message }, 'a stored certificate could not be read; skipped');
+      }
+    }
+    this.#apply(next);
+    this.#runtime = next;
+  }
+
   /** A stored record with its key read back; a record from before keys moved to files is moved over. */
   async #fromRecord(record: StoredRecord): Promise<RuntimeCertificate> {
     if (record.privateKeyRef) return { ...record, privateKey: this.#keys.read(record.privateKeyRef) };
