@@ -117,7 +117,11 @@ export class CrlCache {
           }
         }
         const entry = await this.#fetch(url, true);
-        await shared.publish({ kind: 'crl', url });
+        try {
+          await shared.publish({ kind: 'crl', url });
+        } finally {
+          this.#entries.set(url, entry);
+        }
         return entry;
       });
     });
@@ -152,7 +156,8 @@ export class CrlCache {
       }
       const fetchedAt = this.#opts.now().getTime();
       const entry = this.#entry(crl, fetchedAt);
-      this.#entries.set(url, entry);
+      // Shared: taken into use here only after every other process has it (see #download).
+      if (!awaitStore) this.#entries.set(url, entry);
       this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
       if (this.#opts.store) {
         new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
