@@ -180,6 +180,8 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       logger,
       listeners,
       host: opts.host,
+      // SPEC.md section 8: a worker's in-flight requests get up to 10 s when it is stopped.
+      ...(peers ? { closeGraceMs: 10_000 } : {}),
       operations: ((ops) => (peers ? replicatedOperations(ops, peers, logger) : ops))([authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())]),
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
       operationsRoutes: [metricsRoute(() => (peers ? peers.clusterMetrics() : metrics.render()), { requireAuthentication: opts.metrics?.requireAuthentication ?? true })],

@@ -88,6 +88,7 @@ export const start: Command = {
       for (const e of instance.expiringSoon) ctx.stderr(`warning: certificate ${e.name} (${e.subject}) expires on ${e.validTo}; run harper-tls renew-certs or replace it\n`);
       for (const l of instance.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${listeningText(l)}\n`);
       const signal = await (peers ? Promise.race([ctx.stopSignal, peers.stopRequested]) : ctx.stopSignal);
+      if (peers) logger.info({ signal }, 'worker stopping: in-flight requests finish, then it exits');
       ctx.stdout(`Received ${signal}, stopping\n`);
       await instance.close();
       return 0;
