@@ -21,6 +21,8 @@ export function readThreads(ctx: ResolveContext, cpus?: number): { count: number
   const v = ctx.get(path);
   const def = defaultThreadCount(cpus);
   if (v === undefined || v === null) return { count: def };
+  // Harper's schema converts numeric strings (Joi), so `count: "4"` is 4 there and here.
+  if (typeof v === 'string' && /^\d{1,3}$/.test(v.trim()) && Number(v) >= 1 && Number(v) <= MAX_THREADS) return { count: Number(v) };
   if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_THREADS) return { count: v };
   ctx.issue(path, v, `expected a whole number of workers from 1 to ${MAX_THREADS} (default: one less than the CPUs, here ${def})`);
   return { count: def };

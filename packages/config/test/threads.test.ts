@@ -32,6 +32,8 @@ describe('threads.count (SPEC.md section 8)', () => {
     expect((await loadConfig({ root: t.dir, env: {} })).config.threads.count).toBe(3);
     expect((await loadConfig({ root: t.dir, env: { THREADS_COUNT: '5' } })).config.threads.count).toBe(5);
     expect((await loadConfig({ root: t.dir, env: {}, overrides: ['--THREADS_COUNT', '2'] })).config.threads.count).toBe(2);
+    t.write('harperdb-config.yaml', 'threads:\n  count: "4"\n');
+    expect((await loadConfig({ root: t.dir, env: {} })).config.threads.count).toBe(4);
     t.write('harperdb-config.yaml', 'threads: 6\n');
     expect((await loadConfig({ root: t.dir, env: {} })).config.threads.count).toBe(6);
     t.write('harperdb-config.yaml', 'threads:\n  count: null\n  debug: false\n');
