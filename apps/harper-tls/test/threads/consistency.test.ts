@@ -70,7 +70,8 @@ async function keptAlive(n: number, client: { cert: Buffer; key: Buffer }) {
 
 const whoami = (tls: { cert: Buffer; key: Buffer } | undefined, auth?: string) => (tls ? fresh({ port: c.ports.https, path: '/whoami', tls, auth }) : fresh({ port: c.ports.http, path: '/whoami', auth }));
 
-describe('threads.count 2: one port, every worker, every change everywhere before it answers', () => {
+// Generous: 24 fresh handshakes (and scrypt for each Basic login) per step on 2 cores shared with other test runs.
+describe('threads.count 2: one port, every worker, every change everywhere before it answers', { timeout: 180_000 }, () => {
   it('spreads fresh connections over both workers on every listener', async () => {
     const health = await spread(c, 'http', N, () => fresh({ port: c.ports.http, path: '/health' }));
     expect(health.every((r) => r.status === 200)).toBe(true);

@@ -54,7 +54,7 @@ function answers(port: number): Promise<boolean> {
 
 const pids = () => /pids ([\d, ]+)/.exec(c.child.stdout())![1]!.split(', ').map(Number);
 
-describe('threads.count 2: workers', () => {
+describe('threads.count 2: workers', { timeout: 120_000 }, () => {
   it('the domain socket is served by every worker', async () => {
     const rs = await spread(c, 'operations-socket', 16, () => viaSocket({ operation: 'user_info' }));
     expect(rs.map((r) => [r.status, r.body.username])).toEqual(Array(16).fill([200, 'admin']));

@@ -38,7 +38,7 @@ async function sessionOf(name: string): Promise<Buffer> {
 
 const resumed = (name: string, session: Buffer) => fresh({ port: c.ports.https, path: '/whoami', tls: tlsOf(name), session });
 
-describe('session resumption with threads.count 2', () => {
+describe('session resumption with threads.count 2', { timeout: 120_000 }, () => {
   it('a session from one worker resumes on every worker (shared ticket keys)', async () => {
     const session = await sessionOf('gina');
     const rs = await spread(c, 'https', N, () => resumed('gina', session));
