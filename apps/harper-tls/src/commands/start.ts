@@ -17,6 +17,7 @@ const FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG, ...KEY_TYPE_FLAG };
  * it is reachable from this machine only.
  */
 export function listeningText(l: { address: string; port: number; url: string }): string {
+  if (l.url.startsWith('unix:')) return l.url; // the domain socket: its path, no host or port
   const scheme = l.url.slice(0, l.url.indexOf(':'));
   const bound = `${scheme}://${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}/`;
   return l.address === '::' || l.address === '0.0.0.0' ? `${bound} (all interfaces, e.g. ${l.url})` : bound;
