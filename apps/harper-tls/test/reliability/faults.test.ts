@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { tempRoot } from '../helpers/run.js';
@@ -41,7 +41,12 @@ describe('faults', () => {
       rmSync(certFile);
       rmSync(join(root, 'keys', 'privateKey.pem'));
       // The file watcher notices and refuses the change (a line in the log, not a fixed wait).
-      await server.waitFor('the previous certificates keep serving', 15_000, 'stderr');
+      // The server logs to <root>/log/hdb.log (logging.file, Harper's default), not stderr.
+      const logFile = join(root, 'log', 'hdb.log');
+      for (const deadline = Date.now() + 15_000; !(existsSync(logFile) && readFileSync(logFile, 'utf8').includes('the previous certificates keep serving')); ) {
+        if (Date.now() > deadline) throw new Error(`the watcher's refusal was not logged in ${logFile} within 15 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
       expect(await servedFingerprint(ports.https)).toBe(expected);
       const { stdout: out } = await promisify(execFile)('curl', ['-s', '-S', '--max-time', '10', '--cacert', caFile, '-w', '\n%{http_code}', `https://localhost:${ports.https}/health`], { encoding: 'utf8' });
       expect(out).toBe('{"status":"ok"}\n200');
