@@ -82,7 +82,7 @@ export const HARPER_TREE: HarperTree = {
   }),
   threads: obj(
     {
-      count: N,
+      count: N, // used by harper-tls (keys.ts, threads.ts): SPEC.md section 8
       debug: obj({ startingPort: N, port: N, host: S, waitForDebugger: B }, 'boolean'),
       maxHeapMemory: N,
       maxIsolated: N,

@@ -36,3 +36,4 @@ export { FORWARDED_CERTIFICATE_HEADERS, proxyEntryProblem } from './proxies.js';
 export type { ForwardedCertificateConfig, ForwardedCertificateFormat, ProxiesConfig } from './proxies.js';
 export { CLUSTER_KEYS } from './cluster.js';
 export type { ClusterConfig } from './cluster.js';
+export { readThreads, defaultThreadCount, MAX_THREADS } from './threads.js';

@@ -47,6 +47,7 @@ export const KEY_TREE: KeyTree = {
   storage: { path: null },
   node: { hostname: null },
   cluster: CLUSTER_KEYS,
+  threads: { count: null },
 };
 
 /** Every key path of the tree, objects included: `['http'], ['http','port'], ...`. */

@@ -12,6 +12,7 @@ import { readBoolean, readDirectory, readDuration, readMs, readString } from './
 import { readNetwork } from './listener.js';
 import { withProxies } from './proxies-section.js';
 import { readLogging } from './logging.js';
+import { readThreads } from './threads.js';
 import { readTls } from './tls.js';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 import { readApplications } from './applications.js';
@@ -163,6 +164,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConf
     storage: { path: readDirectory(ctx, ['storage', 'path'], join(ctx.rootPath, 'database')) },
     node: { hostname: readString(ctx, ['node', 'hostname'], osHostname()) },
     cluster: readCluster(ctx, readString(ctx, ['node', 'hostname'], osHostname())),
+    threads: readThreads(ctx),
     ignoredHarperKeys,
     applications: readApplications(ctx),
   };

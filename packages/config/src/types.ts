@@ -203,6 +203,8 @@ export interface HarperConfig {
   applications: ApplicationConfig[];
   /** `cluster` (SPEC.md section 10): absent for one node. */
   cluster?: import('./cluster.js').ClusterConfig;
+  /** `threads.count`: workers serving every listener (SPEC.md section 8). Default one less than the CPUs, at least 1. */
+  threads: { count: number };
   /** Harper keys present in the configuration that harper-tls does not use, by path (`mqtt`, `http.compressionThreshold`). */
   ignoredHarperKeys: string[];
 }

@@ -29,7 +29,7 @@ describe("Harper's own configuration file (SPEC.md section 11)", () => {
     expect(warnings).toEqual([]);
     expect(config.ignoredHarperKeys).toEqual([
       'http.compressionThreshold',
-      'threads',
+      'threads.debug',
       'authentication.enableSessions',
       'analytics',
       'applications',
@@ -128,7 +128,8 @@ rootPath: ${t.dir}
       'authentication.enableSessions',
       'authentication.hashFunction',
       'logging.rotation.retention',
-      'threads',
+      'threads.maxHeapMemory',
+      'threads.debug',
       'replication',
       'storage.writeAsync',
       'storage.compression',
@@ -146,6 +147,7 @@ rootPath: ${t.dir}
     expect(config.logging.rotation).toMatchObject({ compress: true, intervalMs: 86_400_000, interval: '1d', maxSizeBytes: 100 * 1024 * 1024, path: '/var/log/hdb' });
     expect(config.storage.path).toBe(join(t.dir, 'data'));
     expect(config.node.hostname).toBe('node1.example.com');
+    expect(config.threads.count).toBe(4);
   });
 
   it('type-checks the keys it ignores, and a key neither knows stays an error with a suggestion', async () => {

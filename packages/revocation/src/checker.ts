@@ -6,6 +6,7 @@ import { RevocationError } from './errors.js';
 import type { Logger } from './logger.js';
 import { FaultLog } from './fault-log.js';
 import { CrlCache, type RevocationStore } from './cache/crl-cache.js';
+import type { SharedRevocation } from './cache/shared.js';
 import { OcspCache } from './cache/ocsp-cache.js';
 import { sharedOcsp, type LockingStore } from './cache/shared-ocsp.js';
 import { CrlResultMemo } from './crl/memo.js';
@@ -93,6 +94,12 @@ export interface RevocationCheckerOptions {
    * without a record is checked by CRL and OCSP as usual.
    */
   authorities?: RevocationAuthority[];
+  /**
+   * Other processes checking for the same node (the server's workers): a CRL is downloaded once
+   * per node (single flight across them) and read by the others from `store`; an OCSP query is
+   * made once and its answer handed to them. Every refresh reaches all of them before it is used.
+   */
+  shared?: SharedRevocation;
 }
 
 type MethodOutcome =
@@ -116,11 +123,11 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   const faultLogIntervalMs = options.faultLogIntervalMs ?? 60_000;
   if (!(faultLogIntervalMs >= 0)) throw new RevocationError('ERR_REVOCATION_INPUT', `faultLogIntervalMs must be a number of ms >= 0, not ${String(faultLogIntervalMs)}`);
   const faults = new FaultLog({ logger: options.logger, now, intervalMs: faultLogIntervalMs });
-  const crlCache = new CrlCache({ faults, timeoutMs: config.crl.timeout, cacheTtlMs: config.crl.cacheTtl, gracePeriodMs: config.crl.gracePeriod, maxBytes, fetch: options.fetch, store: options.store, now, logger: options.logger });
+  const crlCache = new CrlCache({ faults, timeoutMs: config.crl.timeout, cacheTtlMs: config.crl.cacheTtl, gracePeriodMs: config.crl.gracePeriod, maxBytes, fetch: options.fetch, store: options.store, now, logger: options.logger, shared: options.shared });
   const ocspCache = new OcspCache({ cacheTtlMs: config.ocsp.cacheTtl, errorCacheTtlMs: config.ocsp.errorCacheTtl });
   const ocspFlight = createSingleFlight<OcspAnswer>();
   // Several nodes: one OCSP question per certificate for the whole cluster (cache/shared-ocsp.ts).
-  const shared = options.store?.lock ? sharedOcsp(options.store as LockingStore, { cacheTtlMs: config.ocsp.cacheTtl, now }) : undefined;
+  const clusterOcsp = options.store?.lock ? sharedOcsp(options.store as LockingStore, { cacheTtlMs: config.ocsp.cacheTtl, now }) : undefined;
   const responders = new ResponderMemory();
   const parsed = new ParsedCertificateCache();
   const authorities = new Authorities(options.authorities, parsed);
@@ -140,6 +147,10 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
   if (ocspHash !== 'sha1' && ocspHash !== 'sha256') throw new RevocationError('ERR_REVOCATION_INPUT', `ocspHash must be 'sha1' or 'sha256', not ${JSON.stringify(ocspHash)}`);
   const stats = { crlDownloads: 0, ocspRequests: 0 };
   let closed = false;
+  options.shared?.subscribe(async (event) => {
+    if (event.kind === 'crl') await crlCache.reload(event.url);
+    else ocspCache.putAnswer(event.key, event.answer, event.at);
+  });
 
   // What a certificate asks of the CRLs, which depends on it alone (the local CRLs are fixed).
   const crlSources = new WeakMap<CertInfo, { urls: string[]; relevantLocal: number }>();
@@ -195,7 +206,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     if (noFetch) return { kind: 'none', errors: ['OCSP not asked (fetching is off)'] };
     const url = urls[0]!;
     try {
-      const ask = () =>
+      const query = () =>
         queryOcsp(cert, issuer, url, {
           method: ocspMethod,
           hash: ocspHash,
@@ -211,7 +222,26 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
           faults.report({ method: 'ocsp', url, code: (err as { code?: string }).code ?? 'ERR_REVOCATION_FETCH', message: (err as Error).message });
           throw err;
         });
-      const answer = await ocspFlight.run(key, () => (shared ? shared.answer(key, ask) : ask()));
+      // Several nodes: the engine's lock (cluster-wide, workers included); workers of one node: theirs.
+      const workers = options.shared;
+      const answer = await ocspFlight.run(
+        key,
+        clusterOcsp
+          ? () => clusterOcsp.answer(key, query)
+          : workers
+          ? () =>
+              workers.exclusive(`ocsp:${key}`, async () => {
+                // Asked by another process while this one waited: its answer is here already.
+                const c = ocspCache.get(key, now().getTime());
+                if (c && 'answer' in c) return c.answer;
+                const a = await query();
+                const at = now().getTime();
+                ocspCache.putAnswer(key, a, at);
+                await workers.publish({ kind: 'ocsp', key, answer: a, at });
+                return a;
+              })
+          : query,
+      );
       ocspCache.putAnswer(key, answer, now().getTime());
       if (answer.status === 'unknown') return { kind: 'error', errors: ['the OCSP responder does not know this certificate'], invalid: false, cache: 'miss' };
       return { kind: 'answer', status: answer.status, reason: answer.reason, source: url, cache: 'miss' };

@@ -1,6 +1,7 @@
 export { createRevocationChecker, summarizeVerdict } from './checker.js';
 export type { RevocationChecker, RevocationCheckerOptions, RevocationVerdict, CertificateVerdict, Status } from './checker.js';
 export type { RevocationStore } from './cache/crl-cache.js';
+export type { SharedRevocation, SharedRevocationEvent } from './cache/shared.js';
 export type { CertificateInput } from './input.js';
 export { normalizeChain, ParsedCertificateCache } from './input.js';
 export { parseCertificate } from './cert/parse.js';

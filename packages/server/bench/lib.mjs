@@ -203,17 +203,17 @@ export const which = (bin) => {
   return undefined;
 };
 
-/** nginx on 127.0.0.1 with a temp prefix: worker_processes 1, ssl_verify_client on, ssl_crl. */
-export async function startNginx(dir, { crl = join(dir, 'crl.pem') } = {}) {
+/** nginx on 127.0.0.1 with a temp prefix: worker_processes `workers` (default 1), ssl_verify_client on, ssl_crl. */
+export async function startNginx(dir, { crl = join(dir, 'crl.pem'), workers = 1 } = {}) {
   const nginx = which('nginx');
   if (!nginx) return undefined;
-  const prefix = join(dir, 'nginx');
+  const prefix = join(dir, workers === 1 ? 'nginx' : `nginx-${workers}`);
   rmSync(prefix, { recursive: true, force: true });
   mkdirSync(join(prefix, 'tmp'), { recursive: true });
   mkdirSync(join(prefix, 'logs'), { recursive: true });
   const port = 20000 + Math.floor(Math.random() * 20000);
   const body = '{"username":"bench","role":"super_user","authenticatedBy":"mtls"}';
-  const conf = `worker_processes 1;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/logs/error.log;\nevents { worker_connections 4096; }\nhttp {\n access_log off;\n client_body_temp_path ${prefix}/tmp; proxy_temp_path ${prefix}/tmp; fastcgi_temp_path ${prefix}/tmp; uwsgi_temp_path ${prefix}/tmp; scgi_temp_path ${prefix}/tmp;\n server {\n  listen 127.0.0.1:${port} ssl;\n  ssl_certificate ${dir}/server.pem; ssl_certificate_key ${dir}/server.key;\n  ssl_client_certificate ${dir}/ca.pem; ssl_verify_client on; ssl_crl ${crl};\n  ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_cache off; ssl_session_tickets off;\n  keepalive_requests 1000000; keepalive_timeout 65s;\n  location / { default_type application/json; return 200 '${body}'; }\n }\n}\n`;
+  const conf = `worker_processes ${workers};\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/logs/error.log;\nevents { worker_connections 4096; }\nhttp {\n access_log off;\n client_body_temp_path ${prefix}/tmp; proxy_temp_path ${prefix}/tmp; fastcgi_temp_path ${prefix}/tmp; uwsgi_temp_path ${prefix}/tmp; scgi_temp_path ${prefix}/tmp;\n server {\n  listen 127.0.0.1:${port} ssl;\n  ssl_certificate ${dir}/server.pem; ssl_certificate_key ${dir}/server.key;\n  ssl_client_certificate ${dir}/ca.pem; ssl_verify_client on; ssl_crl ${crl};\n  ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_cache off; ssl_session_tickets off;\n  keepalive_requests 1000000; keepalive_timeout 65s;\n  location / { default_type application/json; return 200 '${body}'; }\n }\n}\n`;
   writeFileSync(join(prefix, 'nginx.conf'), conf);
   const child = track(spawn(nginx, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let err = '';

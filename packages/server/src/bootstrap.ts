@@ -29,6 +29,8 @@ import { startApplications } from './applications/start.js';
 import { userStoreOver } from './storage/user-records.js';
 import { openCluster, clusterTokenSecret, unavailableAs503, clusterMetrics, coalesce } from './cluster/cluster.js';
 import type { ClusterStores } from '@harper-tls/store';
+import type { WorkerPeers } from './workers/peers.js';
+import { applyPeerChanges, replicatedOperations, sharedRevocation, sharedUsers, TOPICS } from './workers/share.js';
 
 const DAY_MS = 86_400_000;
 
@@ -51,6 +53,8 @@ export interface StartOptions {
    * a PROXY-protocol address (SPEC.md section 7). Default: never (the forwarded headers are checked regardless).
    */
   cameThroughProxy?: (req: import('node:http').IncomingMessage) => boolean;
+  /** In a multi-worker server (`threads.count` > 1): the other workers, so every run-time change reaches them all (SPEC.md section 8). */
+  peers?: WorkerPeers;
 }
 
 export interface HarperInstance {
@@ -97,8 +101,10 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     // Several nodes (SPEC.md section 10): the shared engine, loaded only when `cluster` is set.
     const cluster = config.cluster ? await openCluster(config, logger) : undefined;
     if (cluster) closers.push(() => cluster.close());
-    const users = cluster ? userStoreOver(cluster.users) : await openUserStore({ path: join(dbDir, 'users.mdb') });
-    closers.push(() => users.close());
+    const ownUsers = cluster ? userStoreOver(cluster.users) : await openUserStore({ path: join(dbDir, 'users.mdb') });
+    closers.push(() => ownUsers.close());
+    const peers = opts.peers;
+    const users = peers ? sharedUsers(ownUsers, peers) : ownUsers;
     const adminName = opts.admin?.username ?? 'admin';
     const admin = await users.ensureAdmin({ username: adminName, password: opts.admin?.password });
     if (config.authentication.authorizeLocal) {
@@ -113,7 +119,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
 
     const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
     await registry.init();
-    const metrics = new ServerMetrics({ now });
+    const metrics = new ServerMetrics({ now, worker: peers?.index ?? 0 });
     metrics.watchCertificates(() => registry.allCertificates());
 
     // The local CA's records are authoritative for its own certificates: a revocation (here, or by
@@ -133,13 +139,15 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     }
     registry.contexts('https').onUpdate(() => trust.bump());
     registry.contexts('operations-api').onUpdate(() => trust.bump());
+    if (peers) applyPeerChanges(peers, { registry, trust });
+    const shared = peers ? sharedRevocation(peers) : undefined;
 
     const checkers = new Map<MtlsConfig, RevocationChecker>();
     const checkerFor = (mtls: MtlsConfig | false): RevocationChecker | undefined => {
       if (!mtls || !mtls.certificateVerification) return undefined;
       let c = checkers.get(mtls);
       if (!c) {
-        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, authorities, store: instrumentedStore(cluster?.revocation ?? bytesStore(database.revocation), metrics), fetch: instrumentedFetch(metrics), logger, now }), metrics);
+        c = instrumentChecker(createRevocationChecker({ config: mtls.certificateVerification, authorities, store: instrumentedStore(cluster?.revocation ?? bytesStore(database.revocation), metrics), fetch: instrumentedFetch(metrics), logger, now, shared: shared?.() }), metrics);
         checkers.set(mtls, c);
         closers.push(() => c!.close());
       }
@@ -196,14 +204,20 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       logger,
       listeners,
       host: opts.host,
-      operations: [authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())].map((op) => (cluster ? unavailableAs503(op) : op)),
+      // SPEC.md section 8: a worker's in-flight requests get up to 10 s when it is stopped.
+      ...(peers ? { closeGraceMs: 10_000 } : {}),
+      operations: ((ops) => (peers ? replicatedOperations(ops, peers, logger) : ops))([authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())].map((op) => (cluster ? unavailableAs503(op) : op))),
       health: cluster ? () => ({ cluster: cluster.health().status }) : undefined,
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
-      operationsRoutes: [metricsRoute(() => metrics.render(), { requireAuthentication: opts.metrics?.requireAuthentication ?? true })],
+      operationsRoutes: [metricsRoute(() => (peers ? peers.clusterMetrics() : metrics.render()), { requireAuthentication: opts.metrics?.requireAuthentication ?? true })],
     });
     setupForwarding({ config, proxies, logger, metrics, servers: listeners.map((l) => ({ name: l.name, server: server.server(l.name) })) });
+    peers?.provideMetrics(() => metrics.registry.getMetricsAsJSON());
     for (const l of listeners) {
       const s = server.server(l.name);
+      metrics.countRequests(s, l.name);
+      // One set of session ticket keys on every worker: a ticket from one resumes on another (and is re-checked there).
+      if (l.tls && peers) (s as import('node:tls').Server | undefined)?.setTicketKeys(peers.ticketKeys);
       if (l.tls) {
         s?.on('secureConnection', (socket: TLSSocket) => {
           // `authorized` means a verified client certificate (always so with mtls.required) and costs
@@ -219,10 +233,17 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     const listening = await server.listen();
     closers.push(() => server.close());
 
-    const watcher = watchTlsFiles([...config.tls, ...config.operationsApi.tls], () => {
-      registry.reloadConfigured();
-    });
-    closers.push(() => watcher.close());
+    // With several workers, worker 0 watches and applies a change on the others before it counts as loaded.
+    if (!peers || peers.index === 0) {
+      const watcher = watchTlsFiles([...config.tls, ...config.operationsApi.tls], () => {
+        if (!registry.reloadConfigured().ok || !peers) return;
+        peers.broadcast(TOPICS.configured).then(
+          () => logger.info({ workers: peers.count }, 'configured certificate files reloaded on every worker'),
+          (err) => logger.error({ err: (err as Error).message }, 'configured certificate files were not reloaded on every worker'),
+        );
+      });
+      closers.push(() => watcher.close());
+    }
 
     // Served and trusted certificates within 30 days of expiry: warned at start, after every
     // certificate change and once a day, each certificate once per process.

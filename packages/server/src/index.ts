@@ -42,3 +42,7 @@ export { matchApplication, innerPath, isServerPath, createApplications } from '.
 export type { Applications, AppRequestContext, ApplicationsOptions } from './applications/router.js';
 export type { ModuleContext } from './applications/module.js';
 export type { ClientCertificate as ApplicationClientCertificate } from './applications/identity.js';
+export { runWorkers } from './workers/primary.js';
+export type { RunWorkersOptions, WorkerPool } from './workers/primary.js';
+export { connectPeers } from './workers/peers.js';
+export type { WorkerPeers } from './workers/peers.js';

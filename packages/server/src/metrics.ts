@@ -39,10 +39,16 @@ export class ServerMetrics {
   readonly forwardedUntrusted: Counter<'listener'>;
   /** Connections closed before serving anything by the PROXY protocol (`reason`: `untrusted`, `invalid`, `timeout`). */
   readonly proxyProtocolRefused: Counter<'listener' | 'reason'>;
+  /** Requests by `listener` and `worker` (the worker's index, 0 … threads.count-1; SPEC.md section 8). */
+  readonly httpRequests: Counter<'listener' | 'worker'>;
+  readonly #worker: string;
 
-  constructor(opts: { now?: () => Date } = {}) {
+  /** @param opts.worker this process's worker index (default 0, a single-process server). */
+  constructor(opts: { now?: () => Date; worker?: number } = {}) {
     this.#now = opts.now ?? (() => new Date());
+    this.#worker = String(opts.worker ?? 0);
     const registers = [this.registry];
+    this.httpRequests = new Counter({ name: 'harper_tls_http_requests_total', help: 'HTTP requests by listener and worker', labelNames: ['listener', 'worker'], registers });
     this.handshakes = new Counter({ name: 'harper_tls_handshakes_total', help: 'TLS handshakes by listener, outcome and reason', labelNames: ['listener', 'outcome', 'reason', 'client_certificate'], registers });
     this.authentications = new Counter({ name: 'harper_tls_authentications_total', help: 'Authentication outcomes by method and reason', labelNames: ['listener', 'method', 'outcome', 'reason'], registers });
     this.revocationChecks = new Counter({ name: 'harper_tls_revocation_checks_total', help: 'Per-certificate revocation results by method, status and cache (hit, miss, stale, none)', labelNames: ['method', 'status', 'cache'], registers });
@@ -92,6 +98,12 @@ export class ServerMetrics {
   /** The certificates the expiry gauge reports, read at every scrape. */
   watchCertificates(source: () => MeteredCertificate[]): void {
     this.#certificates = source;
+  }
+
+  /** Counts every request of `server` (one bound child per listener: no label hashing per request). */
+  countRequests(server: { on(event: 'request', fn: () => void): unknown } | undefined, listener: string): void {
+    const child = this.httpRequests.labels({ listener, worker: this.#worker });
+    server?.on('request', () => child.inc());
   }
 
   recordCrl(url: string, info: CrlInfo): void {

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { ConfigError, formatIssue, loadConfig, validateTlsMaterial, type HarperConfig } from '@harper-tls/config';
 import { ensureSelfSignedCertificates } from '@harper-tls/cert-gen';
-import { openLog, startHarper } from '@harper-tls/server';
+import { connectPeers, openLog, startHarper } from '@harper-tls/server';
+import { startWorkers } from './workers.js';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CONFIG_FLAG, KEY_TYPE_FLAG, keyLabel, keyTypeFlag, ROOT_FLAG, rootPath, usage } from './common.js';
@@ -16,6 +17,7 @@ const FLAGS = { ...ROOT_FLAG, ...CONFIG_FLAG, ...KEY_TYPE_FLAG };
  * it is reachable from this machine only.
  */
 export function listeningText(l: { address: string; port: number; url: string }): string {
+  if (l.url.startsWith('unix:')) return l.url; // the domain socket: its path, no host or port
   const scheme = l.url.slice(0, l.url.indexOf(':'));
   if (scheme === 'unix') return l.url;
   const bound = `${scheme}://${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}/`;
@@ -48,6 +50,9 @@ export const start: Command = {
     formatFlags,
   ),
   async run(ctx) {
+    // A worker of a multi-worker server (SPEC.md section 8): the same start, quiet (the primary prints).
+    const peers = await connectPeers();
+    if (peers) ctx = { ...ctx, stdout: () => undefined };
     const { flags, positionals, overrides } = parseArgs(ctx.argv, FLAGS, true);
     if (positionals.length) throw new ConfigError([{ key: positionals[0]!, source: 'cli', message: `unexpected argument "${positionals[0]}"; configuration values are given as --KEY VALUE` }]);
     const keyType = keyTypeFlag(flags);
@@ -71,18 +76,21 @@ export const start: Command = {
 
     // <logging.root>/hdb.log and/or stdout, as Harper (logging.file, logging.stdStreams, logging.rotation).
     const log = openLog(config.logging);
-    const logger = log.logger;
+    const logger = peers ? log.logger.child({ worker: peers.index }) : log.logger;
     const unguard = guardProcess(logger);
     // At warn, so Harper's default level (warn) keeps it in the log.
     if (ignored) logger.warn({ keys: config.ignoredHarperKeys }, ignored);
     try {
-      const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME, password: ctx.env.HDB_ADMIN_PASSWORD } });
+      if (!peers && config.threads.count > 1) return await startWorkers(ctx, config, logger, listeningText);
+      const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME, password: ctx.env.HDB_ADMIN_PASSWORD }, peers });
+      peers?.ready({ ht: 'ready', listening: instance.listening, generatedAdminPassword: instance.generatedAdminPassword, expiringSoon: instance.expiringSoon });
       if (instance.generatedAdminPassword) {
         ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME ?? 'admin'}" (super_user) with password: ${instance.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
       }
       for (const e of instance.expiringSoon) ctx.stderr(`warning: certificate ${e.name} (${e.subject}) expires on ${e.validTo}; run harper-tls renew-certs or replace it\n`);
       for (const l of instance.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${listeningText(l)}\n`);
-      const signal = await ctx.stopSignal;
+      const signal = await (peers ? Promise.race([ctx.stopSignal, peers.stopRequested]) : ctx.stopSignal);
+      if (peers) logger.info({ signal }, 'worker stopping: in-flight requests finish, then it exits');
       ctx.stdout(`Received ${signal}, stopping\n`);
       await instance.close();
       return 0;

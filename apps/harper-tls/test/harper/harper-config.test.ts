@@ -31,7 +31,7 @@ describe("harper-tls start with Harper's own defaultConfig.yaml, unchanged", () 
   it('starts, and names the ignored Harper keys in one line', () => {
     expect(readFileSync(join(root, 'harperdb-config.yaml'), 'utf8')).toBe(HARPER_DEFAULT);
     expect(ignoredLines(server.stdout())).toEqual([
-      'ignored Harper keys (not used by harper-tls): http.compressionThreshold, threads, authentication.enableSessions, analytics, applications, componentsRoot, localStudio, logging.auditLog, logging.auditRetention, mqtt, storage.writeAsync, storage.caching, storage.compression, storage.noReadAhead, storage.prefetchWrites',
+      'ignored Harper keys (not used by harper-tls): http.compressionThreshold, threads.debug, authentication.enableSessions, analytics, applications, componentsRoot, localStudio, logging.auditLog, logging.auditRetention, mqtt, storage.writeAsync, storage.caching, storage.compression, storage.noReadAhead, storage.prefetchWrites',
     ]);
     expect(server.stdout()).toContain(`https://localhost:${ports.https}/`);
     expect(server.stdout()).not.toMatch(/^http +listening/m); // http.port: null
@@ -153,7 +153,7 @@ node: {hostname: node1.example.com}
 
   it('starts with one line of ignored keys and nothing else to change', () => {
     expect(ignoredLines(server.stdout())).toEqual([
-      'ignored Harper keys (not used by harper-tls): http.compressionThreshold, threads, authentication.enableSessions, authentication.hashFunction, analytics, componentsRoot, localStudio, logging.auditLog, logging.rotation.retention, mqtt, replication, storage.writeAsync, storage.caching, storage.compression',
+      'ignored Harper keys (not used by harper-tls): http.compressionThreshold, threads.debug, threads.maxHeapMemory, authentication.enableSessions, authentication.hashFunction, analytics, componentsRoot, localStudio, logging.auditLog, logging.rotation.retention, mqtt, replication, storage.writeAsync, storage.caching, storage.compression',
     ]);
   });
 

@@ -28,7 +28,8 @@ export function run(argv: string[], env: Record<string, string | undefined> = {}
   let err = '';
   let stop!: (s: string) => void;
   const stopSignal = new Promise<string>((r) => (stop = r));
-  const code = main({ argv, env: { ...env }, stdout: (t) => (out += t), stderr: (t) => (err += t), stopSignal, homedir: tmpdir() });
+  // One process unless a test asks for workers (threads.count defaults to CPUs-1: machines differ).
+  const code = main({ argv, env: { THREADS_COUNT: '1', ...env }, stdout: (t) => (out += t), stderr: (t) => (err += t), stopSignal, homedir: tmpdir() });
   return {
     code,
     stdout: () => out,

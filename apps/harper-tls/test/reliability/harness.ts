@@ -18,9 +18,9 @@ export interface Child {
   waitFor(text: string, timeoutMs?: number, stream?: 'stdout' | 'stderr' | { file: string }): Promise<void>;
 }
 
-/** Spawns `node dist/cli.js ...args` so it can be SIGKILLed for real. */
+/** Spawns `node dist/cli.js ...args` so it can be SIGKILLed for real; one worker (`THREADS_COUNT=1`) unless `env` says otherwise, whatever the machine's CPUs. */
 export function spawnCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }): Child {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', THREADS_COUNT: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -3,6 +3,7 @@ import type { FaultLog } from '../fault-log.js';
 import { RevocationError } from '../errors.js';
 import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
 import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
+import type { SharedRevocation } from './shared.js';
 
 /**
  * Persistent cache behind the in-memory one (the server's lmdb). Values are big (a whole CRL), so
@@ -48,6 +49,8 @@ export interface CrlCacheOptions {
   logger?: Logger;
   /** Where failed downloads are reported (rate-limited warn lines). */
   faults?: FaultLog;
+  /** Other processes sharing `store`: one download per node, and each refresh reaches them all before it is used. */
+  shared?: SharedRevocation;
 }
 
 const STORE_PREFIX = 'crl:';
@@ -104,31 +107,69 @@ export class CrlCache {
 
   #download(url: string): Promise<Entry> {
     const store = this.#opts.store;
-    if (!store?.lock) return this.#fetch(url);
-    return this.#flight.run(`shared:${url}`, async () => {
-      let alone = false;
-      const locked = store.lock!(STORE_PREFIX + url, async () => {
-        const e = await this.#fromStore(url);
-        if (e && this.#opts.now().getTime() < e.refreshAt) {
-          this.#entries.set(url, e);
-          return e;
+    // Several nodes (SPEC.md section 10): one download per URL for the whole cluster, under the
+    // engine's lock (which serialises the workers of each node as well).
+    if (store?.lock) return this.#clusterDownload(url, store);
+    return this.#flight.run(url, () => {
+      const shared = this.#opts.shared;
+      if (!shared) return this.#fetch(url, false);
+      const before = this.#entries.get(url);
+      return shared.exclusive(`crl:${url}`, async () => {
+        const now = this.#opts.now().getTime();
+        // Another process downloaded it while this one waited: its publish already reloaded it here,
+        // or (when this process had no copy) it is in the store.
+        const current = this.#entries.get(url);
+        if (current && current !== before && now < current.refreshAt) return current;
+        if (!before) {
+          const stored = await this.#fromStore(url);
+          if (stored && now < stored.refreshAt) {
+            this.#entries.set(url, stored);
+            return stored;
+          }
         }
-        return this.#fetch(url, true);
+        const entry = await this.#fetch(url, true);
+        try {
+          await shared.publish({ kind: 'crl', url });
+        } finally {
+          this.#entries.set(url, entry);
+        }
+        return entry;
       });
-      try {
-        return await locked;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'ERR_STORE_UNAVAILABLE') throw err;
-        alone = true;
-      }
-      if (alone) this.#opts.logger?.warn({ url }, 'the cluster store is unreachable: downloading the CRL on this node alone');
-      return this.#fetch(url);
     });
   }
 
-  /** Downloads, parses and stores `url`; `awaitStore` waits for the store to commit it (inside the cluster lock). */
-  #fetch(url: string, awaitStore = false): Promise<Entry> {
-    return this.#flight.run(url, async () => {
+  /** One download per URL for the cluster (the engine's advisory lock); alone while the engine is unreachable. */
+  #clusterDownload(url: string, store: RevocationStore): Promise<Entry> {
+    return this.#flight.run(`shared:${url}`, async () => {
+      try {
+        return await store.lock!(STORE_PREFIX + url, async () => {
+          const e = await this.#fromStore(url);
+          if (e && this.#opts.now().getTime() < e.refreshAt) {
+            this.#entries.set(url, e);
+            return e;
+          }
+          const fetched = await this.#fetch(url, true);
+          this.#entries.set(url, fetched);
+          return fetched;
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_STORE_UNAVAILABLE') throw err;
+      }
+      this.#opts.logger?.warn({ url }, 'the cluster store is unreachable: downloading the CRL on this node alone');
+      return this.#fetch(url, false);
+    });
+  }
+
+  /** Another process refreshed `url` in the store: take its copy, when this cache uses that URL. */
+  async reload(url: string): Promise<void> {
+    if (!this.#entries.has(url)) return;
+    const e = await this.#fromStore(url);
+    if (e) this.#entries.set(url, e);
+  }
+
+  /** Downloads, parses and stores (awaited when `awaitStore`, so other processes can read it next). */
+  async #fetch(url: string, awaitStore: boolean): Promise<Entry> {
+    {
       this.downloads++;
       const t0 = performance.now();
       // `stored` = room for the store header + the DER, in one buffer: the parsed CRL keeps a view
@@ -148,15 +189,16 @@ export class CrlCache {
       }
       const fetchedAt = this.#opts.now().getTime();
       const entry = this.#entry(crl, fetchedAt);
-      this.#entries.set(url, entry);
+      // Shared: taken into use here only after every other process has it (see #download).
+      if (!awaitStore) this.#entries.set(url, entry);
       this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
       if (this.#opts.store) {
         new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
-        const saved = this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
-        if (awaitStore) await saved;
+        const put = this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
+        if (awaitStore) await put;
       }
       return entry;
-    });
+    }
   }
 
   /** The CRL at `url`, from memory, the store, or the network (unless `noFetch`). */

@@ -148,8 +148,8 @@ export class CertificateRegistry {
   }
 
   /**
-   * Re-reads the stored run-time certificates (another node added or removed one: SPEC.md
-   * section 10) and applies them. A record whose private key file this node does not hold is
+   * Re-reads the stored run-time certificates (another worker or node added or removed one:
+   * SPEC.md sections 8 and 10) and applies them (all or nothing). A record whose private key file this node does not hold is
    * skipped with a warning (the key stays on the node that received it); authorities apply.
    */
   async reloadStored(): Promise<void> {

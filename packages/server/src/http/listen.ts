@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { chmodSync, lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
@@ -54,8 +55,11 @@ export async function listenSocket(server: Server, path: string, what: string): 
   } catch {}
   if (stat) {
     if (!stat.isSocket()) throw fail('the path exists and is not a socket; remove it or choose another domainSocket');
-    if (await accepts(path)) throw fail('another process is listening on it');
-    unlinkSync(path); // stale: left by a run that ended without closing it
+    if (await accepts(path)) {
+      // A worker of a multi-worker server: the primary listens on the path for all of them, so a
+      // live socket is shared; one held by another process makes the primary's bind fail below.
+      if (!cluster.isWorker) throw fail('another process is listening on it');
+    } else unlinkSync(path); // stale: left by a run that ended without closing it
   }
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {

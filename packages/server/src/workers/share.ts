@@ -1,0 +1,98 @@
+import type { UserStore } from '@harper-tls/mtls-auth';
+import type { SharedRevocation, SharedRevocationEvent } from '@harper-tls/revocation';
+import type { Logger } from '../logger.js';
+import type { CertificateRegistry } from '../certificates/registry.js';
+import type { TrustGeneration } from '../trust-generation.js';
+import type { OperationHandler } from '../operations/types.js';
+import type { WorkerPeers } from './peers.js';
+
+/** Topics a worker applies when another one changed something (SPEC.md section 8). */
+export const TOPICS = {
+  users: 'users',
+  certificates: 'certificates',
+  configured: 'configured-files',
+  trust: 'trust',
+  revocation: 'revocation',
+} as const;
+
+/** What the operations change on every worker, by operation name. */
+const CHANGES: Record<string, string> = {
+  add_user: TOPICS.users,
+  alter_user: TOPICS.users,
+  drop_user: TOPICS.users,
+  add_certificate: TOPICS.certificates,
+  remove_certificate: TOPICS.certificates,
+  revoke_certificate: TOPICS.trust,
+};
+
+/**
+ * The user store of one worker, whose `generation()` also moves when another worker changed a
+ * user: the authenticator then drops its cached lookups at once (instead of after the TTL).
+ */
+export function sharedUsers(users: UserStore, peers: WorkerPeers): UserStore {
+  let remote = 0;
+  peers.on(TOPICS.users, () => void remote++);
+  const own = users.generation?.bind(users);
+  return new Proxy(users, {
+    get(target, prop, receiver) {
+      if (prop === 'generation' && own) return () => own() + remote;
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/**
+ * Wraps the operation handlers: a successful change (users, certificates, a local-CA
+ * revocation) is applied on every other worker before the operation answers. When that fails
+ * the answer is 500 and says so (the change is stored, and the others pick it up when they next read the store).
+ */
+export function replicatedOperations(handlers: OperationHandler[], peers: WorkerPeers, logger: Logger): OperationHandler[] {
+  return handlers.map((handler) => async (body, caller) => {
+    const result = await handler(body, caller);
+    const topic = typeof body.operation === 'string' ? CHANGES[body.operation] : undefined;
+    if (!result || !topic || result.status !== 200) return result;
+    try {
+      await peers.broadcast(topic);
+    } catch (err) {
+      logger.error({ operation: body.operation, err: (err as Error).message }, 'a change was stored but not applied on every worker');
+      return { status: 500, body: { error: `${String(body.operation)} was stored but not applied on every worker: ${(err as Error).message}` } };
+    }
+    return result;
+  });
+}
+
+/** What the other workers' changes do here: reload certificates, re-check open connections, bump user caches. */
+export function applyPeerChanges(peers: WorkerPeers, parts: { registry: CertificateRegistry; trust: TrustGeneration }): void {
+  peers.on(TOPICS.certificates, () => parts.registry.reloadStored());
+  peers.on(TOPICS.configured, () => {
+    const r = parts.registry.reloadConfigured();
+    if (!r.ok) throw new Error(r.error);
+  });
+  peers.on(TOPICS.trust, () => parts.trust.bump());
+}
+
+/**
+ * The revocation checkers' link to the other workers: single flight by the primary's locks,
+ * refreshes published to the other workers and to this worker's other checkers.
+ */
+export function sharedRevocation(peers: WorkerPeers): () => SharedRevocation {
+  const local: Array<(e: SharedRevocationEvent) => Promise<void> | void> = [];
+  peers.on(TOPICS.revocation, async (payload) => {
+    for (const fn of local) await fn(payload as SharedRevocationEvent);
+  });
+  return () => {
+    let mine: ((e: SharedRevocationEvent) => Promise<void> | void) | undefined;
+    return {
+      exclusive: (key, fn) => peers.exclusive(key, fn),
+      async publish(event) {
+        for (const fn of local) if (fn !== mine) await fn(event);
+        await peers.broadcast(TOPICS.revocation, event);
+      },
+      subscribe(fn) {
+        mine = fn;
+        local.push(fn);
+      },
+    };
+  };
+}
