@@ -29,6 +29,7 @@ import { startApplications } from './applications/start.js';
 import { userStoreOver } from './storage/user-records.js';
 import { openCluster, clusterTokenSecret, unavailableAs503, clusterMetrics, coalesce } from './cluster/cluster.js';
 import type { ClusterStores } from '@harper-tls/store';
+import { clusterKeySealer } from './cluster/key-sealer.js';
 
 const DAY_MS = 86_400_000;
 
@@ -111,7 +112,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       now,
     });
 
-    const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
+    const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), sealer: cluster ? clusterKeySealer(requireCa(config.rootPath).privateKeyPem) : undefined, logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
     await registry.init();
     const metrics = new ServerMetrics({ now });
     metrics.watchCertificates(() => registry.allCertificates());
