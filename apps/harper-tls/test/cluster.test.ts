@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import tls from 'node:tls';
 import { ensureSelfSignedCertificates } from '@harper-tls/cert-gen';
@@ -9,7 +10,7 @@ import { OpensslPki } from '../../../packages/revocation/test/helpers/openssl-pk
 import { startOpensslResponder } from '../../../packages/revocation/test/helpers/ocsp-servers.js';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { kill9, spawnCli } from './reliability/harness.js';
 
@@ -181,6 +182,34 @@ describe('three nodes on PostgreSQL over mTLS', () => {
     await until('partner-ca on C', async () => ((await op(c, { operation: 'list_certificates' })).body as Array<{ name: string }>).some((x) => x.name === 'partner-ca'), 2000);
   });
 
+  it('a certificate added with its private key on A is served by C for its SNI name (key shared only sealed, 0600 file on C); removed on A, C stops', async () => {
+    const [a, b, c] = nodes as [Node, Node, Node];
+    const dir = join(temp.root, 'shop');
+    mkdirSync(dir, { recursive: true });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'shop.key'), '-out', join(dir, 'shop.pem'), '-days', '30', '-subj', '/CN=shop.example', '-addext', 'subjectAltName=DNS:shop.example', '-addext', 'extendedKeyUsage=serverAuth'], { stdio: 'pipe' });
+    const certPem = readFileSync(join(dir, 'shop.pem'), 'utf8');
+    const keyPem = readFileSync(join(dir, 'shop.key'), 'utf8');
+    const fingerprint = new X509Certificate(certPem).fingerprint256;
+    const before = await servedFingerprint(c.ports.https, 'shop.example');
+    expect(before).not.toBe(fingerprint);
+    expect((await op(a, { operation: 'add_certificate', name: 'shop', certificate: certPem, private_key: keyPem, uses: ['https'] })).status).toBe(200);
+    for (const n of [c, b]) expect(await until(`shop served by ${n.name}`, async () => (await servedFingerprint(n.ports.https, 'shop.example')) === fingerprint, 15_000)).toBeLessThan(15_000);
+    // The engine holds the key only sealed: no PEM private key anywhere in its tables.
+    expect(engine.psql(`SELECT count(*) FROM harper_tls_records WHERE position('PRIVATE KEY'::bytea in value) > 0`)).toBe('0');
+    expect(engine.psql(`SELECT count(*) FROM harper_tls_changes WHERE position('PRIVATE KEY' in key) > 0 OR position('PRIVATE KEY' in node) > 0`)).toBe('0');
+    const record = JSON.parse(engine.psql(`SELECT convert_from(value, 'UTF8') FROM harper_tls_records WHERE ns = 'certificates' AND key = 'cert:shop'`));
+    expect(record.sealedPrivateKey).toMatch(/^aes-256-gcm\.v1:/);
+    expect(record.privateKey).toBeUndefined();
+    // C wrote its own key file, 0600, the same content-named file as A's.
+    const keyFile = join(c.root, 'keys', 'runtime', record.privateKeyRef);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(keyFile, 'utf8')).toBe(keyPem);
+    expect(existsSync(join(a.root, 'keys', 'runtime', record.privateKeyRef))).toBe(true);
+    expect((await op(a, { operation: 'remove_certificate', name: 'shop' })).status).toBe(200);
+    await until('shop no longer served by C', async () => (await servedFingerprint(c.ports.https, 'shop.example')) !== fingerprint, 15_000);
+    await until('the key file gone on C', () => !existsSync(keyFile), 15_000);
+  });
+
   it('an external CRL is downloaded once for the whole cluster (the lock per URL), the copy stored in the engine', async () => {
     const [a] = nodes as [Node, Node, Node];
     const pki = new OpensslPki();
@@ -347,6 +376,19 @@ describe('a node without cluster', () => {
     }
   });
 });
+
+/** The SHA-256 fingerprint of the certificate a node serves for `servername` (a real handshake; the chain is not what is checked here). */
+function servedFingerprint(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      const fp = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve(fp);
+    });
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no TLS handshake with 127.0.0.1:${port} within 10 s`)));
+    socket.once('error', reject);
+  });
+}
 
 /** One keep-alive TLS connection sending GET /whoami. */
 class KeepAlive {

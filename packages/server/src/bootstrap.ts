@@ -31,6 +31,7 @@ import { openCluster, clusterTokenSecret, unavailableAs503, clusterMetrics, coal
 import type { ClusterStores } from '@harper-tls/store';
 import type { WorkerPeers } from './workers/peers.js';
 import { applyPeerChanges, replicatedOperations, sharedRevocation, sharedUsers, TOPICS } from './workers/share.js';
+import { clusterKeySealer } from './cluster/key-sealer.js';
 
 const DAY_MS = 86_400_000;
 
@@ -117,7 +118,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       now,
     });
 
-    const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
+    const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), sealer: cluster ? clusterKeySealer(requireCa(config.rootPath).privateKeyPem) : undefined, logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
     await registry.init();
     const metrics = new ServerMetrics({ now, worker: peers?.index ?? 0 });
     metrics.watchCertificates(() => registry.allCertificates());

@@ -13,6 +13,8 @@ export { CertificateRegistry } from './certificates/registry.js';
 export type { CertificateStore } from './certificates/registry.js';
 export { fileKeyStore, memoryKeyStore, runtimeKeysDir } from './certificates/key-files.js';
 export type { RuntimeKeyStore } from './certificates/key-files.js';
+export { clusterKeySealer, keySealer } from './cluster/key-sealer.js';
+export type { KeySealer } from './cluster/key-sealer.js';
 export { validateAddCertificate, describeCertificate } from './certificates/validate.js';
 export type { StoredCertificate, CertificateInfo, CertificateUse } from './certificates/validate.js';
 export { watchTlsFiles } from './certificates/watch.js';

@@ -6,6 +6,7 @@
  */
 import type { ClusterConfig } from '@harper-tls/config';
 import type { ClusterStores } from './postgres/index.js';
+import type { ClusterSnapshot } from './postgres/snapshot.js';
 
 export { StoreError, isStoreUnavailable } from './errors.js';
 // The embedded engine of one node (lmdb): the default.
@@ -14,6 +15,7 @@ export type { LmdbDatabases, LmdbUserRecord } from './lmdb/database.js';
 export type { StoreErrorCode } from './errors.js';
 export type { SharedKeyValueStore, SharedBytesStore, UserRecord, UserRecords, ClusterHealth } from './types.js';
 export type { ClusterStores } from './postgres/index.js';
+export type { ClusterSnapshot } from './postgres/snapshot.js';
 
 /** Opens the cluster engine named by `cluster` (PostgreSQL), importing its client only now. */
 export async function openClusterStores(opts: { cluster: ClusterConfig; logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void }; writeTimeoutMs?: number; readTimeoutMs?: number }): Promise<ClusterStores> {
@@ -25,4 +27,10 @@ export async function openClusterStores(opts: { cluster: ClusterConfig; logger?:
 export async function initClusterSchema(cluster: ClusterConfig): Promise<{ created: boolean }> {
   const { initSchemaWith } = await import('./postgres/init.js');
   return initSchemaWith(cluster);
+}
+
+/** The shared state read once, read-only (`harper-tls doctor` on a cluster node's root); imports the client only now. */
+export async function readClusterSnapshot(opts: { cluster: ClusterConfig; timeoutMs?: number }): Promise<ClusterSnapshot> {
+  const { readClusterSnapshot: read } = await import('./postgres/snapshot.js');
+  return read(opts);
 }

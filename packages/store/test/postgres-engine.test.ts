@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '@harper-tls/config';
-import { initClusterSchema, openClusterStores, StoreError, type ClusterStores } from '../src/index.js';
+import { initClusterSchema, openClusterStores, readClusterSnapshot, StoreError, type ClusterStores } from '../src/index.js';
 import { opensslPki, startEngine, type Engine } from './helpers/postgres.js';
 import { freePort } from './helpers/free-port.js';
 
@@ -145,6 +145,29 @@ describe('the PostgreSQL engine over mTLS', () => {
     const t0 = Date.now();
     await until('the change on node-c', async () => (await c.localCa.get('after-kill')) === 'yes', 5000);
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('a read-only snapshot (doctor) sees every committed record at one version and writes nothing', async () => {
+    const [a] = stores as [ClusterStores];
+    await a.users.put({ username: 'snap', role: 'reader', active: true, passwordHash: 'h' });
+    await a.certificates.put('cert:snap', '{"name":"snap"}');
+    await a.revocation.put('crl:snap', new Uint8Array([1, 2, 3]));
+    const before = engine.psql('SELECT version FROM harper_tls_meta');
+    const snap = await readClusterSnapshot({ cluster: clusterConfig('node-c') });
+    expect(snap.version).toBe(Number(before));
+    expect(snap.users.get('snap')).toMatchObject({ username: 'snap', role: 'reader', active: true });
+    expect(await snap.certificates.get('cert:snap')).toBe('{"name":"snap"}');
+    expect([...((await snap.revocation.get('crl:snap')) ?? [])]).toEqual([1, 2, 3]);
+    expect((await snap.localCa.list('')).length).toBe(Number(engine.psql(`SELECT count(*) FROM harper_tls_records WHERE ns = 'local-ca'`)));
+    await expect(snap.localCa.put('x', 'y')).rejects.toThrow(/read-only snapshot/);
+    await expect(snap.users.remove('snap')).rejects.toThrow(/read-only snapshot/);
+    expect(engine.psql('SELECT version FROM harper_tls_meta')).toBe(before);
+    // Disconnected once read: no connection of this snapshot stays open.
+    await until('the snapshot connection gone', () => engine.psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'harper-tls node-c read-only'`) === '0', 10_000);
+    await snap.close();
+    const down = await readClusterSnapshot({ cluster: { ...clusterConfig('node-c'), engine: { user: 'harper_tls', host: '127.0.0.1', port: await freePort(), database: 'harper_tls' } }, timeoutMs: 3000 }).catch((e) => e);
+    expect((down as StoreError).code).toBe('ERR_STORE_UNAVAILABLE');
+    expect((down as Error).message).toMatch(/cannot reach the cluster engine at 127\.0\.0\.1:\d+\/harper_tls/);
   });
 
   it('engine stopped: reads go on, writes fail within the bounded time, degraded; caught up after SIGCONT', async () => {

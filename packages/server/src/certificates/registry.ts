@@ -1,4 +1,4 @@
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { TlsEntry } from '@harper-tls/config';
 import type { Logger } from '../logger.js';
 import { buildEntry, loadConfiguredEntry, pemReader, splitCertificates, type LoadedTlsEntry } from '../tls/material.js';
@@ -7,6 +7,7 @@ import { CaBundleCache } from '../tls/ca-bundle.js';
 import { describeCertificate, validateAddCertificate, type CertificateInfo, type CertificateUse, type StoredCertificate } from './validate.js';
 import { ServerError } from '../errors.js';
 import type { RuntimeKeyStore } from './key-files.js';
+import type { KeySealer } from '../cluster/key-sealer.js';
 
 /** The persistent side: the server's lmdb `certificates` database, or a Map in tests. */
 export interface CertificateStore {
@@ -25,10 +26,22 @@ interface Api {
 
 const PREFIX = 'cert:';
 
-/** A run-time certificate in memory: the key itself, and the reference of its file. */
-type RuntimeCertificate = StoredCertificate & { privateKeyRef?: string };
-/** What the database holds: never the private key, only the reference to its file. */
-type StoredRecord = Omit<StoredCertificate, 'privateKey'> & { privateKeyRef?: string; /** before keys moved to files */ privateKey?: string };
+/** A run-time certificate in memory: the key itself, the reference of its file and (cluster) its sealed copy. */
+type RuntimeCertificate = StoredCertificate & { privateKeyRef?: string; sealedPrivateKey?: string };
+/**
+ * What the database holds: never the private key in clear, only the reference to its file and,
+ * in a cluster, the key sealed under the local CA (cluster/key-sealer.ts) for the other nodes.
+ */
+type StoredRecord = Omit<StoredCertificate, 'privateKey'> & { privateKeyRef?: string; sealedPrivateKey?: string; /** before keys moved to files */ privateKey?: string };
+
+/** Whether `keyPem` is the private key of the leaf in `certPem` (false for anything unreadable). */
+function keyMatches(certPem: string, keyPem: string): boolean {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
+}
 
 const toRecord = ({ privateKey: _key, ...rest }: RuntimeCertificate): StoredRecord => rest;
 
@@ -40,10 +53,12 @@ const toRecord = ({ privateKey: _key, ...rest }: RuntimeCertificate): StoredReco
 export class CertificateRegistry {
   readonly #store: CertificateStore;
   readonly #keys: RuntimeKeyStore;
+  readonly #sealer?: KeySealer;
   readonly #logger: Logger;
   readonly #now: () => Date;
   readonly #apis: Record<CertificateUse, Api>;
   #runtime = new Map<string, RuntimeCertificate>();
+  #reloading: Promise<void> = Promise.resolve();
   /** Trusted-CA sets of both APIs, parsed once per distinct set and shared by every SNI context. */
   readonly #bundles: CaBundleCache;
 
@@ -51,11 +66,14 @@ export class CertificateRegistry {
    * @param opts.keys where the private keys of run-time certificates live (`fileKeyStore` under
    *   `<ROOTPATH>/keys/runtime`); the store keeps only their references.
    * @param opts.bundles CA cache (tests inject one with a counting parser); default a new one.
+   * @param opts.sealer with `cluster` only: records also carry their key sealed by it, so every
+   *   node can serve the certificate (it writes its own key file from the sealed copy).
    */
-  constructor(opts: { store: CertificateStore; keys: RuntimeKeyStore; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date; bundles?: CaBundleCache }) {
+  constructor(opts: { store: CertificateStore; keys: RuntimeKeyStore; sealer?: KeySealer; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date; bundles?: CaBundleCache }) {
     this.#bundles = opts.bundles ?? new CaBundleCache();
     this.#store = opts.store;
     this.#keys = opts.keys;
+    this.#sealer = opts.sealer;
     this.#logger = opts.logger;
     this.#now = opts.now ?? (() => new Date());
     this.#apis = {
@@ -105,6 +123,7 @@ export class CertificateRegistry {
     const previous = this.#runtime.get(cert.name);
     try {
       if (cert.privateKey) cert.privateKeyRef = await this.#keys.write(cert.name, cert.privateKey);
+      if (cert.privateKey && this.#sealer) cert.sealedPrivateKey = this.#sealer.seal(cert.name, cert.privateKey);
       await this.#store.put(PREFIX + cert.name, JSON.stringify(toRecord(cert)));
     } catch (err) {
       this.#apply(this.#runtime); // not stored, so not served: what is listed is what survives a restart
@@ -138,21 +157,65 @@ export class CertificateRegistry {
 
   /** A stored record with its key read back; a record from before keys moved to files is moved over. */
   async #fromRecord(record: StoredRecord): Promise<RuntimeCertificate> {
-    if (record.privateKeyRef) return { ...record, privateKey: this.#keys.read(record.privateKeyRef) };
-    if (!record.privateKey) return record;
+    if (record.privateKeyRef) return this.#withKey(record as StoredRecord & { privateKeyRef: string });
+    if (!record.privateKey) return record as RuntimeCertificate;
     const privateKeyRef = await this.#keys.write(record.name, record.privateKey);
-    const moved: RuntimeCertificate = { ...record, privateKeyRef };
+    const moved: RuntimeCertificate = { ...record, privateKeyRef, ...(this.#sealer ? { sealedPrivateKey: this.#sealer.seal(record.name, record.privateKey) } : {}) };
     await this.#store.put(PREFIX + record.name, JSON.stringify(toRecord(moved)));
     this.#logger.info({ name: record.name }, 'moved the private key of a run-time certificate out of the database into its own file');
     return moved;
   }
 
   /**
+   * A record with its private key: this node's key file, or else (cluster) the record's sealed
+   * copy, opened, checked against the certificate and written to this node's own 0600 file under
+   * the record's reference (content-named, so the same name on every node).
+   */
+  async #withKey(record: StoredRecord & { privateKeyRef: string }): Promise<RuntimeCertificate> {
+    const { privateKey: _clear, ...rest } = record;
+    let fromFile: string | undefined;
+    let missing: Error | undefined;
+    try {
+      fromFile = this.#keys.read(record.privateKeyRef);
+    } catch (err) {
+      missing = err as Error;
+    }
+    if (fromFile !== undefined) {
+      if (!keyMatches(record.certificate, fromFile)) throw new ServerError('ERR_SERVER_CERTIFICATE', `its key file ${record.privateKeyRef} does not match its certificate`);
+      return { ...rest, privateKey: fromFile };
+    }
+    if (!record.sealedPrivateKey || !this.#sealer) {
+      throw new ServerError('ERR_SERVER_CERTIFICATE', `its private key is not on this node (${missing?.message}) and the record carries no sealed copy: it stays on the node that received it (add the certificate again to share it)`);
+    }
+    const pem = this.#sealer.open(record.name, record.sealedPrivateKey);
+    if (!keyMatches(record.certificate, pem)) throw new ServerError('ERR_SERVER_CERTIFICATE', 'its shared private key does not match its certificate');
+    const ref = await this.#keys.write(record.name, pem);
+    if (ref !== record.privateKeyRef) {
+      if (![...this.#runtime.values()].some((c) => c.privateKeyRef === ref)) await this.#keys.remove(ref);
+      throw new ServerError('ERR_SERVER_CERTIFICATE', `its shared private key is not the one its record references (${record.privateKeyRef})`);
+    }
+    this.#logger.info({ name: record.name, file: ref }, 'wrote the shared private key of a run-time certificate added on another node to this node\'s key file');
+    return { ...rest, privateKey: pem };
+  }
+
+  /**
    * Re-reads the stored run-time certificates (another worker or node added or removed one:
    * SPEC.md sections 8 and 10) and applies them (all or nothing). A record whose private key file this node does not hold is
-   * skipped with a warning (the key stays on the node that received it); authorities apply.
+   * served from its sealed copy (cluster); one without a sealed copy, or whose copy does not
+   * open, is skipped with a log line and never served; authorities apply. Key files of
+   * certificates removed or replaced elsewhere are removed here too.
    */
-  async reloadStored(): Promise<void> {
+  reloadStored(): Promise<void> {
+    // One at a time: a reload that read the store before another finished must not undo it.
+    const run = this.#reloading.then(() => this.#reload());
+    this.#reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  async #reload(): Promise<void> {
+    // Key files are removed only for certificates this reload saw served and no longer finds:
+    // never a key an add_certificate running meanwhile has just written.
+    const previous = this.#runtime;
     const next = new Map<string, RuntimeCertificate>();
     for (const [, json] of await this.#store.list(PREFIX)) {
       let record: StoredRecord;
@@ -167,13 +230,16 @@ export class CertificateRegistry {
         continue;
       }
       try {
-        next.set(record.name, record.privateKeyRef ? { ...record, privateKey: this.#keys.read(record.privateKeyRef) } : (record as RuntimeCertificate));
+        next.set(record.name, record.privateKeyRef ? await this.#withKey(record as StoredRecord & { privateKeyRef: string }) : (record as RuntimeCertificate));
       } catch (err) {
-        this.#logger.warn({ name: record.name, err: (err as Error).message }, 'a run-time certificate added on another node is not served here: its private key stays on that node');
+        if (record.sealedPrivateKey) this.#logger.error({ name: record.name, err: (err as Error).message }, 'a run-time certificate added on another node is not served here: its shared private key was refused');
+        else this.#logger.warn({ name: record.name, err: (err as Error).message }, 'a run-time certificate added on another node is not served here: its private key stays on that node');
       }
     }
     this.#apply(next);
     this.#runtime = next;
+    const kept = new Set([...next.values()].flatMap((c) => (c.privateKeyRef ? [c.privateKeyRef] : [])));
+    for (const c of previous.values()) if (c.privateKeyRef && !kept.has(c.privateKeyRef)) await this.#keys.remove(c.privateKeyRef);
   }
 
   list(): CertificateInfo[] {

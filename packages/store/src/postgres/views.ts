@@ -1,10 +1,13 @@
 import type { SharedBytesStore, SharedKeyValueStore, UserRecord, UserRecords } from '../types.js';
 import type { PostgresEngine } from './engine.js';
 
+/** What the views use of an engine: its copy, its writes and its locks (a snapshot refuses writes). */
+export type EngineView = Pick<PostgresEngine, 'mirror' | 'write' | 'lock'>;
+
 const text = (b: Buffer | undefined) => (b === undefined ? undefined : b.toString('utf8'));
 
 /** A namespace of string values (local CA records, run-time certificates), read from the node's copy. */
-export function keyValueView(engine: PostgresEngine, ns: string): SharedKeyValueStore {
+export function keyValueView(engine: EngineView, ns: string): SharedKeyValueStore {
   return {
     async get(key) {
       return text(engine.mirror.get(ns, key));
@@ -36,7 +39,7 @@ export function keyValueView(engine: PostgresEngine, ns: string): SharedKeyValue
 }
 
 /** A namespace of bytes (downloaded CRLs and OCSP answers). `get` hands out the copy's own buffer, never modified. */
-export function bytesView(engine: PostgresEngine, ns: string): SharedBytesStore {
+export function bytesView(engine: EngineView, ns: string): SharedBytesStore {
   return {
     async get(key) {
       const b = engine.mirror.get(ns, key);
@@ -52,7 +55,7 @@ export function bytesView(engine: PostgresEngine, ns: string): SharedBytesStore 
 }
 
 /** Users as records; parsed once per change, not per read. */
-export function userRecordsView(engine: PostgresEngine, ns = 'users'): UserRecords {
+export function userRecordsView(engine: EngineView, ns = 'users'): UserRecords {
   const parsed = new Map<string, { raw: Buffer; user: UserRecord }>();
   const read = (username: string): UserRecord | undefined => {
     const raw = engine.mirror.get(ns, username);

@@ -1,0 +1,72 @@
+import pg from 'pg';
+import type { ClusterConfig } from '@harper-tls/config';
+import { StoreError } from '../errors.js';
+import type { SharedBytesStore, SharedKeyValueStore, UserRecords } from '../types.js';
+import { clientConfig, readEngineTls } from './connect.js';
+import { destroyClient } from './connection.js';
+import { Mirror } from './mirror.js';
+import { checkSchema } from './schema.js';
+import { bytesView, keyValueView, userRecordsView, type EngineView } from './views.js';
+
+/** The shared state as one consistent read, for tools that only look (`harper-tls doctor`). */
+export interface ClusterSnapshot {
+  /** The change version the snapshot was read at. */
+  version: number;
+  users: UserRecords;
+  certificates: SharedKeyValueStore;
+  localCa: SharedKeyValueStore;
+  revocation: SharedBytesStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Reads every record once, in one read-only transaction (REPEATABLE READ: one version of
+ * everything), over the same mTLS connection settings as a node, then disconnects: no listening,
+ * no polling, nothing written. Every write method of the views refuses.
+ */
+export async function readClusterSnapshot(opts: { cluster: ClusterConfig; timeoutMs?: number }): Promise<ClusterSnapshot> {
+  const { cluster } = opts;
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const where = `${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database} as ${cluster.engine.user}`;
+  const client = new pg.Client({ ...clientConfig(cluster, readEngineTls(cluster), 'read-only'), connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => undefined);
+  const mirror = new Mirror();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreError('ERR_STORE_UNAVAILABLE', `cannot read the cluster engine at ${where}: no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([
+      (async () => {
+        try {
+          await client.connect();
+        } catch (err) {
+          throw new StoreError('ERR_STORE_UNAVAILABLE', `cannot reach the cluster engine at ${where}: ${(err as Error).message}`, { cause: err });
+        }
+        await checkSchema(client);
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const v = await client.query<{ version: string }>('SELECT version FROM harper_tls_meta WHERE id = 1');
+        const rows = await client.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
+        await client.query('COMMIT');
+        mirror.load(Number(v.rows[0]!.version), rows.rows);
+      })(),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    destroyClient(client);
+  }
+  const engine: EngineView = {
+    mirror,
+    write: () => Promise.reject(new StoreError('ERR_STORE_ENGINE', 'this is a read-only snapshot of the cluster store: nothing is written')),
+    lock: (_name, fn) => fn(),
+  };
+  return {
+    version: mirror.version,
+    users: userRecordsView(engine),
+    certificates: keyValueView(engine, 'certificates'),
+    localCa: keyValueView(engine, 'local-ca'),
+    revocation: bytesView(engine, 'revocation'),
+    close: async () => undefined,
+  };
+}
