@@ -1,20 +1,9 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import type { ClientCertificate } from '@harper-tls/mtls-auth';
 
-/** The verified client certificate as modules see it (`req.clientCertificate` / `context.clientCertificate`). */
-export interface ClientCertificate {
-  /** Attributes as Node prints them, joined by ", " (`C=US, O=Example, CN=alice`). */
-  subject: string;
-  issuer: string;
-  /** Lower-case hex. */
-  serialNumber: string;
-  /** SHA-256 of the DER, upper-case hex pairs joined by ":". */
-  fingerprint256: string;
-  /** subjectAltNames as `TYPE:value` (`DNS:a.example`, `URI:spiffe://...`). */
-  san: string[];
-  /** ISO 8601. */
-  validTo: string;
-}
+/** The verified client certificate as modules see it (`req.clientCertificate` / `context.clientCertificate`): the adapters' shape. */
+export type { ClientCertificate };
 
 const described = new WeakMap<X509Certificate, ClientCertificate>();
 
