@@ -169,10 +169,21 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     const { urls, relevantLocal } = sourcesOf(cert);
     if (urls.length === 0 && relevantLocal === 0) return { kind: 'none', errors: ['no CRL distribution point and no local CRL'] };
     const downloaded: ParsedCrl[] = [];
+    // Each CRL is held (a CRL read from the store's map stays valid) until the evaluation is done.
+    const held: Array<() => void> = [];
+    try {
+      return await evaluateCrls(cert, issuer, chain, anchor, at, noFetch, urls, relevantLocal, downloaded, held);
+    } finally {
+      for (const done of held) done();
+    }
+  }
+
+  async function evaluateCrls(cert: CertInfo, issuer: CertInfo, chain: CertInfo[], anchor: CertInfo, at: Date, noFetch: boolean, urls: string[], relevantLocal: number, downloaded: ParsedCrl[], held: Array<() => void>): Promise<MethodOutcome> {
     const fetchErrors: string[] = [];
     let cache: CertificateVerdict['cache'];
     for (const url of urls) {
       const r = await crlCache.get(url, { noFetch });
+      held.push(r.done);
       stats.crlDownloads = crlCache.downloads;
       if (r.crl) downloaded.push(r.crl);
       if (r.error) fetchErrors.push(r.error.message);
@@ -314,6 +325,8 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
     },
     async close() {
       closed = true;
+      // Stored CRLs read from the store's map are given back before the store may be closed.
+      await crlCache.close();
     },
   };
 }

@@ -1,6 +1,6 @@
 export { createRevocationChecker, summarizeVerdict } from './checker.js';
 export type { RevocationChecker, RevocationCheckerOptions, RevocationVerdict, CertificateVerdict, Status } from './checker.js';
-export type { RevocationStore } from './cache/crl-cache.js';
+export type { RevocationStore, MappedValue } from './cache/crl-cache.js';
 export type { SharedRevocation, SharedRevocationEvent } from './cache/shared.js';
 export type { CertificateInput } from './input.js';
 export { normalizeChain, ParsedCertificateCache } from './input.js';
@@ -10,6 +10,8 @@ export type { DistributionPoint, GeneralName } from './cert/general-names.js';
 export { verifySignature, isIssuedBy } from './cert/verify.js';
 export { parseCrl, parseCrlAsync } from './crl/parse.js';
 export type { ParsedCrl, RevokedEntry, IssuingDistributionPoint } from './crl/parse.js';
+export { encodeStoredCrl, parseStoredCrl, storedCrlDates, STORED_LAYOUT_VERSION } from './crl/stored.js';
+export type { StoredCrl } from './crl/stored.js';
 export { checkCertificateWithCrls, verifyCrlSignature, ALL_REASONS } from './crl/evaluate.js';
 export type { CrlCheckArgs, CrlCheckResult } from './crl/evaluate.js';
 export { validatePath, buildPath } from './path/validate.js';

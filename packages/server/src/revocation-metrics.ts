@@ -1,5 +1,5 @@
 import type { RevocationChecker, RevocationStore } from '@harper-tls/revocation';
-import { parseCrlAsync } from '@harper-tls/revocation';
+import { storedCrlDates } from '@harper-tls/revocation';
 import type { ServerMetrics } from './metrics.js';
 
 /** Wraps a checker so every verdict feeds the revocation counters and latency histogram. */
@@ -48,18 +48,14 @@ const CRL_PREFIX = 'crl:';
 
 /**
  * Wraps the revocation store to learn each cached CRL's thisUpdate/nextUpdate (the checker
- * saves `crl:<url>` → 8-byte fetch time + DER, and reads it back at start). Parsed in the
- * background once per download, off the request path.
+ * saves `crl:<url>` (crl/stored.ts in @harper-tls/revocation) and reads it back at start), from
+ * the CRL's header alone: the entries are not touched, nothing is copied or kept.
  */
 export function instrumentedStore(store: RevocationStore, metrics: ServerMetrics): RevocationStore {
   const learn = (key: string, value: Uint8Array | undefined) => {
-    if (!value || !key.startsWith(CRL_PREFIX) || value.length < 9) return;
-    setImmediate(() => {
-      parseCrlAsync(value.subarray(8)).then(
-        (crl) => metrics.recordCrl(key.slice(CRL_PREFIX.length), { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate }),
-        () => undefined,
-      );
-    });
+    if (!value || !key.startsWith(CRL_PREFIX)) return;
+    const dates = storedCrlDates(value);
+    if (dates) metrics.recordCrl(key.slice(CRL_PREFIX.length), dates);
   };
   return {
     async get(key) {
@@ -71,6 +67,16 @@ export function instrumentedStore(store: RevocationStore, metrics: ServerMetrics
       learn(key, value);
       return store.put(key, value);
     },
+    // Mapped reads (values valid until released: learnt from at once), passed through.
+    ...(store.getMapped
+      ? {
+          getMapped: async (key: string) => {
+            const m = await store.getMapped!(key);
+            learn(key, m?.bytes);
+            return m;
+          },
+        }
+      : {}),
     // A cluster store's lock (SPEC.md section 10), passed through.
     ...(store.lock ? { lock: store.lock.bind(store) } : {}),
   };

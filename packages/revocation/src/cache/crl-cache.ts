@@ -2,6 +2,7 @@ import type { Logger } from '../logger.js';
 import type { FaultLog } from '../fault-log.js';
 import { RevocationError } from '../errors.js';
 import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
+import { encodeStoredCrl, parseStoredCrl } from '../crl/stored.js';
 import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
 import type { SharedRevocation } from './shared.js';
 
@@ -15,6 +16,15 @@ export interface RevocationStore {
   get(key: string): Promise<Uint8Array | undefined>;
   put(key: string, value: Uint8Array): Promise<void>;
   /**
+   * Optional: the stored value without a private copy, for big values that several processes on
+   * the node read (a CRL and its index, crl/stored.ts). `bytes` stays valid (unchanged, not
+   * reused) until `release()`, which the caller calls exactly once when it no longer reads them;
+   * `mapped` says they are the store's shared memory (false: a private copy, release a no-op).
+   * A store with `getMapped` is written CRLs with their index (crl/stored.ts); one without is
+   * written the legacy layout (fetch time + DER) and read with `get`.
+   */
+  getMapped?(key: string): Promise<MappedValue | undefined>;
+  /**
    * A store shared by several nodes (SPEC.md section 10) adds a cluster-wide lock: a CRL is then
    * downloaded by one node at a time per URL, and a node that finds a copy another node stored
    * within cacheTtl takes it instead of downloading. While the lock cannot be had (the engine
@@ -23,8 +33,22 @@ export interface RevocationStore {
   lock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
+/** A value from `RevocationStore.getMapped`. */
+export interface MappedValue {
+  bytes: Uint8Array;
+  mapped: boolean;
+  release(): void;
+}
+
 interface Entry {
   crl: ParsedCrl;
+  /** The store's memory the CRL reads (getMapped), given back once the entry is replaced and no lookup holds it. */
+  release?: () => void;
+  /** Lookups between `get` and their `done()`. */
+  leases: number;
+  /** Replaced (or the cache closed): released when `leases` reaches 0. */
+  retired: boolean;
+  mapped: boolean;
   fetchedAt: number;
   /** From here a lookup starts a background refresh and still answers from this copy. */
   refreshAt: number;
@@ -36,7 +60,14 @@ export interface CrlLookup {
   crl?: ParsedCrl;
   cache: 'hit' | 'miss' | 'stale';
   error?: RevocationError;
+  /**
+   * Called once the caller no longer reads `crl` (after its synchronous evaluation): a CRL read
+   * from the store's memory map stays valid until then even when a refresh replaces it meanwhile.
+   */
+  done(): void;
 }
+
+const noop = () => undefined;
 
 export interface CrlCacheOptions {
   timeoutMs: number;
@@ -55,8 +86,9 @@ export interface CrlCacheOptions {
 
 const STORE_PREFIX = 'crl:';
 /**
- * A stored CRL is one value: the fetch time (a big-endian float64, ms since the epoch) then the
- * DER. One value, so a crash leaves it complete or absent (lmdb writes a value atomically).
+ * A stored CRL is one value (crl/stored.ts), so a crash leaves it complete or absent (lmdb writes
+ * a value atomically): for a store with `getMapped`, a header, the DER and the serial index; for
+ * the others (the cluster engine) the fetch time (a big-endian float64) then the DER.
  */
 const STORE_HEADER = 8;
 
@@ -77,12 +109,66 @@ export class CrlCache {
     this.#opts = opts;
   }
 
-  #entry(crl: ParsedCrl, fetchedAt: number): Entry {
+  #closed = false;
+  /** Entries read from the store's map and not given back yet (for close). */
+  #live = 0;
+  #drained: Array<() => void> = [];
+
+  #entry(crl: ParsedCrl, fetchedAt: number, mapped?: MappedValue): Entry {
     const ttlEnd = fetchedAt + this.#opts.cacheTtlMs;
     const expiresAt = crl.nextUpdate ? Math.min(ttlEnd, crl.nextUpdate.getTime()) : ttlEnd;
     // Refresh during the last fifth of the lifetime so that steady traffic never waits.
     const refreshAt = fetchedAt + Math.max(0, expiresAt - fetchedAt) * 0.8;
-    return { crl, fetchedAt, refreshAt, expiresAt };
+    const e: Entry = { crl, fetchedAt, refreshAt, expiresAt, leases: 0, retired: false, mapped: mapped?.mapped === true };
+    if (mapped) {
+      this.#live++;
+      let given = false;
+      e.release = () => {
+        if (given) return;
+        given = true;
+        mapped.release();
+        if (--this.#live === 0) for (const w of this.#drained.splice(0)) w();
+      };
+    }
+    return e;
+  }
+
+  /** Makes `e` the entry of `url`; the one it replaces is released once no lookup holds it. */
+  #replace(url: string, e: Entry): void {
+    const old = this.#entries.get(url);
+    if (this.#closed) return this.#retire(e);
+    this.#entries.set(url, e);
+    if (old && old !== e) this.#retire(old);
+  }
+
+  #retire(e: Entry): void {
+    e.retired = true;
+    if (e.leases === 0) e.release?.();
+  }
+
+  /** The lookup answer for `e`, holding it until `done()`. */
+  #leased(e: Entry, cache: CrlLookup['cache'], error?: RevocationError): CrlLookup {
+    e.leases++;
+    let once = false;
+    const done = () => {
+      if (once) return;
+      once = true;
+      if (--e.leases === 0 && e.retired) e.release?.();
+    };
+    return error ? { crl: e.crl, cache, error, done } : { crl: e.crl, cache, done };
+  }
+
+  /** Entries (of every URL) read from the store's memory map and still held: for tests. */
+  get mappedEntries(): number {
+    return this.#live;
+  }
+
+  /** Gives every stored value back (at once, or when the last lookup holding one is done); resolves when all are. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const e of this.#entries.values()) this.#retire(e);
+    this.#entries.clear();
+    return this.#live === 0 ? Promise.resolve() : new Promise((r) => this.#drained.push(r));
   }
 
   #usable(e: Entry, now: number): boolean {
@@ -91,18 +177,40 @@ export class CrlCache {
   }
 
   async #fromStore(url: string): Promise<Entry | undefined> {
-    if (!this.#opts.store) return undefined;
+    const store = this.#opts.store;
+    if (!store || this.#closed) return undefined;
+    let m: MappedValue | undefined;
     try {
-      const v = await this.#opts.store.get(STORE_PREFIX + url);
-      if (!v || v.length <= STORE_HEADER) return undefined;
-      const fetchedAt = new DataView(v.buffer, v.byteOffset, STORE_HEADER).getFloat64(0, false);
-      // The parsed CRL keeps a view of `v` (no copy): the store must hand back a buffer of its own.
-      const crl = await parseCrlAsync(v.subarray(STORE_HEADER));
-      return this.#entry(crl, fetchedAt);
+      const t0 = performance.now();
+      if (store.getMapped) m = await store.getMapped(STORE_PREFIX + url);
+      // The parsed CRL keeps a view of the value (no copy): `get` hands back a buffer of its own.
+      const v = store.getMapped ? m?.bytes : await store.get(STORE_PREFIX + url);
+      if (!v || v.length <= STORE_HEADER) {
+        m?.release();
+        return undefined;
+      }
+      const stored = await parseStoredCrl(v);
+      if (stored.why) this.#opts.logger?.warn({ url, why: stored.why }, 'the stored CRL index does not fit its CRL: rebuilt from the CRL');
+      this.#opts.logger?.debug?.({ url, entries: stored.crl.size, mapped: m?.mapped === true, index: stored.index, ms: Math.round(performance.now() - t0) }, 'CRL read from the store');
+      return this.#entry(stored.crl, stored.fetchedAt, m);
     } catch (err) {
+      m?.release();
       this.#opts.logger?.warn({ url, err: (err as Error).message }, 'cached CRL could not be read; downloading it again');
       return undefined;
     }
+  }
+
+  /** The entry of `url` from the store, unless one is already there (then the stored copy is given back). */
+  async #loadStored(url: string): Promise<Entry | undefined> {
+    const s = await this.#fromStore(url);
+    const cur = this.#entries.get(url);
+    if (!s) return cur;
+    if (cur) {
+      this.#retire(s);
+      return cur;
+    }
+    this.#replace(url, s);
+    return this.#entries.get(url);
   }
 
   #download(url: string): Promise<Entry> {
@@ -123,15 +231,16 @@ export class CrlCache {
         if (!before) {
           const stored = await this.#fromStore(url);
           if (stored && now < stored.refreshAt) {
-            this.#entries.set(url, stored);
+            this.#replace(url, stored);
             return stored;
           }
+          if (stored) this.#retire(stored);
         }
         const entry = await this.#fetch(url, true);
         try {
           await shared.publish({ kind: 'crl', url });
         } finally {
-          this.#entries.set(url, entry);
+          this.#replace(url, entry);
         }
         return entry;
       });
@@ -145,11 +254,12 @@ export class CrlCache {
         return await store.lock!(STORE_PREFIX + url, async () => {
           const e = await this.#fromStore(url);
           if (e && this.#opts.now().getTime() < e.refreshAt) {
-            this.#entries.set(url, e);
+            this.#replace(url, e);
             return e;
           }
+          if (e) this.#retire(e);
           const fetched = await this.#fetch(url, true);
-          this.#entries.set(url, fetched);
+          this.#replace(url, fetched);
           return fetched;
         });
       } catch (err) {
@@ -164,66 +274,92 @@ export class CrlCache {
   async reload(url: string): Promise<void> {
     if (!this.#entries.has(url)) return;
     const e = await this.#fromStore(url);
-    if (e) this.#entries.set(url, e);
+    if (e) this.#replace(url, e);
   }
 
-  /** Downloads, parses and stores (awaited when `awaitStore`, so other processes can read it next). */
+  /**
+   * Downloads, parses and stores (awaited when `awaitStore`, so other processes can read it next).
+   * With a store that maps values, the CRL is then read back from the store's map and that copy
+   * replaces the downloaded one, so no process keeps a private copy of a big CRL.
+   */
   async #fetch(url: string, awaitStore: boolean): Promise<Entry> {
-    {
-      this.downloads++;
-      const t0 = performance.now();
-      // `stored` = room for the store header + the DER, in one buffer: the parsed CRL keeps a view
-      // of the DER, and the store gets the whole buffer, so saving it costs no copy of the CRL
-      // (lmdb keeps the last value written referenced until the next write: a copy would stay).
-      let stored: Uint8Array;
-      let der: Uint8Array;
-      let crl: ParsedCrl;
-      try {
-        stored = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch, prefixBytes: STORE_HEADER });
-        der = stored.subarray(STORE_HEADER);
-        crl = await parseCrlAsync(der);
-      } catch (err) {
-        // Reported here, inside the single flight: once per download, not once per waiting check.
-        this.#opts.faults?.report({ method: 'crl', url, code: (err as { code?: string }).code ?? 'ERR_REVOCATION_FETCH', message: (err as Error).message });
-        throw err;
-      }
-      const fetchedAt = this.#opts.now().getTime();
-      const entry = this.#entry(crl, fetchedAt);
-      // Shared: taken into use here only after every other process has it (see #download).
-      if (!awaitStore) this.#entries.set(url, entry);
-      this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
-      if (this.#opts.store) {
-        new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
-        const put = this.#opts.store.put(STORE_PREFIX + url, stored).catch((err) => this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store'));
-        if (awaitStore) await put;
-      }
+    this.downloads++;
+    const t0 = performance.now();
+    const store = this.#opts.store;
+    const indexed = store?.getMapped !== undefined;
+    // Legacy layout: `stored` = room for the store header + the DER, in one buffer: the parsed
+    // CRL keeps a view of the DER, and the store gets the whole buffer, so saving it costs no copy.
+    let stored: Uint8Array;
+    let der: Uint8Array;
+    let crl: ParsedCrl;
+    try {
+      stored = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch, prefixBytes: indexed ? 0 : STORE_HEADER });
+      der = indexed ? stored : stored.subarray(STORE_HEADER);
+      crl = await parseCrlAsync(der);
+    } catch (err) {
+      // Reported here, inside the single flight: once per download, not once per waiting check.
+      this.#opts.faults?.report({ method: 'crl', url, code: (err as { code?: string }).code ?? 'ERR_REVOCATION_FETCH', message: (err as Error).message });
+      throw err;
+    }
+    const fetchedAt = this.#opts.now().getTime();
+    const entry = this.#entry(crl, fetchedAt);
+    // Shared: taken into use here only after every other process has it (see #download).
+    if (!awaitStore) this.#replace(url, entry);
+    this.#opts.logger?.debug?.({ url, entries: crl.size, bytes: der.length, ms: Math.round(performance.now() - t0) }, 'CRL downloaded');
+    if (!store) return entry;
+    const warn = (err: unknown) => void this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store');
+    if (!indexed) {
+      const put = store.put(STORE_PREFIX + url, encodeLegacyIfNeeded(stored, fetchedAt)).catch(warn);
+      if (awaitStore) await put;
       return entry;
     }
+    const saved = store.put(STORE_PREFIX + url, encodeStoredCrl(fetchedAt, crl)).then(
+      () => true,
+      (err) => (warn(err), false),
+    );
+    const fromMap = saved.then(async (ok) => {
+      const m = ok ? await this.#fromStore(url) : undefined;
+      if (m && !m.mapped) return void this.#retire(m);
+      return m;
+    });
+    if (awaitStore) return (await fromMap) ?? entry;
+    void fromMap.then((m) => {
+      if (!m) return;
+      if (this.#entries.get(url) === entry) this.#replace(url, m);
+      else this.#retire(m);
+    });
+    return entry;
   }
 
-  /** The CRL at `url`, from memory, the store, or the network (unless `noFetch`). */
+  /** The CRL at `url`, from memory, the store, or the network (unless `noFetch`); call `done()` on the answer once it is used. */
   async get(url: string, opts: { noFetch?: boolean } = {}): Promise<CrlLookup> {
+    if (this.#closed) return { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', 'the CRL cache is closed'), done: noop };
     const now = this.#opts.now().getTime();
-    let e = this.#entries.get(url);
-    if (!e) {
-      e = await this.#fromStore(url);
-      if (e) this.#entries.set(url, e);
-    }
-    if (e && now < e.refreshAt) return { crl: e.crl, cache: 'hit' };
+    const e = this.#entries.get(url) ?? (await this.#loadStored(url));
+    if (e && now < e.refreshAt) return this.#leased(e, 'hit');
     if (e && now < e.expiresAt) {
       // Due for a refresh but still within cacheTtl: serve it, refresh behind the scenes.
       // A failure is reported by #download (rate-limited); the cached CRL is still current.
       if (!opts.noFetch) this.#download(url).catch(() => undefined);
-      return { crl: e.crl, cache: 'hit' };
+      return this.#leased(e, 'hit');
     }
-    if (opts.noFetch) return e ? { crl: e.crl, cache: 'stale' } : { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', `${url} is not cached and fetching is off`) };
+    if (opts.noFetch) return e ? this.#leased(e, 'stale') : { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', `${url} is not cached and fetching is off`), done: noop };
     try {
       const fresh = await this.#download(url);
-      return { crl: fresh.crl, cache: 'miss' };
+      if (this.#closed) return { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', 'the CRL cache is closed'), done: noop };
+      // The current entry is the one downloaded or a newer one (never a released one).
+      return this.#leased(this.#entries.get(url) ?? fresh, 'miss');
     } catch (err) {
       const error = err instanceof RevocationError ? err : new RevocationError('ERR_REVOCATION_FETCH', (err as Error).message);
-      if (e && this.#usable(e, now)) return { crl: e.crl, cache: 'stale', error };
-      return { cache: 'miss', error };
+      const cur = this.#entries.get(url) ?? (e && !e.retired ? e : undefined);
+      if (cur && this.#usable(cur, now)) return this.#leased(cur, 'stale', error);
+      return { cache: 'miss', error, done: noop };
     }
   }
+}
+
+/** The legacy value: the fetch time written into the room left before the DER. */
+function encodeLegacyIfNeeded(stored: Uint8Array, fetchedAt: number): Uint8Array {
+  new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
+  return stored;
 }

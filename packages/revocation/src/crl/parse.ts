@@ -63,7 +63,7 @@ function bad(why: string): never {
   throw new RevocationError('ERR_REVOCATION_MALFORMED_CRL', `not a valid CRL: ${why}`);
 }
 
-function fnv1a(b: Uint8Array, start: number, end: number): number {
+export function fnv1a(b: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
   return h >>> 0;
@@ -71,6 +71,12 @@ function fnv1a(b: Uint8Array, start: number, end: number): number {
 
 /** End of the element last read by `contentAt`; a module slot so the hot paths allocate nothing. */
 let elementEnd = 0;
+
+/** The serial's content octets of the entry at `off` (start and end), read as a lookup reads them. */
+export function serialAt(b: Uint8Array, off: number): [number, number] {
+  const s = contentAt(b, contentAt(b, off));
+  return [s, elementEnd];
+}
 /**
  * Content start of the element at `pos`, its end in `elementEnd`. Only for elements that
  * `EntryIndex.step` has already read with the strict `readTlv` (entries and their serials).
@@ -380,19 +386,64 @@ function entryAt(offsets: Uint32Array, count: number, off: number): number {
   return lo;
 }
 
+/**
+ * What a lookup reads besides the DER: the hash table (see `EntryIndex.table`), the number of
+ * entries, and for indirect CRLs each entry's offset (ascending) and issuer (index into
+ * `issuers`, 0 = the CRL issuer; the others are views of the DER). Built by the parse, or
+ * adopted from a stored copy (crl/stored.ts).
+ */
+export interface CrlIndex {
+  table: Uint32Array;
+  count: number;
+  offsets?: Uint32Array;
+  issuerIndex?: Uint16Array;
+  issuers: Uint8Array[];
+}
+
+/** The index each parsed CRL was built with, when its entries break no profile rule (so it may be stored and adopted). */
+const indexes = new WeakMap<ParsedCrl, CrlIndex>();
+
+/** The index of a CRL this module parsed, for storing it next to the DER; undefined for a CRL with no entries or a profile problem in them. */
+export function indexOf(crl: ParsedCrl): CrlIndex | undefined {
+  return indexes.get(crl);
+}
+
 function finish(header: Header, index: EntryIndex | undefined): ParsedCrl {
   const { crl } = header;
   if (index?.problem) crl.profileError ??= profileError(crl.issuer, index.problem);
   if (!index) return { ...crl, size: 0, lookup: () => undefined };
   index.buildStep(Number.MAX_SAFE_INTEGER);
   // Only what a lookup needs is kept: the offsets array goes unless entries have their own issuers.
-  const table = index.table!;
+  const idx: CrlIndex = { table: index.table!, count: index.count, issuers: index.issuers };
+  if (index.issuerIndex) {
+    idx.offsets = index.offsets.subarray(0, index.count);
+    idx.issuerIndex = index.issuerIndex.subarray(0, index.count);
+  }
+  const parsed = withIndex(header, idx);
+  if (!index.problem) indexes.set(parsed, idx);
+  return parsed;
+}
+
+/** The fields of a CRL and its revokedCertificates element, without touching the entries. */
+export function readCrlHeader(der: Uint8Array): Header {
+  return wrap(() => readHeader(der));
+}
+
+export type { Header as CrlHeader };
+
+/**
+ * The CRL of `header` answering lookups from `idx`, which must have been built over the very
+ * same DER (crl/stored.ts checks that before it adopts a stored index).
+ */
+export function withIndex(header: Header, idx: CrlIndex): ParsedCrl {
+  const { crl } = header;
+  const table = idx.table;
   const mask = (table.length >>> 1) - 1;
   const der = crl.der;
-  const count = index.count;
-  const issuerIndex = index.issuerIndex;
-  const offsets = issuerIndex ? index.offsets : undefined;
-  const issuers = index.issuers;
+  const count = idx.count;
+  const issuerIndex = idx.issuerIndex;
+  const offsets = issuerIndex ? idx.offsets : undefined;
+  const issuers = idx.issuers;
   const crlIssuer = crl.issuerDer;
   return {
     ...crl,

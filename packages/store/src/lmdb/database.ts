@@ -100,7 +100,46 @@ export function lmdbBytesStore(db: Database<Buffer, string>, fail: WriteFail) {
     async put(key: string, value: Uint8Array): Promise<void> {
       await lmdbWrite(() => db.put(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)), (c, e) => fail(key, c, e));
     },
+    /**
+     * The value as a view into lmdb's memory map, not a copy, when lmdb gives one (values of 16
+     * MiB and more: `getBinaryFast` returns a Uint8Array over the map, `isSharedMap`). The pages
+     * of a map of one file are the page cache's, shared by every process that maps it. lmdb
+     * reuses a freed page once no read transaction that saw it is open, so the view is bound to
+     * its read transaction (`retain`, which counts a reference on lmdb-js's current read txn:
+     * lmdb-js then sets that txn aside at its next renewal instead of resetting it) until
+     * `release()` (`txn.done()`, which aborts the set-aside txn once its count is 0). Between
+     * the two the view reads exactly the value as it was, whatever is written meanwhile; the
+     * caller must release it (a view held for ever keeps its pages, and the file grows by a value
+     * at each rewrite). Smaller values are copied (lmdb's read buffer is reused by the next read).
+     */
+    async getMapped(key: string): Promise<MappedValue | undefined> {
+      const v = db.getBinaryFast(key) as (Buffer & { txn?: { done(): void } }) | undefined;
+      if (!v) return undefined;
+      if ((v.buffer as ArrayBuffer & { isSharedMap?: boolean }).isSharedMap !== true) return { bytes: Uint8Array.prototype.slice.call(v), mapped: false, release: () => undefined };
+      // Inside a write transaction lmdb-js copies instead (and returns the copy).
+      const kept = (db as unknown as { retain(data: Uint8Array): Uint8Array }).retain(v);
+      const txn = v.txn;
+      if (kept !== v || !txn) return { bytes: kept === v ? Uint8Array.prototype.slice.call(v) : kept, mapped: false, release: () => undefined };
+      let released = false;
+      return {
+        bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
+        mapped: true,
+        release() {
+          if (released) return;
+          released = true;
+          txn.done();
+        },
+      };
+    },
   };
+}
+
+/** A value of `lmdbBytesStore().getMapped`: `bytes` valid until `release()`. */
+export interface MappedValue {
+  bytes: Uint8Array;
+  /** True: a view of lmdb's memory map (shared with other processes); false: a private copy. */
+  mapped: boolean;
+  release(): void;
 }
 
 export interface LmdbUserRecord {
