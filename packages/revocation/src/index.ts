@@ -10,7 +10,7 @@ export type { DistributionPoint, GeneralName } from './cert/general-names.js';
 export { verifySignature, isIssuedBy } from './cert/verify.js';
 export { parseCrl, parseCrlAsync } from './crl/parse.js';
 export type { ParsedCrl, RevokedEntry, IssuingDistributionPoint } from './crl/parse.js';
-export { encodeStoredCrl, parseStoredCrl, storedCrlDates, STORED_LAYOUT_VERSION } from './crl/stored.js';
+export { encodeStoredCrl, parseStoredCrl, storedCrlDates, storedDer, STORED_LAYOUT_VERSION } from './crl/stored.js';
 export type { StoredCrl } from './crl/stored.js';
 export { checkCertificateWithCrls, verifyCrlSignature, ALL_REASONS } from './crl/evaluate.js';
 export type { CrlCheckArgs, CrlCheckResult } from './crl/evaluate.js';

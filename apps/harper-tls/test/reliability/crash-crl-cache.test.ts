@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lmdb from 'lmdb';
 import { OpensslPki } from './openssl-pki.js';
-import { parseCrl } from '@harper-tls/revocation';
+import { parseCrl, storedDer } from '@harper-tls/revocation';
 import { freePort } from '../helpers/run.js';
 import { freePorts, kill9, portArgs, randomDelay, runs, sleep, spawnCli, type Child, type Ports } from './harness.js';
 
@@ -112,8 +112,9 @@ describe(`kill -9 during a CRL cache write (${RUNS} runs, ${ENTRIES}-entry CRL)`
       const rev = db.openDB<Buffer, string>({ name: 'revocation', encoding: 'binary' });
       for (const { key, value } of rev.getRange({})) {
         const v = Buffer.from(value);
-        const der = v.subarray(8);
-        const fetchedAt = v.readDoubleBE(0);
+        // The stored layout (@harper-tls/revocation crl/stored.ts): header, DER, serial index.
+        const { der: derView, fetchedAt } = storedDer(v);
+        const der = Buffer.from(derView);
         if (!der.equals(crl)) problems.push(`${key}: ${der.length} bytes stored, ${crl.length} served`);
         else if (!(fetchedAt > 1.6e12 && fetchedAt < Date.now() + 1000)) problems.push(`${key}: fetchedAt ${fetchedAt}`);
         else {

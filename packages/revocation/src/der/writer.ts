@@ -2,7 +2,7 @@
 export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
   const body = Buffer.concat(parts);
   const n = body.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
   return Buffer.concat([Buffer.from([tag, ...len]), body]);
 }
 export const seq = (...p: Uint8Array[]) => tlv(0x30, ...p);
