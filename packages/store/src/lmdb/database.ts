@@ -115,11 +115,11 @@ export function lmdbBytesStore(db: Database<Buffer, string>, fail: WriteFail) {
     async getMapped(key: string): Promise<MappedValue | undefined> {
       const v = db.getBinaryFast(key) as (Buffer & { txn?: { done(): void } }) | undefined;
       if (!v) return undefined;
-      if ((v.buffer as ArrayBuffer & { isSharedMap?: boolean }).isSharedMap !== true) return { bytes: Uint8Array.prototype.slice.call(v), mapped: false, release: () => undefined };
+      if ((v.buffer as ArrayBuffer & { isSharedMap?: boolean }).isSharedMap !== true) return { bytes: Uint8Array.prototype.slice.call(v, 0, v.length), mapped: false, release: () => undefined };
       // Inside a write transaction lmdb-js copies instead (and returns the copy).
       const kept = (db as unknown as { retain(data: Uint8Array): Uint8Array }).retain(v);
       const txn = v.txn;
-      if (kept !== v || !txn) return { bytes: kept === v ? Uint8Array.prototype.slice.call(v) : kept, mapped: false, release: () => undefined };
+      if (kept !== v || !txn) return { bytes: kept === v ? Uint8Array.prototype.slice.call(v, 0, v.length) : kept, mapped: false, release: () => undefined };
       let released = false;
       return {
         bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
