@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lmdbBytesStore, openLmdbDatabases, type LmdbDatabases } from '../src/index.js';
 
@@ -106,6 +108,24 @@ describe('lmdb mapped values', () => {
     expect(fileSize()).toBeGreaterThan(6 * BIG);
     kept.forEach((k, i) => expect(isGeneration(k.bytes, i)).toBe(true));
     for (const k of kept) k.release();
+  });
+
+  it('once a big value is written, lmdb keeps no reference to the caller\'s memory', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const store = open();
+    const buffers = () => {
+      gc();
+      gc();
+      return process.memoryUsage().arrayBuffers;
+    };
+    const before = buffers();
+    await store.put('crl', generation(3, 40 * 1024 * 1024));
+    // The caller dropped its value: it is gone after a GC (lmdb-js alone would hold the last value written until its next write).
+    expect(buffers() - before).toBeLessThan(8 * 1024 * 1024);
+    const m = (await store.getMapped('crl'))!;
+    expect(isGeneration(m.bytes, 3)).toBe(true);
+    m.release();
   });
 
   it('another process mapping the value shares its pages with this one', async () => {

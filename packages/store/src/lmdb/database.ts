@@ -83,6 +83,11 @@ export function lmdbKeyValueStore(db: Database<string, string>, fail: WriteFail)
   };
 }
 
+/** lmdb-js hands out values of this size and more as views of its map (SHARED_BUFFER_THRESHOLD in its src/lmdb-js.h). */
+const MAPPED_THRESHOLD = 0x1000000;
+/** A key no value is ever stored under (keys here are `crl:<url>` and `ocsp:...`). */
+const NEVER_SET = '\u0000never-set';
+
 /**
  * The binary lmdb database as the revocation checker's persistent cache, without copying values
  * (a cached CRL is tens of MiB): `get` returns a view of the buffer lmdb's `get` made for this
@@ -99,6 +104,10 @@ export function lmdbBytesStore(db: Database<Buffer, string>, fail: WriteFail) {
     },
     async put(key: string, value: Uint8Array): Promise<void> {
       await lmdbWrite(() => db.put(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)), (c, e) => fail(key, c, e));
+      // lmdb-js keeps the last value it wrote referenced until its next write (measured: 50 MiB
+      // stay in arrayBuffers after a GC): after a big one, a write of nothing (removing a key that
+      // is never set) lets the caller's memory go, so a process that then maps the value keeps no copy.
+      if (value.byteLength >= MAPPED_THRESHOLD) await lmdbWrite(() => db.remove(NEVER_SET), (c, e) => fail(key, c, e));
     },
     /**
      * The value as a view into lmdb's memory map, not a copy, when lmdb gives one (values of 16
