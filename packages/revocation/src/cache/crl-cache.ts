@@ -3,6 +3,8 @@ import type { FaultLog } from '../fault-log.js';
 import { RevocationError } from '../errors.js';
 import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
 import { encodeStoredCrl, parseStoredCrl } from '../crl/stored.js';
+import { indexOf } from '../crl/parse.js';
+import { discard } from './discard.js';
 import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
 import type { SharedRevocation } from './shared.js';
 
@@ -20,8 +22,9 @@ export interface RevocationStore {
    * the node read (a CRL and its index, crl/stored.ts). `bytes` stays valid (unchanged, not
    * reused) until `release()`, which the caller calls exactly once when it no longer reads them;
    * `mapped` says they are the store's shared memory (false: a private copy, release a no-op).
-   * A store with `getMapped` is written CRLs with their index (crl/stored.ts); one without is
-   * written the legacy layout (fetch time + DER) and read with `get`.
+   * A store with `getMapped` is written CRLs with their index (crl/stored.ts), and must not read
+   * a value given to `put` once the put has resolved (the cache then frees that memory at once);
+   * one without is written the legacy layout (fetch time + DER) and read with `get`.
    */
   getMapped?(key: string): Promise<MappedValue | undefined>;
   /**
@@ -313,8 +316,9 @@ export class CrlCache {
       if (awaitStore) await put;
       return entry;
     }
-    const saved = store.put(STORE_PREFIX + url, encodeStoredCrl(fetchedAt, crl)).then(
-      () => true,
+    const value = encodeStoredCrl(fetchedAt, crl);
+    const saved = store.put(STORE_PREFIX + url, value).then(
+      () => (discard([value.buffer]), true),
       (err) => (warn(err), false),
     );
     const fromMap = saved.then(async (ok) => {
@@ -322,11 +326,21 @@ export class CrlCache {
       if (m && !m.mapped) return void this.#retire(m);
       return m;
     });
-    if (awaitStore) return (await fromMap) ?? entry;
+    // Once the mapped copy replaces it and no lookup holds it, the downloaded copy (its DER and
+    // index) is freed at once, not at some later GC: no process keeps a private copy.
+    const idx = indexOf(crl);
+    const freeDownload = () => discard([der.buffer, idx?.table.buffer, idx?.offsets?.buffer, idx?.issuerIndex?.buffer]);
+    if (awaitStore) {
+      const m = await fromMap;
+      if (!m) return entry;
+      freeDownload(); // never handed out
+      return m;
+    }
     void fromMap.then((m) => {
       if (!m) return;
-      if (this.#entries.get(url) === entry) this.#replace(url, m);
-      else this.#retire(m);
+      if (this.#entries.get(url) !== entry) return void this.#retire(m);
+      entry.release = freeDownload;
+      this.#replace(url, m);
     });
     return entry;
   }
