@@ -30,8 +30,9 @@ const serial = (i) => {
   if (s.length % 2) s = '0' + s;
   return new Uint8Array(Buffer.from(s, 'hex'));
 };
-const present = Array.from({ length: LOOKUPS }, (_, k) => serial(Math.floor((k * 7919) % n)));
-const absent = Array.from({ length: LOOKUPS }, (_, k) => serial(n + 10 + k));
+const ENTRIES = Number(process.env.ENTRIES ?? 1_000_000);
+const present = Array.from({ length: LOOKUPS }, (_, k) => serial((k * 7919) % Math.min(n, ENTRIES)));
+const absent = Array.from({ length: LOOKUPS }, (_, k) => serial(Math.max(n, ENTRIES) + 10 + k));
 const issuer = heapCrl.issuerDer;
 if (!heapCrl.lookup(present[0], issuer) || heapCrl.lookup(absent[0], issuer)) throw new Error('not the CRL of threads-memory.mjs (serials 0x1000000 + i)');
 
