@@ -323,7 +323,9 @@ export class CrlCache {
     );
     const fromMap = saved.then(async (ok) => {
       const m = ok ? await this.#fromStore(url) : undefined;
-      if (m && !m.mapped) return void this.#retire(m);
+      // Only this very download, mapped (not a private copy, not what another process or a
+      // read-only store (the doctor's) has there instead).
+      if (m && (!m.mapped || m.fetchedAt !== fetchedAt || m.crl.der.length !== der.length)) return void this.#retire(m);
       return m;
     });
     // Once the mapped copy replaces it and no lookup holds it, the downloaded copy (its DER and

@@ -168,3 +168,32 @@ describe('CrlCache with a mapping store', () => {
     expect(out.live).toBe(0);
   });
 });
+
+describe('CrlCache with a mapping store that does not keep what is put (the doctor reads the server store read-only)', () => {
+  it('keeps the download instead of taking the older stored copy', async () => {
+    const { store, out, map } = mappingStore();
+    let now = Date.now();
+    const src = serving();
+    const c = cache(store, src.fetch, () => new Date(now));
+    (await c.get(URL)).done();
+    await flush();
+    const stored = map.get(`crl:${URL}`)!;
+    const readOnly: RevocationStore = { ...store, put: async () => undefined };
+    now += 3_600_001;
+    const d = cache(readOnly, src.fetch, () => new Date(now));
+    const r = await d.get(URL);
+    expect(r.cache).toBe('miss');
+    r.done();
+    await flush();
+    // The stored copy (fetched an hour earlier) was read back and given back; the download is what is used.
+    const again = await d.get(URL);
+    expect(again.cache).toBe('hit');
+    expect(again.crl!.der.buffer).not.toBe(stored.buffer);
+    again.done();
+    expect(d.mappedEntries).toBe(0);
+    expect(out.live).toBe(1); // c's
+    await c.close();
+    await d.close();
+    expect(out.live).toBe(0);
+  });
+});
