@@ -40,17 +40,21 @@ export function openSharedLogFile(root: string, fileName: string, stderr?: (t: s
   file.on('drop', () => once.report('drop', `log lines dropped: the log file ${path} did not take them and 16 MiB are waiting`));
   file.on('write', () => once.clear('error:ENOSPC'));
 
-  const whenReady = (): Promise<void> =>
+  /** The next 'ready' (a file opened) or 'error' (an open or a write failed), or a timeout. */
+  const whenReady = (): Promise<'ready' | 'error' | 'timeout'> =>
     new Promise((resolve) => {
-      const done = () => {
+      const done = (how: 'ready' | 'error' | 'timeout') => () => {
         clearTimeout(timer);
-        file.off('ready', done);
-        file.off('error', done);
-        resolve();
+        file.off('ready', onReady);
+        file.off('error', onError);
+        resolve(how);
       };
-      const timer = setTimeout(done, REOPEN_TIMEOUT_MS);
-      file.once('ready', done);
-      file.once('error', done);
+      const onReady = done('ready');
+      const onError = done('error');
+      const timer = setTimeout(done('timeout'), REOPEN_TIMEOUT_MS);
+      timer.unref();
+      file.once('ready', onReady);
+      file.once('error', onError);
     });
 
   const closed = (): Promise<void> =>
@@ -70,14 +74,18 @@ export function openSharedLogFile(root: string, fileName: string, stderr?: (t: s
       // Still opening the first time: let that finish, or the 'ready' waited for would be that one.
       if (file._opening) await whenReady();
       if (file.destroyed || file._ending) return;
-      const ready = whenReady();
-      try {
-        file.reopen();
-      } catch (err) {
-        once.report('reopen', `cannot reopen the log file ${path}: ${(err as Error).message}`);
-        return;
+      // A reopen asked for during a write waits for that write; when the write fails (disk full),
+      // sonic-boom forgets the reopen, so it is asked again (a failed open is not: it was reported).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const ready = whenReady();
+        try {
+          file.reopen();
+        } catch (err) {
+          once.report('reopen', `cannot reopen the log file ${path}: ${(err as Error).message}`);
+          return;
+        }
+        if ((await ready) !== 'error' || !(file as { _reopening?: boolean })._reopening) return;
       }
-      await ready;
     },
     close() {
       const done = closed();
