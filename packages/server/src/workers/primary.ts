@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 import type { Logger } from '../logger.js';
@@ -8,6 +8,7 @@ import { ServerError } from '../errors.js';
 import { isHarperMessage, WORKER_INDEX_ENV, type PrimaryMessage, type WorkerMessage } from './protocol.js';
 import { LockTable } from './locks.js';
 import { startLogRotation } from './log-rotation.js';
+import { MetricsContinuity } from './metrics-continuity.js';
 import type { LoggingConfig } from '@harper-tls/config';
 
 export interface RunWorkersOptions {
@@ -70,6 +71,8 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
   const broadcasts = new Map<number, { from: Worker; id: number; waiting: Set<Worker>; errors: string[]; timer: NodeJS.Timeout }>();
   const collections = new Map<number, { waiting: Set<Worker>; parts: MetricsJson[]; finish: () => void }>();
   const reopens = new Map<number, { waiting: Set<Worker>; finish: () => void }>();
+  // A dead worker's counts stay in /metrics; no summed counter goes down (see metrics-continuity.ts).
+  const continuity = new MetricsContinuity();
 
   cluster.setupPrimary({ exec: opts.exec, args: opts.args, serialization: 'advanced' });
   // Round robin by the primary (the default on Linux; said here so it holds everywhere).
@@ -141,6 +144,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
         if (!c) return;
         c.waiting.delete(w);
         c.parts.push(msg.json as MetricsJson);
+        continuity.seen(index, msg.json as MetricsJson);
         if (c.waiting.size === 0) c.finish();
         return;
       }
@@ -166,7 +170,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
       if (workers.length === 0) finish();
     });
     parts.push(await registry.getMetricsAsJSON());
-    return AggregatorRegistry.aggregate(parts).metrics();
+    return (await continuity.aggregate(parts)).metrics();
   };
 
   /** Every live worker and the primary reopen hdb.log (after a rotation renamed it); a worker that does not answer within 5 s is not waited for. */
@@ -212,6 +216,7 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
         for (const r of reopens.values()) if (r.waiting.delete(w) && r.waiting.size === 0) r.finish();
         if (byIndex.get(index) === w) byIndex.delete(index);
         if (stopping) return;
+        void continuity.retire(index);
         if (!ready) return reject(new ServerError('ERR_SERVER_WORKERS', `worker ${index} exited before it served (exit code ${code ?? signal}); see its error above`));
         const now = Date.now();
         recentDeaths.push(now);
