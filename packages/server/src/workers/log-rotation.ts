@@ -77,6 +77,8 @@ export function startLogRotation(opts: LogRotationOptions): LogRotation | undefi
       // hdb.log removed (or its folder): every process opens it again, creating it.
       once.report('gone', `the log file ${file} was removed; every process reopens it`);
       await opts.reopenAll();
+      // Still not there (the folder cannot be made): ask again later, not at every look.
+      if (!(await exists(file))) retryAt = Date.now() + RETRY_AFTER_MS;
       return undefined;
     }
     if (size === 0) return undefined;
