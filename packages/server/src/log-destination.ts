@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { pino, type DestinationStream } from 'pino';
 import { createStream } from 'rotating-file-stream';
 import type { LoggingConfig } from '@harper-tls/config';
+import { openSharedLogFile } from './logging/shared-file.js';
 
 /** The log file's name in `logging.root`, as Harper names it. */
 export const LOG_FILE = 'hdb.log';
@@ -11,6 +12,16 @@ export interface LogDestination {
   stream: DestinationStream;
   /** Flushes and closes the file (rotation timers included). */
   close(): Promise<void>;
+  /** A shared file (`shared: true`): opens hdb.log again after the primary renamed it; otherwise nothing. */
+  reopen(): Promise<void>;
+}
+
+export interface LogDestinationOptions {
+  /**
+   * One process of a multi-worker server (SPEC.md section 8): hdb.log is opened in append mode and
+   * not rotated by this process; the primary rotates (see workers/log-rotation.ts) and calls `reopen()`.
+   */
+  shared?: boolean;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -19,7 +30,7 @@ const pad = (n: number) => String(n).padStart(2, '0');
  * Rotated files: `<rotation.path>/hdb-YYYYMMDD-HHMMSS-N.log` (`.gz` added when compressed).
  * rotating-file-stream joins the name to `logging.root`, so the name is relative to it.
  */
-function rotatedName(logging: LoggingConfig) {
+export function rotatedName(logging: LoggingConfig) {
   const dir = relative(logging.root, logging.rotation.path);
   return (time: number | Date | null, index?: number): string => {
     if (!time) return LOG_FILE;
@@ -35,9 +46,15 @@ function rotatedName(logging: LoggingConfig) {
  * (rotated by size and/or interval with rotating-file-stream, gzip when `compress`), and stdout
  * when `logging.stdStreams`. Neither: nowhere (as Harper).
  */
-export function logDestination(logging: LoggingConfig): LogDestination {
+export function logDestination(logging: LoggingConfig, opts: LogDestinationOptions = {}): LogDestination {
   const streams: Array<{ stream: DestinationStream; close(): Promise<void> }> = [];
-  if (logging.file) {
+  let reopen = async () => {};
+  if (logging.file && opts.shared) {
+    mkdirSync(logging.root, { recursive: true, mode: 0o700 });
+    const shared = openSharedLogFile(logging.root, LOG_FILE);
+    reopen = shared.reopen;
+    streams.push(shared);
+  } else if (logging.file) {
     mkdirSync(logging.root, { recursive: true, mode: 0o700 });
     const { rotation } = logging;
     if (rotation.enabled && (rotation.maxSizeBytes !== null || rotation.interval !== null)) {
@@ -65,7 +82,7 @@ export function logDestination(logging: LoggingConfig): LogDestination {
   const closeAll = async () => {
     await Promise.all(streams.map((s) => s.close()));
   };
-  if (streams.length === 1) return { stream: streams[0]!.stream, close: closeAll };
-  if (streams.length === 0) return { stream: { write: () => undefined } as DestinationStream, close: closeAll };
-  return { stream: pino.multistream(streams.map((s) => ({ stream: s.stream, level: 'trace' as const }))), close: closeAll };
+  if (streams.length === 1) return { stream: streams[0]!.stream, close: closeAll, reopen };
+  if (streams.length === 0) return { stream: { write: () => undefined } as DestinationStream, close: closeAll, reopen };
+  return { stream: pino.multistream(streams.map((s) => ({ stream: s.stream, level: 'trace' as const }))), close: closeAll, reopen };
 }

@@ -1,6 +1,6 @@
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
 import type { LoggingConfig, LogLevel } from '@harper-tls/config';
-import { logDestination } from './log-destination.js';
+import { logDestination, type LogDestinationOptions } from './log-destination.js';
 
 export type Logger = PinoLogger;
 
@@ -24,7 +24,7 @@ export function createLogger(opts: { level?: LogLevel; destination?: Destination
  * The server's log as `logging` configures it (SPEC.md section 11): `<logging.root>/hdb.log`
  * (rotated) and/or stdout, at `logging.level`. `close()` flushes it (call it after the server stopped).
  */
-export function openLog(logging: LoggingConfig): { logger: Logger; close(): Promise<void> } {
-  const destination = logDestination(logging);
-  return { logger: createLogger({ level: logging.level, destination: destination.stream }), close: () => destination.close() };
+export function openLog(logging: LoggingConfig, opts: LogDestinationOptions = {}): { logger: Logger; close(): Promise<void>; reopen(): Promise<void> } {
+  const destination = logDestination(logging, opts);
+  return { logger: createLogger({ level: logging.level, destination: destination.stream }), close: () => destination.close(), reopen: () => destination.reopen() };
 }

@@ -75,13 +75,15 @@ export const start: Command = {
     if (issues.length) throw new ConfigError(issues);
 
     // <logging.root>/hdb.log and/or stdout, as Harper (logging.file, logging.stdStreams, logging.rotation).
-    const log = openLog(config.logging);
+    // With workers the file is shared: the primary alone rotates it and tells every process to reopen (SPEC.md section 8).
+    const log = openLog(config.logging, { shared: peers !== undefined || config.threads.count > 1 });
+    peers?.onLogReopen(log.reopen);
     const logger = peers ? log.logger.child({ worker: peers.index }) : log.logger;
     const unguard = guardProcess(logger);
     // At warn, so Harper's default level (warn) keeps it in the log.
     if (ignored) logger.warn({ keys: config.ignoredHarperKeys }, ignored);
     try {
-      if (!peers && config.threads.count > 1) return await startWorkers(ctx, config, logger, listeningText);
+      if (!peers && config.threads.count > 1) return await startWorkers(ctx, config, logger, listeningText, log.reopen);
       const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME, password: ctx.env.HDB_ADMIN_PASSWORD }, peers });
       peers?.ready({ ht: 'ready', listening: instance.listening, generatedAdminPassword: instance.generatedAdminPassword, expiringSoon: instance.expiringSoon });
       if (instance.generatedAdminPassword) {

@@ -23,8 +23,17 @@ export async function startWorkers(
   config: HarperConfig,
   logger: Logger,
   listeningText: (l: { address: string; port: number; url: string }) => string,
+  reopenLog?: () => Promise<void>,
 ): Promise<number> {
-  const pool = await runWorkers({ count: config.threads.count, exec: cliEntry(), args: ['start', ...ctx.argv], env: ctx.env, logger: logger.child({ process: 'primary' }) });
+  const pool = await runWorkers({
+    count: config.threads.count,
+    exec: cliEntry(),
+    args: ['start', ...ctx.argv],
+    env: ctx.env,
+    logger: logger.child({ process: 'primary' }),
+    // The primary alone rotates hdb.log; every worker reopens it after a rotation.
+    ...(reopenLog ? { log: { logging: config.logging, reopen: reopenLog } } : {}),
+  });
   const first = pool.first as { listening: Array<{ name: string; address: string; port: number; url: string }>; generatedAdminPassword?: string; expiringSoon?: Array<{ name: string; subject: string; validTo: string }> };
   if (first.generatedAdminPassword) {
     ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME ?? 'admin'}" (super_user) with password: ${first.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);

@@ -19,7 +19,7 @@ export interface Cluster {
 }
 
 /** Starts `harper-tls start` as a real process with `threads.count` workers and waits until all serve. */
-export async function startCluster(opts: { count?: number; yaml?: (p: Cluster['ports'], root: string) => string[] } = {}): Promise<Cluster> {
+export async function startCluster(opts: { count?: number; yaml?: (p: Cluster['ports'], root: string) => string[]; logging?: (root: string) => string[] } = {}): Promise<Cluster> {
   if (!existsSync(CLI)) throw new Error(`${CLI} was not built: run pnpm build first`);
   const count = opts.count ?? 2;
   const { root, cleanup } = tempRoot();
@@ -36,7 +36,7 @@ export async function startCluster(opts: { count?: number; yaml?: (p: Cluster['p
     '  network:',
     `    port: ${ports.ops}`,
   ];
-  writeFileSync(join(root, 'harperdb-config.yaml'), [...yaml, 'threads:', `  count: ${count}`, 'logging:', '  level: info', ''].join('\n'));
+  writeFileSync(join(root, 'harperdb-config.yaml'), [...yaml, 'threads:', `  count: ${count}`, ...(opts.logging?.(root) ?? ['logging:', '  level: info']), ''].join('\n'));
   const child = spawnCli(['start', '--root', root], { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'admin-pw', THREADS_COUNT: String(count) });
   await child.waitFor(`serving with ${count} workers`, 60_000);
   const c: Cluster = {

@@ -84,6 +84,9 @@ describe('threads.count 2: workers', { timeout: 120_000 }, () => {
   });
 
   it('a worker that dies is replaced with its index, logged and counted; both serve again', async () => {
+    // What /metrics said before the death (a scrape: the primary holds these counts of worker 1).
+    const before = await requestsByWorker(c, 'http');
+    expect(before['1']).toBeGreaterThan(0);
     const [, victim] = pids();
     process.kill(victim!, 'SIGKILL');
     await until(() => /"worker":1,"pid":\d+,"code":null,"signal":"SIGKILL","msg":"worker died; starting a replacement"/.test(c.log()), 'the death to be logged');
@@ -92,6 +95,10 @@ describe('threads.count 2: workers', { timeout: 120_000 }, () => {
     expect(text).toMatch(/^harper_tls_worker_restarts_total 1$/m);
     const rs = await spread(c, 'http', 16, () => fresh({ port: c.ports.http, path: '/health' }));
     expect(rs.every((r) => r.status === 200)).toBe(true);
+    // The dead worker's counts are not lost: its replacement continues its series, and the sum is all that was served.
+    const after = await requestsByWorker(c, 'http');
+    expect(after['1']).toBeGreaterThan(before['1']!);
+    expect(after['0']! + after['1']!).toBe(before['0']! + before['1']! + 16);
     // Log lines of the workers say which worker wrote them.
     expect(c.log()).toMatch(/"worker":0,.*"msg":"operation"|"worker":1,.*"msg":"operation"/);
   });

@@ -26,6 +26,8 @@ export interface WorkerPeers {
   readonly stopRequested: Promise<string>;
   /** Answers the primary's metric collection with this worker's metrics JSON. */
   provideMetrics(fn: () => Promise<unknown[]>): void;
+  /** What reopens this worker's hdb.log when the primary rotated it (the primary waits for it before compressing). */
+  onLogReopen(fn: () => Promise<void>): void;
 }
 
 /** How long a broadcast waits for the other workers before it fails (the operation then answers 500). */
@@ -38,6 +40,8 @@ export async function connectPeers(): Promise<WorkerPeers | undefined> {
   const handlers = new Map<string, TopicHandler[]>();
   const pending = new Map<number, (m: PrimaryMessage) => void>();
   let metricsSource: () => Promise<unknown[]> = async () => [];
+  // Until the log is open there is nothing to reopen: it will open the new hdb.log.
+  let reopenLog: () => Promise<void> = async () => {};
   let nextId = 1;
   let stop!: (why: string) => void;
   const stopRequested = new Promise<string>((r) => (stop = r));
@@ -70,6 +74,11 @@ export async function connectPeers(): Promise<WorkerPeers | undefined> {
           (json) => send({ ht: 'metrics-json', id: msg.id, json }),
           () => send({ ht: 'metrics-json', id: msg.id, json: [] }),
         );
+        return;
+      case 'log-reopen':
+        void reopenLog()
+          .catch(() => undefined)
+          .then(() => process.connected && send({ ht: 'log-reopened', id: msg.id }));
         return;
       case 'stop':
         return stop('SIGTERM');
@@ -140,6 +149,9 @@ export async function connectPeers(): Promise<WorkerPeers | undefined> {
     },
     provideMetrics(fn) {
       metricsSource = fn;
+    },
+    onLogReopen(fn) {
+      reopenLog = fn;
     },
   };
 }

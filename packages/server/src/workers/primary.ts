@@ -1,12 +1,15 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 import type { Logger } from '../logger.js';
 import { ServerError } from '../errors.js';
 import { isHarperMessage, WORKER_INDEX_ENV, type PrimaryMessage, type WorkerMessage } from './protocol.js';
 import { LockTable } from './locks.js';
+import { startLogRotation } from './log-rotation.js';
+import { MetricsContinuity } from './metrics-continuity.js';
+import type { LoggingConfig } from '@harper-tls/config';
 
 export interface RunWorkersOptions {
   count: number;
@@ -20,6 +23,11 @@ export interface RunWorkersOptions {
   drainMs?: number;
   /** How long the first start of a worker may take before the start fails. */
   startTimeoutMs?: number;
+  /**
+   * hdb.log rotation, done by the primary alone (workers open the file shared, `openLog(..., { shared: true })`):
+   * the logging configuration and how the primary reopens its own log.
+   */
+  log?: { logging: LoggingConfig; reopen(): Promise<void> };
 }
 
 type Ready = Extract<WorkerMessage, { ht: 'ready' }>;
@@ -62,6 +70,9 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
   // Relayed broadcasts: id at the primary → who asked, with what id, and who has yet to answer.
   const broadcasts = new Map<number, { from: Worker; id: number; waiting: Set<Worker>; errors: string[]; timer: NodeJS.Timeout }>();
   const collections = new Map<number, { waiting: Set<Worker>; parts: MetricsJson[]; finish: () => void }>();
+  const reopens = new Map<number, { waiting: Set<Worker>; finish: () => void }>();
+  // A dead worker's counts stay in /metrics; no summed counter goes down (see metrics-continuity.ts).
+  const continuity = new MetricsContinuity();
 
   cluster.setupPrimary({ exec: opts.exec, args: opts.args, serialization: 'advanced' });
   // Round robin by the primary (the default on Linux; said here so it holds everywhere).
@@ -123,11 +134,17 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
             send(w, { ht: 'metrics', id: msg.id, text: '', contentType: registry.contentType });
           },
         );
+      case 'log-reopened': {
+        const r = reopens.get(msg.id);
+        if (r && r.waiting.delete(w) && r.waiting.size === 0) r.finish();
+        return;
+      }
       case 'metrics-json': {
         const c = collections.get(msg.id);
         if (!c) return;
         c.waiting.delete(w);
         c.parts.push(msg.json as MetricsJson);
+        continuity.seen(index, msg.json as MetricsJson);
         if (c.waiting.size === 0) c.finish();
         return;
       }
@@ -153,8 +170,28 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
       if (workers.length === 0) finish();
     });
     parts.push(await registry.getMetricsAsJSON());
-    return AggregatorRegistry.aggregate(parts).metrics();
+    return (await continuity.aggregate(parts)).metrics();
   };
+
+  /** Every live worker and the primary reopen hdb.log (after a rotation renamed it); a worker that does not answer within 5 s is not waited for. */
+  const reopenAll = async (): Promise<void> => {
+    const key = nextId++;
+    const workers = live();
+    const answered = new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        if (reopens.get(key)?.waiting.size) logger.warn({ workers: [...reopens.get(key)!.waiting].map(indexOf) }, 'a worker did not reopen hdb.log within 5 s after a rotation');
+        reopens.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(finish, 5_000);
+      reopens.set(key, { waiting: new Set(workers), finish });
+      for (const w of workers) send(w, { ht: 'log-reopen', id: key });
+      if (workers.length === 0) finish();
+    });
+    await Promise.all([answered, opts.log?.reopen()]);
+  };
+  const rotation = opts.log ? startLogRotation({ logging: opts.log.logging, reopenAll }) : undefined;
 
   const fork = (index: number): Promise<Ready> =>
     new Promise((resolve, reject) => {
@@ -176,8 +213,10 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
           } else if (b.waiting.delete(w) && b.waiting.size === 0) finishBroadcast(key);
         }
         for (const c of collections.values()) if (c.waiting.delete(w) && c.waiting.size === 0) c.finish();
+        for (const r of reopens.values()) if (r.waiting.delete(w) && r.waiting.size === 0) r.finish();
         if (byIndex.get(index) === w) byIndex.delete(index);
         if (stopping) return;
+        void continuity.retire(index);
         if (!ready) return reject(new ServerError('ERR_SERVER_WORKERS', `worker ${index} exited before it served (exit code ${code ?? signal}); see its error above`));
         const now = Date.now();
         recentDeaths.push(now);
@@ -213,6 +252,8 @@ export async function runWorkers(opts: RunWorkersOptions): Promise<WorkerPool> {
           }),
       ),
     );
+    // After the workers wrote their last lines: no rotation left half done.
+    await rotation?.close();
   };
 
   let first: Ready;

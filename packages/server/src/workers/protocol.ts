@@ -16,7 +16,9 @@ export type WorkerMessage =
   | { ht: 'unlock'; id: number }
   /** `/metrics`: the primary collects every worker's metrics and answers `metrics`. */
   | { ht: 'metrics?'; id: number }
-  | { ht: 'metrics-json'; id: number; json: unknown[] };
+  | { ht: 'metrics-json'; id: number; json: unknown[] }
+  /** hdb.log reopened (after the primary's `log-reopen`): this worker no longer writes the renamed file. */
+  | { ht: 'log-reopened'; id: number };
 
 /** Sent by the primary. */
 export type PrimaryMessage =
@@ -26,7 +28,9 @@ export type PrimaryMessage =
   | { ht: 'granted'; id: number }
   | { ht: 'metrics-json?'; id: number }
   | { ht: 'metrics'; id: number; text: string; contentType: string }
-  | { ht: 'stop' };
+  | { ht: 'stop' }
+  /** The primary renamed hdb.log (rotation): open it again and answer `log-reopened`. */
+  | { ht: 'log-reopen'; id: number };
 
 export function isHarperMessage(m: unknown): m is { ht: string } {
   return typeof m === 'object' && m !== null && typeof (m as { ht?: unknown }).ht === 'string';
