@@ -5,7 +5,7 @@ import type { LocalCaStore } from '@harper-tls/cert-gen';
 import type { RevocationStore } from '@harper-tls/revocation';
 import type { UserStore } from '@harper-tls/mtls-auth';
 import { bytesStore, clusterKeySealer, databaseDir, keyValueStore, loadAutoCa, openServerDatabase, openUserStore, userStoreOver, type CertificateStore, type KeySealer } from '@harper-tls/server';
-import { readClusterSnapshot } from '@harper-tls/store';
+import { isStoreUnavailable, readClusterSnapshot } from '@harper-tls/store';
 import { CliError } from '../errors.js';
 
 /** What the doctor reads, all read only: writes do nothing. */
@@ -21,6 +21,8 @@ export interface DoctorStores {
   users?: UserStore;
   /** With `cluster`: opens the shared keys of run-time certificates in memory, as a node does. */
   sealer?: KeySealer;
+  /** With `cluster`: why the engine could not be read (which engine, what failed); every shared store is then absent. */
+  unreachable?: string;
   /** Where the users are, for "no user store yet" messages. */
   usersWhere: string;
   close(): Promise<void>;
@@ -56,12 +58,19 @@ export async function openStores(root: string, dir: string = databaseDir(root), 
   };
 }
 
+/** How long the doctor waits for the cluster engine (a stopped engine answers nothing). */
+const ENGINE_TIMEOUT_MS = 5000;
+
 async function openClusterStoresReadOnly(config: Required<Pick<HarperConfig, 'cluster' | 'rootPath'>>): Promise<DoctorStores> {
   const cluster = config.cluster!;
   let snap: Awaited<ReturnType<typeof readClusterSnapshot>>;
+  const where = `the cluster engine (${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database})`;
   try {
-    snap = await readClusterSnapshot({ cluster });
+    snap = await readClusterSnapshot({ cluster, timeoutMs: ENGINE_TIMEOUT_MS });
   } catch (err) {
+    // Unreachable or stalled: the local checks still run, the verdict says what could not be read.
+    if (isStoreUnavailable(err)) return { source: 'cluster', unreachable: (err as Error).message, usersWhere: where, close: async () => undefined };
+    // No schema, a missing certificate file: a configuration error (exit 1).
     throw new CliError(`cluster: the doctor reads the shared state from the engine (cluster.url), and ${(err as Error).message}`);
   }
   const noop = async () => undefined;
@@ -76,7 +85,7 @@ async function openClusterStoresReadOnly(config: Required<Pick<HarperConfig, 'cl
     revocation: { get: (k) => snap.revocation.get(k), put: noop },
     users,
     sealer: ca ? clusterKeySealer(ca.privateKeyPem) : undefined,
-    usersWhere: `the cluster engine (${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database})`,
+    usersWhere: where,
     async close() {
       await users.close();
       await snap.close();
