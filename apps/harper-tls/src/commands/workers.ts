@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HarperConfig } from '@harper-tls/config';
 import { runWorkers, type Logger } from '@harper-tls/server';
+import { claimClusterNodeName } from '@harper-tls/store';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 
@@ -24,6 +25,21 @@ export async function startWorkers(
   logger: Logger,
   listeningText: (l: { address: string; port: number; url: string }) => string,
 ): Promise<number> {
+  // Several nodes: the primary holds cluster.nodeName for all its workers (unique in a cluster).
+  let claim: { close(): Promise<void> } | undefined;
+  try {
+    claim = config.cluster ? await claimClusterNodeName({ cluster: config.cluster, logger: logger.child({ process: 'primary' }) }) : undefined;
+  } catch (err) {
+    throw new CliError(`cluster: ${(err as Error).message}`);
+  }
+  try {
+    return await serve(ctx, config, logger, listeningText);
+  } finally {
+    await claim?.close();
+  }
+}
+
+async function serve(ctx: CommandContext, config: HarperConfig, logger: Logger, listeningText: (l: { address: string; port: number; url: string }) => string): Promise<number> {
   const pool = await runWorkers({ count: config.threads.count, exec: cliEntry(), args: ['start', ...ctx.argv], env: ctx.env, logger: logger.child({ process: 'primary' }) });
   const first = pool.first as { listening: Array<{ name: string; address: string; port: number; url: string }>; generatedAdminPassword?: string; expiringSoon?: Array<{ name: string; subject: string; validTo: string }> };
   if (first.generatedAdminPassword) {

@@ -14,10 +14,11 @@ import { ServerError } from '../errors.js';
 export const CLUSTER_UNAVAILABLE = { error: 'Cluster store unavailable' } as const;
 
 /** Connects this node to the engine; a missing schema or an unreachable engine stops the start with a clear error. */
-export async function openCluster(config: HarperConfig, logger: Logger): Promise<ClusterStores> {
+export async function openCluster(config: HarperConfig, logger: Logger, opts: { claimNodeName?: boolean } = {}): Promise<ClusterStores> {
   const cluster = config.cluster!;
   try {
-    const stores = await openClusterStores({ cluster, logger });
+    // The node's name is held by the process that serves alone; with workers, by their primary.
+    const stores = await openClusterStores({ cluster, logger, claimNodeName: opts.claimNodeName ?? true });
     logger.info({ node: cluster.nodeName, engine: `${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database}`, version: stores.health().version }, 'cluster store connected (PostgreSQL, mTLS)');
     return stores;
   } catch (err) {
@@ -56,6 +57,14 @@ export function clusterMetrics(metrics: ServerMetrics, stores: ClusterStores): v
     registers,
     collect() {
       this.set(stores.health().status === 'ok' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'harper_tls_cluster_full_resyncs',
+    help: 'Times this node reloaded the whole cluster state because the change log was pruned past its last version (it was away longer than cluster.changeRetention)',
+    registers,
+    collect() {
+      this.set(stores.stats.fullResyncs);
     },
   });
   new Gauge({

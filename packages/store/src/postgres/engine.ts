@@ -6,6 +6,7 @@ import { clientConfig, readEngineTls, type EngineTlsMaterial } from './connect.j
 import { Connection, destroyClient, toStoreError } from './connection.js';
 import { CHANNEL, checkSchema } from './schema.js';
 import { Mirror } from './mirror.js';
+import { NodeNameClaim } from './node-name.js';
 
 interface Logger {
   info(obj: object, msg?: string): void;
@@ -21,6 +22,8 @@ export interface PostgresEngineOptions {
   readTimeoutMs?: number;
   /** Waiting for a cluster-wide lock. Default 30000 ms. */
   lockTimeoutMs?: number;
+  /** Hold `cluster.nodeName` for as long as this engine is open (a running node; tools do not). Default false. */
+  claimNodeName?: boolean;
 }
 
 /** One change inside a write transaction. */
@@ -33,6 +36,8 @@ export interface Tx {
 }
 
 const LOCK_CLASS = 1213481043; // "HTLS": the first key of every harper-tls advisory lock
+/** Versions deleted from the change log per prune run at most. */
+const PRUNE_BATCH = 1000;
 
 /**
  * The PostgreSQL engine. The node keeps a copy of every record (the mirror) and answers every
@@ -46,6 +51,7 @@ const LOCK_CLASS = 1213481043; // "HTLS": the first key of every harper-tls advi
 export class PostgresEngine {
   readonly mirror = new Mirror();
   readonly #opts: Required<Omit<PostgresEngineOptions, 'logger'>> & { logger?: Logger };
+  #claim: NodeNameClaim | undefined;
   readonly #tls: EngineTlsMaterial;
   readonly #writer: Connection;
   readonly #reader: Connection;
@@ -58,10 +64,11 @@ export class PostgresEngine {
   #health: ClusterHealth = { status: 'ok', version: 0 };
   readonly #healthListeners = new Set<(h: ClusterHealth) => void>();
   /** Counts for the benchmarks and /metrics. */
-  readonly stats = { syncs: 0, notifications: 0, listenerReconnects: 0 };
+  readonly stats = { syncs: 0, notifications: 0, listenerReconnects: 0, fullResyncs: 0, prunedChanges: 0 };
+  #lastPrune = 0;
 
   constructor(opts: PostgresEngineOptions) {
-    this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, ...opts };
+    this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, claimNodeName: false, ...opts };
     this.#tls = readEngineTls(opts.cluster);
     this.#writer = new Connection(() => this.#client('writer'), 'cluster write');
     this.#reader = new Connection(() => this.#client('reader'), 'cluster read');
@@ -77,6 +84,11 @@ export class PostgresEngine {
 
   /** Connects, checks the schema, loads every record, starts listening and polling. */
   async start(): Promise<void> {
+    if (this.#opts.claimNodeName) {
+      const claim = new NodeNameClaim({ cluster: this.#opts.cluster, logger: this.#opts.logger, timeoutMs: this.#opts.readTimeoutMs, onConflict: () => this.#tellHealth() });
+      await claim.start();
+      this.#claim = claim;
+    }
     await this.#reader.run(async (c) => {
       await checkSchema(c);
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -90,12 +102,21 @@ export class PostgresEngine {
     }, Math.max(this.#opts.readTimeoutMs, 10_000));
     this.#setHealth({ status: 'ok', version: this.mirror.version });
     this.#listen();
-    this.#poll = setInterval(() => void this.sync().catch(() => undefined), this.#opts.cluster.pollInterval);
+    this.#poll = setInterval(() => {
+      void this.sync().catch(() => undefined);
+      this.#maybePrune();
+    }, this.#opts.cluster.pollInterval);
     this.#poll.unref();
   }
 
   health(): ClusterHealth {
+    const conflict = this.#claim?.conflict;
+    if (conflict) return { status: 'degraded', version: this.mirror.version, reason: conflict };
     return { ...this.#health, version: this.mirror.version };
+  }
+
+  #tellHealth(): void {
+    for (const l of this.#healthListeners) l(this.health());
   }
 
   onHealth(listener: (h: ClusterHealth) => void): () => void {
@@ -135,23 +156,75 @@ export class PostgresEngine {
   async #syncOnce(): Promise<void> {
     this.stats.syncs++;
     try {
-      const rows = await this.#reader.run(
-        (c) =>
-          c.query<{ version: string; ns: string; key: string; value: Buffer | null }>(
+      const from = this.mirror.version;
+      const read = await this.#reader.run(async (c) => {
+        // One snapshot: the bounds of the change log and what follows `from` (or everything).
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          const b = await c.query<{ head: string; oldest: string | null }>('SELECT (SELECT version FROM harper_tls_meta WHERE id = 1) AS head, (SELECT min(version) FROM harper_tls_changes) AS oldest');
+          const head = Number(b.rows[0]!.head);
+          const oldest = b.rows[0]!.oldest === null ? undefined : Number(b.rows[0]!.oldest);
+          // Versions are contiguous in the log (one per commit); rows after `from` were pruned
+          // when the oldest kept is past from + 1 (or none is kept and the head moved on).
+          if (head > from && (oldest === undefined || oldest > from + 1)) {
+            const all = await c.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
+            return { full: true as const, head, rows: all.rows };
+          }
+          const rows = await c.query<{ version: string; ns: string; key: string; value: Buffer | null }>(
             `SELECT c.version, c.ns, c.key, r.value FROM harper_tls_changes c LEFT JOIN harper_tls_records r ON r.ns = c.ns AND r.key = c.key WHERE c.version > $1 ORDER BY c.version`,
-            [this.mirror.version],
-          ),
-        this.#opts.readTimeoutMs,
-      );
-      // Each row carries the key's current value (a later version may have changed it again):
-      // applying them in order ends in the state of the last version read.
-      const last = rows.rows.length ? Number(rows.rows[rows.rows.length - 1]!.version) : this.mirror.version;
-      this.mirror.apply(last, rows.rows.map((r) => ({ ns: r.ns, key: r.key, value: r.value ?? undefined })));
+            [from],
+          );
+          return { full: false as const, rows: rows.rows };
+        } finally {
+          await c.query('COMMIT');
+        }
+      }, this.#opts.readTimeoutMs);
+      if (read.full) {
+        const changed = this.mirror.replace(read.head, read.rows);
+        this.stats.fullResyncs++;
+        this.#opts.logger?.warn({ from, to: read.head, changed }, 'cluster change log pruned past this node\'s last version (away longer than cluster.changeRetention): reloaded the whole state');
+      } else {
+        // Each row carries the key's current value (a later version may have changed it again):
+        // applying them in order ends in the state of the last version read.
+        const rows = read.rows;
+        const last = rows.length ? Number(rows[rows.length - 1]!.version) : this.mirror.version;
+        this.mirror.apply(last, rows.map((r) => ({ ns: r.ns, key: r.key, value: r.value ?? undefined })));
+      }
       this.#setHealth({ status: 'ok', version: this.mirror.version });
     } catch (err) {
       this.#setHealth({ status: 'degraded', version: this.mirror.version, reason: (err as Error).message });
       throw err;
     }
+  }
+
+  /**
+   * Deletes change-log rows older than `cluster.changeRetention`, whole versions at a time (at
+   * most PRUNE_BATCH per run), by whichever node holds the prune lock now; every few polls.
+   */
+  #maybePrune(): void {
+    const retention = this.#opts.cluster.changeRetention;
+    const every = Math.min(Math.max(this.#opts.cluster.pollInterval, retention / 10), 60_000);
+    if (this.#closed || Date.now() - this.#lastPrune < every) return;
+    this.#lastPrune = Date.now();
+    void this.#writer
+      .run(async (c) => {
+        await c.query('BEGIN');
+        try {
+          const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, 'prune change log']);
+          if (!got.rows[0]?.ok) return 0;
+          const r = await c.query(
+            `DELETE FROM harper_tls_changes WHERE version <= (SELECT max(version) FROM (SELECT DISTINCT version FROM harper_tls_changes WHERE committed_at < now() - make_interval(secs => $1::double precision / 1000) ORDER BY version LIMIT $2) s)`,
+            [retention, PRUNE_BATCH],
+          );
+          return r.rowCount ?? 0;
+        } finally {
+          await c.query('COMMIT').catch(() => undefined);
+        }
+      }, this.#opts.writeTimeoutMs)
+      .then((n) => {
+        this.stats.prunedChanges += n;
+      })
+      .catch(() => undefined); // the engine is away: the next poll tries again
   }
 
   /**
@@ -302,6 +375,6 @@ export class PostgresEngine {
     if (this.#poll) clearInterval(this.#poll);
     if (this.#listenerRetry) clearTimeout(this.#listenerRetry);
     if (this.#listener) destroyClient(this.#listener);
-    await Promise.all([this.#writer.close(), this.#reader.close()]);
+    await Promise.all([this.#writer.close(), this.#reader.close(), this.#claim?.close()]);
   }
 }

@@ -35,6 +35,31 @@ export class Mirror {
     this.version = version;
   }
 
+  /**
+   * Replaces the whole copy with the engine's state at `version` (a node that was away longer than
+   * the change log keeps rows), telling the listeners of every key that appeared, changed or went.
+   */
+  replace(version: number, rows: Array<{ ns: string; key: string; value: Buffer }>): number {
+    const next = new Map<string, Map<string, Buffer>>();
+    for (const r of rows) {
+      let m = next.get(r.ns);
+      if (!m) next.set(r.ns, (m = new Map()));
+      m.set(r.key, r.value);
+    }
+    const changes: Array<{ ns: string; key: string; value?: Buffer }> = [];
+    for (const [ns, m] of this.#ns) for (const key of m.keys()) if (!next.get(ns)?.has(key)) changes.push({ ns, key, value: undefined });
+    for (const [ns, m] of next) {
+      for (const [key, value] of m) {
+        const old = this.#ns.get(ns)?.get(key);
+        if (!old || !old.equals(value)) changes.push({ ns, key, value });
+      }
+    }
+    this.#set(changes);
+    this.version = version;
+    this.#notify(changes);
+    return changes.length;
+  }
+
   /** Applies changes up to `version` (never backwards) and tells the listeners. */
   apply(version: number, changes: Array<{ ns: string; key: string; value?: Buffer }>): void {
     if (version < this.version) return;
