@@ -18,7 +18,7 @@ export type { ClusterStores } from './postgres/index.js';
 export type { ClusterSnapshot } from './postgres/snapshot.js';
 
 /** Opens the cluster engine named by `cluster` (PostgreSQL), importing its client only now. */
-export async function openClusterStores(opts: { cluster: ClusterConfig; logger?: StoreLogger; writeTimeoutMs?: number; readTimeoutMs?: number; claimNodeName?: boolean }): Promise<ClusterStores> {
+export async function openClusterStores(opts: { cluster: ClusterConfig; logger?: StoreLogger; writeTimeoutMs?: number; readTimeoutMs?: number; claimNodeName?: boolean; lastKnownPath?: string }): Promise<ClusterStores> {
   const { openPostgresStores } = await import('./postgres/index.js');
   return openPostgresStores(opts);
 }

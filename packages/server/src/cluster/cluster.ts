@@ -3,6 +3,7 @@
  * set. The engine itself is @harper-tls/store's; the server only learns whether it is reachable.
  */
 import { createPrivateKey, hkdfSync } from 'node:crypto';
+import { join } from 'node:path';
 import { Gauge } from 'prom-client';
 import type { HarperConfig } from '@harper-tls/config';
 import { openClusterStores, isStoreUnavailable, type ClusterStores } from '@harper-tls/store';
@@ -18,8 +19,10 @@ export async function openCluster(config: HarperConfig, logger: Logger, opts: { 
   const cluster = config.cluster!;
   try {
     // The node's name is held by the process that serves alone; with workers, by their primary.
-    const stores = await openClusterStores({ cluster, logger, claimNodeName: opts.claimNodeName ?? true });
-    logger.info({ node: cluster.nodeName, engine: `${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database}`, version: stores.health().version }, 'cluster store connected (PostgreSQL, mTLS)');
+    // The last-known state lets a node that synced once start while the engine is unreachable (degraded).
+    const stores = await openClusterStores({ cluster, logger, claimNodeName: opts.claimNodeName ?? true, lastKnownPath: join(config.storage.path, 'cluster-state.json') });
+    const h = stores.health();
+    if (h.status === 'ok') logger.info({ node: cluster.nodeName, engine: `${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database}`, version: h.version }, 'cluster store connected (PostgreSQL, mTLS)');
     return stores;
   } catch (err) {
     throw new ServerError('ERR_SERVER_DATABASE', `cluster: ${(err as Error).message}`, { cause: err });

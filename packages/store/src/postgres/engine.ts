@@ -7,6 +7,8 @@ import { Connection, destroyClient, toStoreError } from './connection.js';
 import { CHANNEL, checkSchema } from './schema.js';
 import { Mirror } from './mirror.js';
 import { NodeNameClaim } from './node-name.js';
+import { readLastKnown, writeLastKnown, type LastKnown } from './last-known.js';
+import { isStoreUnavailable } from '../errors.js';
 
 interface Logger {
   info(obj: object, msg?: string): void;
@@ -24,6 +26,11 @@ export interface PostgresEngineOptions {
   lockTimeoutMs?: number;
   /** Hold `cluster.nodeName` for as long as this engine is open (a running node; tools do not). Default false. */
   claimNodeName?: boolean;
+  /**
+   * A running node's last-known state file (`<ROOTPATH>/database/cluster-state.json`): saved after
+   * each change, and started from (degraded) when the engine is unreachable at start. Tools: none.
+   */
+  lastKnownPath?: string;
 }
 
 /** One change inside a write transaction. */
@@ -38,6 +45,8 @@ export interface Tx {
 const LOCK_CLASS = 1213481043; // "HTLS": the first key of every harper-tls advisory lock
 /** Versions deleted from the change log per prune run at most. */
 const PRUNE_BATCH = 1000;
+/** How long a start waits for the engine before using the last-known state. */
+const START_WITH_SAVED_MS = 5000;
 
 /**
  * The PostgreSQL engine. The node keeps a copy of every record (the mirror) and answers every
@@ -68,7 +77,7 @@ export class PostgresEngine {
   #lastPrune = 0;
 
   constructor(opts: PostgresEngineOptions) {
-    this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, claimNodeName: false, ...opts };
+    this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, claimNodeName: false, lastKnownPath: '', ...opts };
     this.#tls = readEngineTls(opts.cluster);
     this.#writer = new Connection(() => this.#client('writer'), 'cluster write');
     this.#reader = new Connection(() => this.#client('reader'), 'cluster read');
@@ -84,10 +93,35 @@ export class PostgresEngine {
 
   /** Connects, checks the schema, loads every record, starts listening and polling. */
   async start(): Promise<void> {
+    const path = this.#opts.lastKnownPath;
+    // Read first: a damaged file is a clear error whether or not the engine answers.
+    const saved = path ? readLastKnown(path, { nodeName: this.nodeName, engine: this.#where }) : undefined;
+    try {
+      await this.#startOnline(saved !== undefined);
+    } catch (err) {
+      if (!isStoreUnavailable(err) || !path) throw err;
+      if (!saved) throw new StoreError('ERR_STORE_UNAVAILABLE', `${(err as Error).message}; this node has never synced with it (no last-known state in ${path}), so it cannot start until the engine answers`, { cause: err });
+      this.#startFromLastKnown(saved, err as Error);
+    }
+    this.#listen();
+    this.#poll = setInterval(() => {
+      void this.sync().catch(() => undefined);
+      this.#maybePrune();
+      this.#saveLastKnown();
+    }, this.#opts.cluster.pollInterval);
+    this.#poll.unref();
+  }
+
+  get #where(): string {
+    const e = this.#opts.cluster.engine;
+    return `${e.host}:${e.port}/${e.database}`;
+  }
+
+  async #startOnline(haveSaved: boolean): Promise<void> {
     if (this.#opts.claimNodeName) {
       const claim = new NodeNameClaim({ cluster: this.#opts.cluster, logger: this.#opts.logger, timeoutMs: this.#opts.readTimeoutMs, onConflict: () => this.#tellHealth() });
-      await claim.start();
       this.#claim = claim;
+      await claim.start();
     }
     await this.#reader.run(async (c) => {
       await checkSchema(c);
@@ -99,14 +133,40 @@ export class PostgresEngine {
       } finally {
         await c.query('COMMIT');
       }
-    }, Math.max(this.#opts.readTimeoutMs, 10_000));
+    }, haveSaved ? START_WITH_SAVED_MS : Math.max(this.#opts.readTimeoutMs, 10_000));
+    this.#loaded = true;
     this.#setHealth({ status: 'ok', version: this.mirror.version });
-    this.#listen();
-    this.#poll = setInterval(() => {
-      void this.sync().catch(() => undefined);
-      this.#maybePrune();
-    }, this.#opts.cluster.pollInterval);
-    this.#poll.unref();
+    this.#saveLastKnown();
+  }
+
+  /** The engine did not answer at start: serve the saved state, degraded, until a catch-up succeeds. */
+  #startFromLastKnown(saved: LastKnown, err: Error): void {
+    this.mirror.load(saved.version, saved.records);
+    this.#loaded = true;
+    this.#savedVersion = saved.version;
+    this.#setHealth({ status: 'degraded', version: saved.version, reason: `the cluster engine was unreachable at start (${err.message}); serving the last-known state saved ${saved.savedAt} (version ${saved.version})` });
+    // The node name is taken once the engine answers (held meanwhile by another node: reported as a conflict).
+    this.#claim?.later();
+  }
+
+  #savedVersion = -1;
+  /** Whether the copy holds a real state (a failed start saves nothing over the last one). */
+  #loaded = false;
+  #saveFailed = false;
+
+  /** Saves this node's copy when it changed since the last save (never while it is not caught up with the engine). */
+  #saveLastKnown(): void {
+    const path = this.#opts.lastKnownPath;
+    if (!path || !this.#loaded || this.mirror.version === this.#savedVersion || this.#health.status !== 'ok') return;
+    const version = this.mirror.version;
+    try {
+      writeLastKnown(path, { nodeName: this.nodeName, engine: this.#where, version, savedAt: new Date().toISOString(), records: this.mirror.entries() });
+      this.#savedVersion = version;
+      this.#saveFailed = false;
+    } catch (e) {
+      if (!this.#saveFailed) this.#opts.logger?.warn({ file: path, err: (e as Error).message }, 'the last-known cluster state could not be saved (a start while the engine is unreachable would use an older one)');
+      this.#saveFailed = true;
+    }
   }
 
   health(): ClusterHealth {
@@ -166,7 +226,8 @@ export class PostgresEngine {
           const oldest = b.rows[0]!.oldest === null ? undefined : Number(b.rows[0]!.oldest);
           // Versions are contiguous in the log (one per commit); rows after `from` were pruned
           // when the oldest kept is past from + 1 (or none is kept and the head moved on).
-          if (head > from && (oldest === undefined || oldest > from + 1)) {
+          // An engine behind this node (restored from a backup) is reloaded too.
+          if (head < from || (head > from && (oldest === undefined || oldest > from + 1))) {
             const all = await c.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
             return { full: true as const, head, rows: all.rows };
           }
@@ -371,6 +432,7 @@ export class PostgresEngine {
   }
 
   async close(): Promise<void> {
+    this.#saveLastKnown();
     this.#closed = true;
     if (this.#poll) clearInterval(this.#poll);
     if (this.#listenerRetry) clearTimeout(this.#listenerRetry);

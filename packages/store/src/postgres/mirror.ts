@@ -25,6 +25,13 @@ export class Mirror {
     return [...m].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /** Every record (the last-known state a node saves). */
+  entries(): Array<{ ns: string; key: string; value: Buffer }> {
+    const out: Array<{ ns: string; key: string; value: Buffer }> = [];
+    for (const [ns, m] of this.#ns) for (const [key, value] of m) out.push({ ns, key, value });
+    return out;
+  }
+
   size(ns: string): number {
     return this.#ns.get(ns)?.size ?? 0;
   }

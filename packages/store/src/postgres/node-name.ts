@@ -64,6 +64,14 @@ export class NodeNameClaim {
     this.#timer.unref();
   }
 
+  /** The engine did not answer at start: take the name at the next checks, once it does. */
+  later(): void {
+    if (this.#timer || this.#closed) return;
+    this.conflict = undefined;
+    this.#timer = setInterval(() => void this.#check(), this.opts.cluster.pollInterval);
+    this.#timer.unref();
+  }
+
   /** true when held; else a description of the holder ('' when it cannot be seen). */
   async #take(): Promise<true | string> {
     const timeoutMs = this.opts.timeoutMs ?? 3000;
