@@ -78,4 +78,22 @@ describe('node names are unique in a cluster', () => {
     await c.waitFor('operations ', 60_000);
     expect((await get(n, '/health')).body).toEqual({ status: 'ok', cluster: 'ok' });
   });
+
+  it('with several workers the primary holds the name for all of them: another node with it is refused', async () => {
+    const running = children[children.length - 1]!;
+    running.proc.kill('SIGTERM');
+    expect((await running.exited).code).toBe(0);
+    const n = await twin('workers');
+    const pool = spawnCli(['start', '--root', n.root], { ...ADMIN, THREADS_COUNT: '2' });
+    children.push(pool);
+    await pool.waitFor('serving with 2 workers', 90_000);
+    expect((await get(n, '/health')).body).toEqual({ status: 'ok', cluster: 'ok' });
+    // One name session for the node (the primary's), not one per worker.
+    expect(engine.psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'harper-tls node-a name'`)).toBe('1');
+    const other = start(await twin('other'));
+    expect((await other.exited).code).not.toBe(0);
+    expect(other.stderr()).toMatch(/cluster\.nodeName "node-a" is held by another running node/);
+    pool.proc.kill('SIGTERM');
+    expect((await pool.exited).code).toBe(0);
+  });
 });

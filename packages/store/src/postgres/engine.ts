@@ -8,6 +8,7 @@ import { CHANNEL, checkSchema } from './schema.js';
 import { Mirror } from './mirror.js';
 import { NodeNameClaim } from './node-name.js';
 import { readLastKnown, writeLastKnown, type LastKnown } from './last-known.js';
+import { pruneChanges, readSince } from './change-log.js';
 import { isStoreUnavailable } from '../errors.js';
 
 interface Logger {
@@ -217,29 +218,7 @@ export class PostgresEngine {
     this.stats.syncs++;
     try {
       const from = this.mirror.version;
-      const read = await this.#reader.run(async (c) => {
-        // One snapshot: the bounds of the change log and what follows `from` (or everything).
-        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        try {
-          const b = await c.query<{ head: string; oldest: string | null }>('SELECT (SELECT version FROM harper_tls_meta WHERE id = 1) AS head, (SELECT min(version) FROM harper_tls_changes) AS oldest');
-          const head = Number(b.rows[0]!.head);
-          const oldest = b.rows[0]!.oldest === null ? undefined : Number(b.rows[0]!.oldest);
-          // Versions are contiguous in the log (one per commit); rows after `from` were pruned
-          // when the oldest kept is past from + 1 (or none is kept and the head moved on).
-          // An engine behind this node (restored from a backup) is reloaded too.
-          if (head < from || (head > from && (oldest === undefined || oldest > from + 1))) {
-            const all = await c.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
-            return { full: true as const, head, rows: all.rows };
-          }
-          const rows = await c.query<{ version: string; ns: string; key: string; value: Buffer | null }>(
-            `SELECT c.version, c.ns, c.key, r.value FROM harper_tls_changes c LEFT JOIN harper_tls_records r ON r.ns = c.ns AND r.key = c.key WHERE c.version > $1 ORDER BY c.version`,
-            [from],
-          );
-          return { full: false as const, rows: rows.rows };
-        } finally {
-          await c.query('COMMIT');
-        }
-      }, this.#opts.readTimeoutMs);
+      const read = await this.#reader.run((c) => readSince(c, from), this.#opts.readTimeoutMs);
       if (read.full) {
         const changed = this.mirror.replace(read.head, read.rows);
         this.stats.fullResyncs++;
@@ -268,20 +247,7 @@ export class PostgresEngine {
     if (this.#closed || Date.now() - this.#lastPrune < every) return;
     this.#lastPrune = Date.now();
     void this.#writer
-      .run(async (c) => {
-        await c.query('BEGIN');
-        try {
-          const got = await c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, 'prune change log']);
-          if (!got.rows[0]?.ok) return 0;
-          const r = await c.query(
-            `DELETE FROM harper_tls_changes WHERE version <= (SELECT max(version) FROM (SELECT DISTINCT version FROM harper_tls_changes WHERE committed_at < now() - make_interval(secs => $1::double precision / 1000) ORDER BY version LIMIT $2) s)`,
-            [retention, PRUNE_BATCH],
-          );
-          return r.rowCount ?? 0;
-        } finally {
-          await c.query('COMMIT').catch(() => undefined);
-        }
-      }, this.#opts.writeTimeoutMs)
+      .run((c) => pruneChanges(c, retention, PRUNE_BATCH, LOCK_CLASS), this.#opts.writeTimeoutMs)
       .then((n) => {
         this.stats.prunedChanges += n;
       })
