@@ -42,6 +42,12 @@ export async function initClusterSchema(cluster: ClusterConfig): Promise<{ creat
   return initSchemaWith(cluster);
 }
 
+/** A node's last-known state file as a read-only snapshot (the doctor, engine unreachable); undefined when there is none. */
+export async function readLastKnownSnapshot(opts: { cluster: ClusterConfig; path: string }): Promise<(ClusterSnapshot & { savedAt: string }) | undefined> {
+  const { readLastKnownSnapshot: read } = await import('./postgres/snapshot.js');
+  return read(opts);
+}
+
 /** The shared state read once, read-only (`harper-tls doctor` on a cluster node's root); imports the client only now. */
 export async function readClusterSnapshot(opts: { cluster: ClusterConfig; timeoutMs?: number }): Promise<ClusterSnapshot> {
   const { readClusterSnapshot: read } = await import('./postgres/snapshot.js');

@@ -86,7 +86,8 @@ export const doctor: Command = {
       'snapshot, over the node\'s mTLS settings), not from the local store.',
       '',
       'Exit 0 when the certificate would be accepted, 2 when it would be rejected, 1 on bad input, 3 when',
-      'the cluster engine did not answer within 5 s (the local checks are shown; the verdict needs the engine).',
+      'the cluster engine did not answer within 5 s (the local checks are shown, and those of the node\'s',
+      'last-known state when it has one; the verdict needs the engine).',
     ],
     FLAGS,
     formatFlags,
@@ -154,12 +155,18 @@ export const doctor: Command = {
 
     const stores = await openStores(config.rootPath, config.storage.path, config);
     try {
-      if (stores.unreachable) {
+      if (stores.unreachable && stores.lastKnown) {
+        report.undetermined(
+          `cluster: ${stores.unreachable}; the checks below use this node's last-known state instead (${stores.lastKnown}), what the node serves while the engine is away`,
+          `the cluster engine could not be read (${stores.unreachable})`,
+        );
+      } else if (stores.unreachable) {
         report.undetermined(
           `cluster: ${stores.unreachable}; the users, run-time certificates and CAs, the local CA's records and the revocation cache are there, so the checks that need them are not made (the chain is checked against the configured CAs only)`,
           `the cluster engine could not be read (${stores.unreachable})`,
         );
       }
+      const noShared = stores.unreachable !== undefined && stores.lastKnown === undefined;
       // 1. Trust chain, CA flags, validity, key usage: the CAs of the entry SNI picks, run-time CAs included.
       const certificateStore = stores.certificates ?? EMPTY_CERTIFICATE_STORE;
       const registry = new CertificateRegistry({ store: certificateStore, keys: fileKeyStore(runtimeKeysDir(config.rootPath), { readOnly: true }), sealer: stores.sealer, logger: createLogger({ level: 'silent' as never, destination: { write: () => {} } }), appTls: config.tls, operationsTls: config.operationsApi.tls });
@@ -183,7 +190,7 @@ export const doctor: Command = {
       // 2. Revocation: after the chain, before the user (a revoked certificate is refused even with credentials).
       if (!mtls.certificateVerification) report.say('info', `revocation: not checked (${mtlsKey}.certificateVerification is off)`);
       else if (!anchor) report.say('skip', 'revocation: not checked (it needs a trusted chain)');
-      else if (stores.unreachable) report.say('skip', "revocation: not checked (the local CA's records and the revocation cache are in the cluster engine, which did not answer)");
+      else if (noShared) report.say('skip', "revocation: not checked (the local CA's records and the revocation cache are in the cluster engine, which did not answer)");
       else await checkRevocation(report, { config, verification: mtls.certificateVerification, localCaStore: stores.localCa, revocationStore: stores.revocation, path, anchor, progress: progressFor(ctx), at });
 
       // 3. Identity (mtls.user), then the user in the store.
@@ -200,7 +207,7 @@ export const doctor: Command = {
       let role: string | undefined;
       if (username !== undefined) {
         const user = await stores.users?.get(username);
-        if (stores.unreachable) report.say('skip', `user: "${username}" not checked (the users are in the cluster engine, which did not answer)`);
+        if (noShared) report.say('skip', `user: "${username}" not checked (the users are in the cluster engine, which did not answer)`);
         else if (!stores.users) report.fail('identity', `user: there is no user store yet (${stores.usersWhere}); start the server once`, `user "${username}" does not exist`);
         else if (!user) report.fail('identity', `user: "${username}" does not exist; create it with the add_user operation`, `user "${username}" does not exist`);
         else if (!user.active) report.fail('identity', `user: "${username}" exists but is not active; enable it with alter_user (active: true)`, `user "${username}" is not active`);

@@ -56,7 +56,8 @@ export class Report {
     if (outcome.route) return DOCTOR_EXIT.accepted; // --path alone: the route is the answer
     const when = this.at ? ` (as of ${isoTime(this.at)})` : '';
     if (this.#undetermined && this.#rejection?.stage !== 'listener') {
-      const found = this.#rejection ? ` The checks that could be made found: ${this.#rejection.why}.` : '';
+      const as = outcome.username !== undefined && outcome.role !== undefined ? ` as user "${outcome.username}" (role ${outcome.role})` : '';
+      const found = this.#rejection ? ` The checks that could be made found: ${this.#rejection.why}.` : ` The checks that could be made pass${as}.`;
       write(`\nUNDETERMINED${when}: ${this.#undetermined}.${found}\n`);
       return DOCTOR_EXIT.undetermined;
     }
