@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curl, freePort, run, runToEnd, tempRoot } from './helpers/run.js';
 import { ADMIN, basic, get, op, startCluster, until, writeNodeConfig, type ClusterNode } from './helpers/cluster-nodes.js';
@@ -97,6 +97,14 @@ describe('the CLI on a cluster node root reads and writes the shared records', (
       expect(r.stdout).toMatch(/revocation: not checked \(the local CA's records and the revocation cache are in the cluster engine, which did not answer\)/);
       expect(r.stdout).toMatch(/user: "dora" not checked/);
       expect(r.stdout).toMatch(/UNDETERMINED: the cluster engine could not be read/);
+      // The CLI that writes the shared records needs the engine: one clear line, nothing changed.
+      for (const argv of [['cert', 'list'], ['cert', 'issue', '--cn', 'nobody', '--out', join(temp.root, 'nobody')], ['crl']]) {
+        const t = await runToEnd([...argv, '--root', c.root]);
+        expect(t.code).toBe(1);
+        expect(t.stderr).toMatch(new RegExp(`^harper-tls ${argv[0]}.*: cluster: cannot reach the cluster engine at 127\\.0\\.0\\.1:${closed}/harper_tls as harper_tls: .*ECONNREFUSED`));
+        expect(t.stderr).not.toMatch(/\n\s+at /);
+      }
+      expect(existsSync(join(temp.root, 'nobody', 'nobody-key.pem'))).toBe(false);
       // C's last-known state came from the other engine address: not used for this one.
       expect(r.stdout).toMatch(/not a usable last-known cluster state \(saved from the engine 127\.0\.0\.1:\d+\/harper_tls, this node's is 127\.0\.0\.1:\d+\/harper_tls\)/);
     } finally {
