@@ -1,4 +1,5 @@
 import { isHarperTlsError } from '@harper-tls/config';
+import { StoreError } from '@harper-tls/store';
 import type { Command, CommandContext } from './context.js';
 import { CliError } from './errors.js';
 import { COMMANDS } from './commands/index.js';
@@ -83,6 +84,11 @@ export async function main(ctx: CommandContext): Promise<number> {
     }
     if (isHarperTlsError(err)) {
       ctx.stderr(`harper-tls ${command.name}: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof StoreError) {
+      // The cluster engine on a node's root (unreachable, no schema, a missing certificate file): one line.
+      ctx.stderr(`harper-tls ${command.name}: cluster: ${err.message}\n`);
       return 1;
     }
     ctx.stderr(`harper-tls ${command.name}: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -253,8 +253,10 @@ describe('three nodes on PostgreSQL over mTLS', () => {
   });
 
   it('a node killed (SIGKILL) right after it answered a write loses nothing: the change is on the other nodes', async () => {
-    const [, , c] = nodes as [Node, Node, Node];
-    // A fourth process with node-b's engine identity, in a root of its own (its own ports).
+    const [, b, c] = nodes as [Node, Node, Node];
+    // A fourth process with node-b's engine identity, in a root of its own (its own ports);
+    // node names are unique in a cluster, so node-b stops meanwhile.
+    await b.server?.stop();
     const root = join(temp.root, 'killed');
     cpSync(join(nodes[1]!.root, 'keys'), join(root, 'keys'), { recursive: true });
     const ports = { http: await freePort(), ops: await freePort() };
@@ -269,6 +271,8 @@ describe('three nodes on PostgreSQL over mTLS', () => {
       await until('henry on C', async () => (await get(c, '/whoami', basic('henry', 'henry-pw'))).status === 200, 1000);
     } finally {
       await kill9(child);
+      b.server = run(['start', '--root', b.root], ADMIN);
+      await b.server.waitFor('operations ', 60_000);
     }
   });
 
@@ -361,7 +365,7 @@ describe('a node without cluster', () => {
     try {
       await ensureSelfSignedCertificates({ keysDir: join(single.root, 'keys') });
       writeFileSync(join(single.root, 'harperdb-config.yaml'), ['http:', '  port: null', '  securePort: null', 'operationsApi:', '  network:', '    port: 9999', ''].join('\n'));
-      const loaded = async (root: string) => (await new Promise<string>((res, rej) => execFile(process.execPath, [script, root], { timeout: 60_000 }, (err, out, errOut) => (err ? rej(new Error(`${err.message}\n${errOut}`)) : res(out))))).split('\n');
+      const loaded = async (root: string) => (await new Promise<string>((res, rej) => execFile(process.execPath, [script, root, 'refusal-ok'], { timeout: 60_000 }, (err, out, errOut) => (err ? rej(new Error(`${err.message}\n${errOut}`)) : res(out))))).split('\n');
       const without = await loaded(single.root);
       expect(without.some((u) => u.includes('/lmdb/'))).toBe(true);
       expect(without.filter((u) => /\/node_modules\/(\.pnpm\/)?pg[@/-]/.test(u))).toEqual([]);
@@ -369,6 +373,7 @@ describe('a node without cluster', () => {
       const control = join(single.root, 'control');
       cpSync(join(nodes[1]!.root, 'keys'), join(control, 'keys'), { recursive: true });
       writeFileSync(join(control, 'harperdb-config.yaml'), ['http:', '  port: null', '  securePort: null', 'operationsApi:', '  network:', '    port: 9999', 'cluster:', '  nodeName: node-b', `  url: postgres://harper_tls@127.0.0.1:${engine.port}/harper_tls`, ''].join('\n'));
+      // node-b runs, so this start is refused (node names are unique): after pg was loaded.
       const withCluster = await loaded(control);
       expect(withCluster.some((u) => /\/node_modules\/(\.pnpm\/)?pg@/.test(u))).toBe(true);
     } finally {

@@ -18,6 +18,8 @@ export interface ClusterConfig {
   tls: { certificate: string; privateKey: string; certificateAuthority: string };
   /** Safety poll besides change notifications, ms. */
   pollInterval: number;
+  /** How long change-log rows are kept, ms (a node away longer reloads the whole state). */
+  changeRetention: number;
 }
 
 export const CLUSTER_KEYS: KeyTree = {
@@ -25,8 +27,10 @@ export const CLUSTER_KEYS: KeyTree = {
   url: null,
   tls: { certificate: null, privateKey: null, certificateAuthority: null },
   pollInterval: null,
+  changeRetention: null,
 };
 
+const DAY_MS = 86_400_000;
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** Query parameters a `cluster.url` may carry; anything that would weaken TLS is refused. */
 const ALLOWED_PARAMS = new Set(['sslmode', 'application_name']);
@@ -57,6 +61,7 @@ export function readCluster(ctx: ResolveContext, defaultNodeName: string): Clust
       certificateAuthority: readDirectory(ctx, ['cluster', 'tls', 'certificateAuthority'], join(keys, 'ca.pem')),
     },
     pollInterval: readMs(ctx, ['cluster', 'pollInterval'], 2000, 100),
+    changeRetention: readMs(ctx, ['cluster', 'changeRetention'], DAY_MS, 1000),
   };
 }
 

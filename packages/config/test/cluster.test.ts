@@ -36,6 +36,7 @@ describe('cluster (SPEC.md section 10)', () => {
       engine: { user: 'harper_tls', host: 'db.example.net', port: 5433, database: 'harper' },
       tls: { certificate: join(root, 'keys', 'cluster-web-1.pem'), privateKey: join(root, 'keys', 'cluster-web-1-key.pem'), certificateAuthority: join(root, 'keys', 'ca.pem') },
       pollInterval: 2000,
+      changeRetention: 86_400_000,
     });
   });
 
@@ -69,6 +70,7 @@ describe('cluster (SPEC.md section 10)', () => {
     expect((await issues('cluster:\n  url: postgres://db/d\n'))[0]!.message).toMatch(/with a user, a host and a database/);
     expect((await issues('cluster:\n  url: postgres://u@db/d\n  nodeName: "a/b"\n'))[0]).toMatchObject({ key: 'cluster.nodeName' });
     expect((await issues('cluster:\n  url: postgres://u@db/d\n  pollInterval: 10\n'))[0]).toMatchObject({ key: 'cluster.pollInterval' });
+    expect((await issues('cluster:\n  url: postgres://u@db/d\n  changeRetention: 10\n'))[0]).toMatchObject({ key: 'cluster.changeRetention' });
     const typo = await issues('cluster:\n  url: postgres://u@db/d\n  pollIntervall: 500\n');
     expect(typo[0]!.key).toBe('cluster.pollIntervall');
     expect(typo[0]!.message).toMatch(/pollInterval/);

@@ -100,7 +100,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     closers.push(() => database.close());
     const dbDir = config.storage.path;
     // Several nodes (SPEC.md section 10): the shared engine, loaded only when `cluster` is set.
-    const cluster = config.cluster ? await openCluster(config, logger) : undefined;
+    const cluster = config.cluster ? await openCluster(config, logger, { claimNodeName: !opts.peers }) : undefined;
     if (cluster) closers.push(() => cluster.close());
     const ownUsers = cluster ? userStoreOver(cluster.users) : await openUserStore({ path: join(dbDir, 'users.mdb') });
     closers.push(() => ownUsers.close());

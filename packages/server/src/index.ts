@@ -8,6 +8,7 @@ export type { Logger } from './logger.js';
 export { openServerDatabase, databaseDir, keyValueStore, bytesStore } from './database.js';
 export type { ServerDatabase } from './database.js';
 export { openUserStore } from './storage/user-store.js';
+export { userStoreOver } from './storage/user-records.js';
 export { loadOrCreateSecret } from './storage/jwt-secret.js';
 export { CertificateRegistry } from './certificates/registry.js';
 export type { CertificateStore } from './certificates/registry.js';

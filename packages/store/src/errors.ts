@@ -5,8 +5,9 @@
  * - ERR_STORE_CONFIG: the engine connection cannot be set up as configured (a file, a setting).
  * - ERR_STORE_NO_SCHEMA: the engine has no harper-tls schema (run `harper-tls cluster init`).
  * - ERR_STORE_ENGINE: the engine refused a statement (permissions, a constraint).
+ * - ERR_STORE_NODE_NAME: another running node holds this node's `cluster.nodeName`.
  */
-export type StoreErrorCode = 'ERR_STORE_UNAVAILABLE' | 'ERR_STORE_CONFIG' | 'ERR_STORE_NO_SCHEMA' | 'ERR_STORE_ENGINE';
+export type StoreErrorCode = 'ERR_STORE_UNAVAILABLE' | 'ERR_STORE_CONFIG' | 'ERR_STORE_NO_SCHEMA' | 'ERR_STORE_ENGINE' | 'ERR_STORE_NODE_NAME';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

@@ -19,15 +19,34 @@ export type { ClusterStores } from './postgres/index.js';
 export type { ClusterSnapshot } from './postgres/snapshot.js';
 
 /** Opens the cluster engine named by `cluster` (PostgreSQL), importing its client only now. */
-export async function openClusterStores(opts: { cluster: ClusterConfig; logger?: { info(o: object, m?: string): void; warn(o: object, m?: string): void }; writeTimeoutMs?: number; readTimeoutMs?: number }): Promise<ClusterStores> {
+export async function openClusterStores(opts: { cluster: ClusterConfig; logger?: StoreLogger; writeTimeoutMs?: number; readTimeoutMs?: number; claimNodeName?: boolean; lastKnownPath?: string }): Promise<ClusterStores> {
   const { openPostgresStores } = await import('./postgres/index.js');
   return openPostgresStores(opts);
+}
+
+type StoreLogger = { info(o: object, m?: string): void; warn(o: object, m?: string): void; error?(o: object, m?: string): void };
+
+/**
+ * Holds `cluster.nodeName` for a process that serves without opening the stores itself (the
+ * primary of several workers): refused (ERR_STORE_NODE_NAME) when another running node holds it.
+ */
+export async function claimClusterNodeName(opts: { cluster: ClusterConfig; logger?: StoreLogger }): Promise<{ close(): Promise<void> }> {
+  const { NodeNameClaim } = await import('./postgres/node-name.js');
+  const claim = new NodeNameClaim(opts);
+  await claim.start();
+  return claim;
 }
 
 /** `harper-tls cluster init`: creates the schema (idempotent). */
 export async function initClusterSchema(cluster: ClusterConfig): Promise<{ created: boolean }> {
   const { initSchemaWith } = await import('./postgres/init.js');
   return initSchemaWith(cluster);
+}
+
+/** A node's last-known state file as a read-only snapshot (the doctor, engine unreachable); undefined when there is none. */
+export async function readLastKnownSnapshot(opts: { cluster: ClusterConfig; path: string }): Promise<(ClusterSnapshot & { savedAt: string }) | undefined> {
+  const { readLastKnownSnapshot: read } = await import('./postgres/snapshot.js');
+  return read(opts);
 }
 
 /** The shared state read once, read-only (`harper-tls doctor` on a cluster node's root); imports the client only now. */

@@ -17,6 +17,26 @@ describe("the node's copy (Mirror)", () => {
     expect(seen).toEqual(['b=2', 'a=-']);
   });
 
+  it('replace (a full resync) tells the listeners of every key that appeared, changed or went, and of no other', () => {
+    const m = new Mirror();
+    m.load(3, [
+      { ns: 'users', key: 'same', value: b('1') },
+      { ns: 'users', key: 'changed', value: b('old') },
+      { ns: 'users', key: 'gone', value: b('x') },
+    ]);
+    const seen: string[] = [];
+    m.onChange('users', (k) => seen.push(`${k}=${m.get('users', k)?.toString() ?? '-'}`));
+    const n = m.replace(9, [
+      { ns: 'users', key: 'same', value: b('1') },
+      { ns: 'users', key: 'changed', value: b('new') },
+      { ns: 'users', key: 'new', value: b('n') },
+    ]);
+    expect(n).toBe(3);
+    expect(m.version).toBe(9);
+    expect(seen.sort()).toEqual(['changed=new', 'gone=-', 'new=n']);
+    expect(m.list('users').map(([k]) => k)).toEqual(['changed', 'new', 'same']);
+  });
+
   it('lists a namespace by prefix in key order', () => {
     const m = new Mirror();
     m.load(1, [

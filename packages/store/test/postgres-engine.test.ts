@@ -21,6 +21,7 @@ function clusterConfig(node: string, extra: Record<string, unknown> = {}): Clust
     engine: { user: 'harper_tls', host: '127.0.0.1', port: engine.port, database: 'harper_tls' },
     tls: { certificate: tls.cert, privateKey: tls.key, certificateAuthority: pki.caPath },
     pollInterval: 500,
+    changeRetention: 86_400_000,
     ...extra,
   };
 }

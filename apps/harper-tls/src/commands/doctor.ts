@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MtlsConfig } from '@harper-tls/config';
 import { usernameFromCertificate } from '@harper-tls/mtls-auth';
-import { CertificateRegistry, createLogger, fileKeyStore, hostMatches, keyValueStore, runtimeKeysDir, type TlsMaterial } from '@harper-tls/server';
+import { CertificateRegistry, createLogger, fileKeyStore, hostMatches, runtimeKeysDir, type TlsMaterial } from '@harper-tls/server';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
 import { CliError } from '../errors.js';
@@ -11,7 +11,7 @@ import { progressFor } from '../progress.js';
 import { checkChain } from '../doctor/chain.js';
 import { Report, subjectOf, issuerOf, isoTime } from '../doctor/report.js';
 import { checkRevocation } from '../doctor/revocation.js';
-import { openStores, readOnly } from '../doctor/stores.js';
+import { openStores } from '../doctor/stores.js';
 import { CONFIG_FLAG, loadExistingConfig, ROOT_FLAG, usage } from './common.js';
 import { readCertificates } from './files.js';
 import { readForwarded } from '../doctor/forwarded.js';
@@ -81,7 +81,13 @@ export const doctor: Command = {
       '--path names a request path: the applications entry that serves it (longest prefix), its auth and',
       'roles, and whether the certificate\'s user may use it (a role outside roles is a rejection: 403).',
       '',
-      'Exit 0 when the certificate would be accepted, 2 when it would be rejected, 1 on bad input.',
+      'On a cluster node\'s root (cluster in the configuration) the users, run-time certificates and CAs,',
+      "the local CA's records and the revocation cache are read from the cluster engine (one read-only",
+      'snapshot, over the node\'s mTLS settings), not from the local store.',
+      '',
+      'Exit 0 when the certificate would be accepted, 2 when it would be rejected, 1 on bad input, 3 when',
+      'the cluster engine did not answer within 5 s (the local checks are shown, and those of the node\'s',
+      'last-known state when it has one; the verdict needs the engine).',
     ],
     FLAGS,
     formatFlags,
@@ -147,11 +153,23 @@ export const doctor: Command = {
     if (report.rejected || mtls === false) return report.finish(ctx.stdout, { required: false, api });
     report.say('ok', `mTLS is on (${mtlsKey}), ${mtls.required ? 'required: a handshake without a trusted certificate fails' : 'optional: a client without a trusted certificate may still use Basic or JWT'}`);
 
-    const stores = await openStores(config.rootPath, config.storage.path);
+    const stores = await openStores(config.rootPath, config.storage.path, config);
     try {
+      if (stores.unreachable && stores.lastKnown) {
+        report.undetermined(
+          `cluster: ${stores.unreachable}; the checks below use this node's last-known state instead (${stores.lastKnown}), what the node serves while the engine is away`,
+          `the cluster engine could not be read (${stores.unreachable})`,
+        );
+      } else if (stores.unreachable) {
+        report.undetermined(
+          `cluster: ${stores.unreachable}; the users, run-time certificates and CAs, the local CA's records and the revocation cache are there, so the checks that need them are not made (the chain is checked against the configured CAs only)`,
+          `the cluster engine could not be read (${stores.unreachable})`,
+        );
+      }
+      const noShared = stores.unreachable !== undefined && stores.lastKnown === undefined;
       // 1. Trust chain, CA flags, validity, key usage: the CAs of the entry SNI picks, run-time CAs included.
-      const certificateStore = stores.db ? readOnly(keyValueStore(stores.db.certificates), ['put', 'remove']) : EMPTY_CERTIFICATE_STORE;
-      const registry = new CertificateRegistry({ store: certificateStore, keys: fileKeyStore(runtimeKeysDir(config.rootPath), { readOnly: true }), logger: createLogger({ level: 'silent' as never, destination: { write: () => {} } }), appTls: config.tls, operationsTls: config.operationsApi.tls });
+      const certificateStore = stores.certificates ?? EMPTY_CERTIFICATE_STORE;
+      const registry = new CertificateRegistry({ store: certificateStore, keys: fileKeyStore(runtimeKeysDir(config.rootPath), { readOnly: true }), sealer: stores.sealer, logger: createLogger({ level: 'silent' as never, destination: { write: () => {} } }), appTls: config.tls, operationsTls: config.operationsApi.tls });
       await registry.init();
       const contexts = registry.contexts(api === 'app' ? 'https' : 'operations-api');
       const runtimeCas = new Set((contexts.material.extraBundle?.certs ?? []).map((c) => c.fingerprint256));
@@ -172,7 +190,8 @@ export const doctor: Command = {
       // 2. Revocation: after the chain, before the user (a revoked certificate is refused even with credentials).
       if (!mtls.certificateVerification) report.say('info', `revocation: not checked (${mtlsKey}.certificateVerification is off)`);
       else if (!anchor) report.say('skip', 'revocation: not checked (it needs a trusted chain)');
-      else await checkRevocation(report, { config, verification: mtls.certificateVerification, db: stores.db, path, anchor, progress: progressFor(ctx), at });
+      else if (noShared) report.say('skip', "revocation: not checked (the local CA's records and the revocation cache are in the cluster engine, which did not answer)");
+      else await checkRevocation(report, { config, verification: mtls.certificateVerification, localCaStore: stores.localCa, revocationStore: stores.revocation, path, anchor, progress: progressFor(ctx), at });
 
       // 3. Identity (mtls.user), then the user in the store.
       let username: string | undefined;
@@ -188,7 +207,8 @@ export const doctor: Command = {
       let role: string | undefined;
       if (username !== undefined) {
         const user = await stores.users?.get(username);
-        if (!stores.users) report.fail('identity', `user: there is no user store yet (${join(config.storage.path, 'users.mdb')}); start the server once`, `user "${username}" does not exist`);
+        if (noShared) report.say('skip', `user: "${username}" not checked (the users are in the cluster engine, which did not answer)`);
+        else if (!stores.users) report.fail('identity', `user: there is no user store yet (${stores.usersWhere}); start the server once`, `user "${username}" does not exist`);
         else if (!user) report.fail('identity', `user: "${username}" does not exist; create it with the add_user operation`, `user "${username}" does not exist`);
         else if (!user.active) report.fail('identity', `user: "${username}" exists but is not active; enable it with alter_user (active: true)`, `user "${username}" is not active`);
         else {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HarperConfig } from '@harper-tls/config';
 import { runWorkers, type Logger } from '@harper-tls/server';
+import { claimClusterNodeName } from '@harper-tls/store';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 
@@ -19,6 +20,27 @@ export function cliEntry(): string {
  * what a single-process start prints (from worker 0), waits for SIGINT/SIGTERM and drains them all.
  */
 export async function startWorkers(
+  ctx: CommandContext,
+  config: HarperConfig,
+  logger: Logger,
+  listeningText: (l: { address: string; port: number; url: string }) => string,
+  reopenLog?: () => Promise<void>,
+): Promise<number> {
+  // Several nodes: the primary holds cluster.nodeName for all its workers (unique in a cluster).
+  let claim: { close(): Promise<void> } | undefined;
+  try {
+    claim = config.cluster ? await claimClusterNodeName({ cluster: config.cluster, logger: logger.child({ process: 'primary' }) }) : undefined;
+  } catch (err) {
+    throw new CliError(`cluster: ${(err as Error).message}`);
+  }
+  try {
+    return await serve(ctx, config, logger, listeningText, reopenLog);
+  } finally {
+    await claim?.close();
+  }
+}
+
+async function serve(
   ctx: CommandContext,
   config: HarperConfig,
   logger: Logger,

@@ -1,6 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 
-export const DOCTOR_EXIT = { accepted: 0, badInput: 1, rejected: 2 } as const;
+/** 3: on a cluster node's root, the engine holding users, run-time CAs and revocation records did not answer. */
+export const DOCTOR_EXIT = { accepted: 0, badInput: 1, rejected: 2, undetermined: 3 } as const;
 
 export type Mark = 'ok' | 'fail' | 'skip' | 'info';
 const SYMBOL: Record<Mark, string> = { ok: '✔', fail: '✘', skip: '-', info: '·' };
@@ -24,6 +25,7 @@ export const dayCount = (ms: number) => {
 export class Report {
   readonly #steps: Array<{ mark: Mark; text: string }> = [];
   #rejection: { stage: Stage; why: string } | undefined;
+  #undetermined: string | undefined;
 
   /** @param at the time the checks are judged at (`--at`), when it is not now; the verdict names it. */
   constructor(readonly at?: Date) {}
@@ -38,6 +40,12 @@ export class Report {
     this.#rejection ??= { stage, why };
   }
 
+  /** A source the verdict depends on could not be read (the cluster engine): the verdict is undetermined unless the listener alone refuses. */
+  undetermined(text: string, why = text): void {
+    this.say('fail', text);
+    this.#undetermined ??= why;
+  }
+
   get rejected(): boolean {
     return this.#rejection !== undefined;
   }
@@ -47,6 +55,12 @@ export class Report {
     for (const s of this.#steps) write(`${SYMBOL[s.mark]} ${s.text}\n`);
     if (outcome.route) return DOCTOR_EXIT.accepted; // --path alone: the route is the answer
     const when = this.at ? ` (as of ${isoTime(this.at)})` : '';
+    if (this.#undetermined && this.#rejection?.stage !== 'listener') {
+      const as = outcome.username !== undefined && outcome.role !== undefined ? ` as user "${outcome.username}" (role ${outcome.role})` : '';
+      const found = this.#rejection ? ` The checks that could be made found: ${this.#rejection.why}.` : ` The checks that could be made pass${as}.`;
+      write(`\nUNDETERMINED${when}: ${this.#undetermined}.${found}\n`);
+      return DOCTOR_EXIT.undetermined;
+    }
     if (this.#rejection) {
       write(`\nREJECTED${when}: ${this.#rejection.why}.\n${consequence(this.#rejection.stage, outcome.required)}\n`);
       return DOCTOR_EXIT.rejected;

@@ -2,17 +2,18 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CertificateVerificationConfig, HarperConfig } from '@harper-tls/config';
-import { createLocalCa, normalizeSerialHex } from '@harper-tls/cert-gen';
+import { createLocalCa, normalizeSerialHex, type LocalCaStore } from '@harper-tls/cert-gen';
 import { createRevocationChecker, type RevocationStore, type RevocationVerdict } from '@harper-tls/revocation';
-import { bytesStore, keyValueStore, loadAutoCa, localCaUrls, type ServerDatabase } from '@harper-tls/server';
+import { loadAutoCa, localCaUrls } from '@harper-tls/server';
 import { progressFetch, type FetchLike, type Progress } from '../progress.js';
 import { isoTime, type Report } from './report.js';
-import { readOnly } from './stores.js';
 
 export interface RevocationInput {
   config: HarperConfig;
   verification: CertificateVerificationConfig;
-  db?: ServerDatabase;
+  /** The local CA's records and the revocation cache (read only): the node's lmdb, or the cluster engine's. */
+  localCaStore?: LocalCaStore;
+  revocationStore?: RevocationStore;
   path: X509Certificate[];
   anchor: X509Certificate;
   progress: Progress;
@@ -28,10 +29,10 @@ const OUTSIDE_WINDOW = /CRL from .* (is not valid until \S+|expired at \S+ \(nex
  * the source of each answer. For a certificate of the local CA, its record is shown as well.
  */
 export async function checkRevocation(report: Report, input: RevocationInput): Promise<void> {
-  const { config, db, path, anchor } = input;
-  const store: RevocationStore | undefined = db ? readOnly(bytesStore(db.revocation), ['put']) : undefined;
+  const { config, localCaStore, path, anchor } = input;
+  const store = input.revocationStore;
   const offline: string[] = [];
-  const localCa = openLocalCaReadOnly(config, db);
+  const localCa = openLocalCaReadOnly(config, localCaStore);
   const fetch = progressFetch(input.progress, ownEndpointsOffline(config, localCa, offline));
   // As in the server: the local CA's records answer for its own certificates, before any CRL.
   const authorities = localCa ? [{ certificate: localCa.certificatePem, status: (serial: string) => localCa.ca.status(serial) }] : [];
@@ -58,7 +59,7 @@ export async function checkRevocation(report: Report, input: RevocationInput): P
   }
   explain(report, verdict, config, current);
   for (const url of new Set(offline)) report.say('info', `the server is not running, so ${url} was answered from the local CA's records, as the server would answer it`);
-  const record = localCaRecord(db, config, anchor, path[0]!);
+  const record = await localCaRecord(localCaStore, config, anchor, path[0]!);
   if (record) report.say('info', record);
 }
 
@@ -125,22 +126,22 @@ function ownEndpointsOffline(config: HarperConfig, local: ReadOnlyLocalCa | unde
 type ReadOnlyLocalCa = { ca: ReturnType<typeof createLocalCa>; certificatePem: string };
 
 /** The server's local CA over its records, read only (nothing is signed into the store). */
-function openLocalCaReadOnly(config: HarperConfig, db: ServerDatabase | undefined): ReadOnlyLocalCa | undefined {
-  const auto = db ? loadAutoCa(config.rootPath, { readOnly: true }) : undefined;
-  if (!db || !auto) return undefined;
-  return { ca: createLocalCa({ ca: auto, store: readOnly(keyValueStore(db.localCa), ['put', 'remove']), ...localCaUrls(config) }), certificatePem: auto.certificatePem };
+function openLocalCaReadOnly(config: HarperConfig, store: LocalCaStore | undefined): ReadOnlyLocalCa | undefined {
+  const auto = store ? loadAutoCa(config.rootPath, { readOnly: true }) : undefined;
+  if (!store || !auto) return undefined;
+  return { ca: createLocalCa({ ca: auto, store, ...localCaUrls(config) }), certificatePem: auto.certificatePem };
 }
 
 /** For a certificate of the server's own CA, what `harper-tls cert list` knows about it. */
-function localCaRecord(db: ServerDatabase | undefined, config: HarperConfig, anchor: X509Certificate, leaf: X509Certificate): string | undefined {
+async function localCaRecord(store: LocalCaStore | undefined, config: HarperConfig, anchor: X509Certificate, leaf: X509Certificate): Promise<string | undefined> {
   const caFile = join(config.rootPath, 'keys', 'ca.pem');
-  if (!db || !existsSync(caFile)) return undefined;
+  if (!store || !existsSync(caFile)) return undefined;
   try {
     if (new X509Certificate(readFileSync(caFile)).fingerprint256 !== anchor.fingerprint256) return undefined;
   } catch {
     return undefined;
   }
-  const text = db.localCa.get(`issued:${normalizeSerialHex(leaf.serialNumber)}`);
+  const text = await store.get(`issued:${normalizeSerialHex(leaf.serialNumber)}`);
   if (!text) return `local CA: serial ${leaf.serialNumber.toLowerCase()} is not in its records (not issued by harper-tls cert issue)`;
   const r = JSON.parse(text) as { status: string; revokedAt?: string; reason?: string; issuedAt: string };
   return r.status === 'revoked' ? `local CA: revoked on ${r.revokedAt}${r.reason ? ` (${r.reason})` : ''} (harper-tls cert list)` : `local CA: issued on ${r.issuedAt}, not revoked (harper-tls cert list)`;

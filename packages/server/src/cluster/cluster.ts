@@ -3,6 +3,7 @@
  * set. The engine itself is @harper-tls/store's; the server only learns whether it is reachable.
  */
 import { createPrivateKey, hkdfSync } from 'node:crypto';
+import { join } from 'node:path';
 import { Gauge } from 'prom-client';
 import type { HarperConfig } from '@harper-tls/config';
 import { openClusterStores, isStoreUnavailable, type ClusterStores } from '@harper-tls/store';
@@ -14,11 +15,14 @@ import { ServerError } from '../errors.js';
 export const CLUSTER_UNAVAILABLE = { error: 'Cluster store unavailable' } as const;
 
 /** Connects this node to the engine; a missing schema or an unreachable engine stops the start with a clear error. */
-export async function openCluster(config: HarperConfig, logger: Logger): Promise<ClusterStores> {
+export async function openCluster(config: HarperConfig, logger: Logger, opts: { claimNodeName?: boolean } = {}): Promise<ClusterStores> {
   const cluster = config.cluster!;
   try {
-    const stores = await openClusterStores({ cluster, logger });
-    logger.info({ node: cluster.nodeName, engine: `${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database}`, version: stores.health().version }, 'cluster store connected (PostgreSQL, mTLS)');
+    // The node's name is held by the process that serves alone; with workers, by their primary.
+    // The last-known state lets a node that synced once start while the engine is unreachable (degraded).
+    const stores = await openClusterStores({ cluster, logger, claimNodeName: opts.claimNodeName ?? true, lastKnownPath: join(config.storage.path, 'cluster-state.json') });
+    const h = stores.health();
+    if (h.status === 'ok') logger.info({ node: cluster.nodeName, engine: `${cluster.engine.host}:${cluster.engine.port}/${cluster.engine.database}`, version: h.version }, 'cluster store connected (PostgreSQL, mTLS)');
     return stores;
   } catch (err) {
     throw new ServerError('ERR_SERVER_DATABASE', `cluster: ${(err as Error).message}`, { cause: err });
@@ -56,6 +60,14 @@ export function clusterMetrics(metrics: ServerMetrics, stores: ClusterStores): v
     registers,
     collect() {
       this.set(stores.health().status === 'ok' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'harper_tls_cluster_full_resyncs',
+    help: 'Times this node reloaded the whole cluster state because the change log was pruned past its last version (it was away longer than cluster.changeRetention)',
+    registers,
+    collect() {
+      this.set(stores.stats.fullResyncs);
     },
   });
   new Gauge({

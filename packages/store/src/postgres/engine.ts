@@ -6,6 +6,10 @@ import { clientConfig, readEngineTls, type EngineTlsMaterial } from './connect.j
 import { Connection, destroyClient, toStoreError } from './connection.js';
 import { CHANNEL, checkSchema } from './schema.js';
 import { Mirror } from './mirror.js';
+import { NodeNameClaim } from './node-name.js';
+import { readLastKnown, writeLastKnown, type LastKnown } from './last-known.js';
+import { pruneChanges, readSince } from './change-log.js';
+import { isStoreUnavailable } from '../errors.js';
 
 interface Logger {
   info(obj: object, msg?: string): void;
@@ -21,6 +25,13 @@ export interface PostgresEngineOptions {
   readTimeoutMs?: number;
   /** Waiting for a cluster-wide lock. Default 30000 ms. */
   lockTimeoutMs?: number;
+  /** Hold `cluster.nodeName` for as long as this engine is open (a running node; tools do not). Default false. */
+  claimNodeName?: boolean;
+  /**
+   * A running node's last-known state file (`<ROOTPATH>/database/cluster-state.json`): saved after
+   * each change, and started from (degraded) when the engine is unreachable at start. Tools: none.
+   */
+  lastKnownPath?: string;
 }
 
 /** One change inside a write transaction. */
@@ -33,6 +44,10 @@ export interface Tx {
 }
 
 const LOCK_CLASS = 1213481043; // "HTLS": the first key of every harper-tls advisory lock
+/** Versions deleted from the change log per prune run at most. */
+const PRUNE_BATCH = 1000;
+/** How long a start waits for the engine before using the last-known state. */
+const START_WITH_SAVED_MS = 5000;
 
 /**
  * The PostgreSQL engine. The node keeps a copy of every record (the mirror) and answers every
@@ -46,6 +61,7 @@ const LOCK_CLASS = 1213481043; // "HTLS": the first key of every harper-tls advi
 export class PostgresEngine {
   readonly mirror = new Mirror();
   readonly #opts: Required<Omit<PostgresEngineOptions, 'logger'>> & { logger?: Logger };
+  #claim: NodeNameClaim | undefined;
   readonly #tls: EngineTlsMaterial;
   readonly #writer: Connection;
   readonly #reader: Connection;
@@ -58,10 +74,11 @@ export class PostgresEngine {
   #health: ClusterHealth = { status: 'ok', version: 0 };
   readonly #healthListeners = new Set<(h: ClusterHealth) => void>();
   /** Counts for the benchmarks and /metrics. */
-  readonly stats = { syncs: 0, notifications: 0, listenerReconnects: 0 };
+  readonly stats = { syncs: 0, notifications: 0, listenerReconnects: 0, fullResyncs: 0, prunedChanges: 0 };
+  #lastPrune = 0;
 
   constructor(opts: PostgresEngineOptions) {
-    this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, ...opts };
+    this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, claimNodeName: false, lastKnownPath: '', ...opts };
     this.#tls = readEngineTls(opts.cluster);
     this.#writer = new Connection(() => this.#client('writer'), 'cluster write');
     this.#reader = new Connection(() => this.#client('reader'), 'cluster read');
@@ -77,6 +94,36 @@ export class PostgresEngine {
 
   /** Connects, checks the schema, loads every record, starts listening and polling. */
   async start(): Promise<void> {
+    const path = this.#opts.lastKnownPath;
+    // Read first: a damaged file is a clear error whether or not the engine answers.
+    const saved = path ? readLastKnown(path, { nodeName: this.nodeName, engine: this.#where }) : undefined;
+    try {
+      await this.#startOnline(saved !== undefined);
+    } catch (err) {
+      if (!isStoreUnavailable(err) || !path) throw err;
+      if (!saved) throw new StoreError('ERR_STORE_UNAVAILABLE', `${(err as Error).message}; this node has never synced with it (no last-known state in ${path}), so it cannot start until the engine answers`, { cause: err });
+      this.#startFromLastKnown(saved, err as Error);
+    }
+    this.#listen();
+    this.#poll = setInterval(() => {
+      void this.sync().catch(() => undefined);
+      this.#maybePrune();
+      this.#saveLastKnown();
+    }, this.#opts.cluster.pollInterval);
+    this.#poll.unref();
+  }
+
+  get #where(): string {
+    const e = this.#opts.cluster.engine;
+    return `${e.host}:${e.port}/${e.database}`;
+  }
+
+  async #startOnline(haveSaved: boolean): Promise<void> {
+    if (this.#opts.claimNodeName) {
+      const claim = new NodeNameClaim({ cluster: this.#opts.cluster, logger: this.#opts.logger, timeoutMs: this.#opts.readTimeoutMs, onConflict: () => this.#tellHealth() });
+      this.#claim = claim;
+      await claim.start();
+    }
     await this.#reader.run(async (c) => {
       await checkSchema(c);
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -87,15 +134,50 @@ export class PostgresEngine {
       } finally {
         await c.query('COMMIT');
       }
-    }, Math.max(this.#opts.readTimeoutMs, 10_000));
+    }, haveSaved ? START_WITH_SAVED_MS : Math.max(this.#opts.readTimeoutMs, 10_000));
+    this.#loaded = true;
     this.#setHealth({ status: 'ok', version: this.mirror.version });
-    this.#listen();
-    this.#poll = setInterval(() => void this.sync().catch(() => undefined), this.#opts.cluster.pollInterval);
-    this.#poll.unref();
+    this.#saveLastKnown();
+  }
+
+  /** The engine did not answer at start: serve the saved state, degraded, until a catch-up succeeds. */
+  #startFromLastKnown(saved: LastKnown, err: Error): void {
+    this.mirror.load(saved.version, saved.records);
+    this.#loaded = true;
+    this.#savedVersion = saved.version;
+    this.#setHealth({ status: 'degraded', version: saved.version, reason: `the cluster engine was unreachable at start (${err.message}); serving the last-known state saved ${saved.savedAt} (version ${saved.version})` });
+    // The node name is taken once the engine answers (held meanwhile by another node: reported as a conflict).
+    this.#claim?.later();
+  }
+
+  #savedVersion = -1;
+  /** Whether the copy holds a real state (a failed start saves nothing over the last one). */
+  #loaded = false;
+  #saveFailed = false;
+
+  /** Saves this node's copy when it changed since the last save (never while it is not caught up with the engine). */
+  #saveLastKnown(): void {
+    const path = this.#opts.lastKnownPath;
+    if (!path || !this.#loaded || this.mirror.version === this.#savedVersion || this.#health.status !== 'ok') return;
+    const version = this.mirror.version;
+    try {
+      writeLastKnown(path, { nodeName: this.nodeName, engine: this.#where, version, savedAt: new Date().toISOString(), records: this.mirror.entries() });
+      this.#savedVersion = version;
+      this.#saveFailed = false;
+    } catch (e) {
+      if (!this.#saveFailed) this.#opts.logger?.warn({ file: path, err: (e as Error).message }, 'the last-known cluster state could not be saved (a start while the engine is unreachable would use an older one)');
+      this.#saveFailed = true;
+    }
   }
 
   health(): ClusterHealth {
+    const conflict = this.#claim?.conflict;
+    if (conflict) return { status: 'degraded', version: this.mirror.version, reason: conflict };
     return { ...this.#health, version: this.mirror.version };
+  }
+
+  #tellHealth(): void {
+    for (const l of this.#healthListeners) l(this.health());
   }
 
   onHealth(listener: (h: ClusterHealth) => void): () => void {
@@ -135,23 +217,41 @@ export class PostgresEngine {
   async #syncOnce(): Promise<void> {
     this.stats.syncs++;
     try {
-      const rows = await this.#reader.run(
-        (c) =>
-          c.query<{ version: string; ns: string; key: string; value: Buffer | null }>(
-            `SELECT c.version, c.ns, c.key, r.value FROM harper_tls_changes c LEFT JOIN harper_tls_records r ON r.ns = c.ns AND r.key = c.key WHERE c.version > $1 ORDER BY c.version`,
-            [this.mirror.version],
-          ),
-        this.#opts.readTimeoutMs,
-      );
-      // Each row carries the key's current value (a later version may have changed it again):
-      // applying them in order ends in the state of the last version read.
-      const last = rows.rows.length ? Number(rows.rows[rows.rows.length - 1]!.version) : this.mirror.version;
-      this.mirror.apply(last, rows.rows.map((r) => ({ ns: r.ns, key: r.key, value: r.value ?? undefined })));
+      const from = this.mirror.version;
+      const read = await this.#reader.run((c) => readSince(c, from), this.#opts.readTimeoutMs);
+      if (read.full) {
+        const changed = this.mirror.replace(read.head, read.rows);
+        this.stats.fullResyncs++;
+        this.#opts.logger?.warn({ from, to: read.head, changed }, 'cluster change log pruned past this node\'s last version (away longer than cluster.changeRetention): reloaded the whole state');
+      } else {
+        // Each row carries the key's current value (a later version may have changed it again):
+        // applying them in order ends in the state of the last version read.
+        const rows = read.rows;
+        const last = rows.length ? Number(rows[rows.length - 1]!.version) : this.mirror.version;
+        this.mirror.apply(last, rows.map((r) => ({ ns: r.ns, key: r.key, value: r.value ?? undefined })));
+      }
       this.#setHealth({ status: 'ok', version: this.mirror.version });
     } catch (err) {
       this.#setHealth({ status: 'degraded', version: this.mirror.version, reason: (err as Error).message });
       throw err;
     }
+  }
+
+  /**
+   * Deletes change-log rows older than `cluster.changeRetention`, whole versions at a time (at
+   * most PRUNE_BATCH per run), by whichever node holds the prune lock now; every few polls.
+   */
+  #maybePrune(): void {
+    const retention = this.#opts.cluster.changeRetention;
+    const every = Math.min(Math.max(this.#opts.cluster.pollInterval, retention / 10), 60_000);
+    if (this.#closed || Date.now() - this.#lastPrune < every) return;
+    this.#lastPrune = Date.now();
+    void this.#writer
+      .run((c) => pruneChanges(c, retention, PRUNE_BATCH, LOCK_CLASS), this.#opts.writeTimeoutMs)
+      .then((n) => {
+        this.stats.prunedChanges += n;
+      })
+      .catch(() => undefined); // the engine is away: the next poll tries again
   }
 
   /**
@@ -298,10 +398,11 @@ export class PostgresEngine {
   }
 
   async close(): Promise<void> {
+    this.#saveLastKnown();
     this.#closed = true;
     if (this.#poll) clearInterval(this.#poll);
     if (this.#listenerRetry) clearTimeout(this.#listenerRetry);
     if (this.#listener) destroyClient(this.#listener);
-    await Promise.all([this.#writer.close(), this.#reader.close()]);
+    await Promise.all([this.#writer.close(), this.#reader.close(), this.#claim?.close()]);
   }
 }

@@ -25,6 +25,13 @@ export class Mirror {
     return [...m].filter(([k]) => k.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /** Every record (the last-known state a node saves). */
+  entries(): Array<{ ns: string; key: string; value: Buffer }> {
+    const out: Array<{ ns: string; key: string; value: Buffer }> = [];
+    for (const [ns, m] of this.#ns) for (const [key, value] of m) out.push({ ns, key, value });
+    return out;
+  }
+
   size(ns: string): number {
     return this.#ns.get(ns)?.size ?? 0;
   }
@@ -33,6 +40,31 @@ export class Mirror {
     this.#ns.clear();
     for (const r of rows) this.#map(r.ns).set(r.key, r.value);
     this.version = version;
+  }
+
+  /**
+   * Replaces the whole copy with the engine's state at `version` (a node that was away longer than
+   * the change log keeps rows), telling the listeners of every key that appeared, changed or went.
+   */
+  replace(version: number, rows: Array<{ ns: string; key: string; value: Buffer }>): number {
+    const next = new Map<string, Map<string, Buffer>>();
+    for (const r of rows) {
+      let m = next.get(r.ns);
+      if (!m) next.set(r.ns, (m = new Map()));
+      m.set(r.key, r.value);
+    }
+    const changes: Array<{ ns: string; key: string; value?: Buffer }> = [];
+    for (const [ns, m] of this.#ns) for (const key of m.keys()) if (!next.get(ns)?.has(key)) changes.push({ ns, key, value: undefined });
+    for (const [ns, m] of next) {
+      for (const [key, value] of m) {
+        const old = this.#ns.get(ns)?.get(key);
+        if (!old || !old.equals(value)) changes.push({ ns, key, value });
+      }
+    }
+    this.#set(changes);
+    this.version = version;
+    this.#notify(changes);
+    return changes.length;
   }
 
   /** Applies changes up to `version` (never backwards) and tells the listeners. */

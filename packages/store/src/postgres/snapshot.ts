@@ -7,6 +7,7 @@ import { destroyClient } from './connection.js';
 import { Mirror } from './mirror.js';
 import { checkSchema } from './schema.js';
 import { bytesView, keyValueView, userRecordsView, type EngineView } from './views.js';
+import { readLastKnown } from './last-known.js';
 
 /** The shared state as one consistent read, for tools that only look (`harper-tls doctor`). */
 export interface ClusterSnapshot {
@@ -56,6 +57,23 @@ export async function readClusterSnapshot(opts: { cluster: ClusterConfig; timeou
     clearTimeout(timer);
     destroyClient(client);
   }
+  return snapshotOf(mirror);
+}
+
+/**
+ * A node's last-known state file (`<ROOTPATH>/database/cluster-state.json`) as a read-only
+ * snapshot, for the doctor when the engine does not answer; undefined when the node never synced.
+ */
+export function readLastKnownSnapshot(opts: { cluster: ClusterConfig; path: string }): (ClusterSnapshot & { savedAt: string }) | undefined {
+  const e = opts.cluster.engine;
+  const saved = readLastKnown(opts.path, { nodeName: opts.cluster.nodeName, engine: `${e.host}:${e.port}/${e.database}` });
+  if (!saved) return undefined;
+  const mirror = new Mirror();
+  mirror.load(saved.version, saved.records);
+  return { ...snapshotOf(mirror), savedAt: saved.savedAt };
+}
+
+function snapshotOf(mirror: Mirror): ClusterSnapshot {
   const engine: EngineView = {
     mirror,
     write: () => Promise.reject(new StoreError('ERR_STORE_ENGINE', 'this is a read-only snapshot of the cluster store: nothing is written')),

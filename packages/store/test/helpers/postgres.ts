@@ -51,6 +51,9 @@ export interface Engine {
   /** SIGSTOP / SIGCONT to the postmaster and every backend: an engine that stalls without closing anything. */
   pause(): void;
   resume(): void;
+  /** Shuts the engine down (its data kept); `restart` starts it again on the same port. */
+  halt(): Promise<void>;
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,25 +92,31 @@ export async function startEngine(files: EngineFiles, opts: { port: number; host
   put('pg_hba.conf', docBlock('pg_hba.conf'));
   put('pg_ident.conf', docBlock('pg_ident.conf'));
 
-  const [pc, pa] = asPostgres(join(BIN, 'postgres'), ['-D', data]);
-  const proc: ChildProcess = spawn(pc, pa, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`PostgreSQL did not start within 30 s:\n${log}`)), 30_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-      if (log.includes('database system is ready to accept connections')) {
+  const launch = async (): Promise<ChildProcess> => {
+    const [pc, pa] = asPostgres(join(BIN, 'postgres'), ['-D', data]);
+    const p: ChildProcess = spawn(pc, pa, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`PostgreSQL did not start within 30 s:\n${log}`)), 30_000);
+      p.stderr!.on('data', (d: Buffer) => {
+        log += d.toString();
+        if (log.includes('database system is ready to accept connections')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      p.on('exit', (code) => {
         clearTimeout(t);
-        resolve();
-      }
+        reject(new Error(`PostgreSQL exited (${code}):\n${log}`));
+      });
     });
-    proc.on('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`PostgreSQL exited (${code}):\n${log}`));
-    });
-  });
-  proc.stderr!.resume();
-  const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    p.stderr!.resume();
+    return p;
+  };
+  let proc = await launch();
+  const readPid = () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let pid = readPid();
+  const exited = (p: ChildProcess) => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => { const t = setTimeout(r, 15_000); p.once('exit', () => { clearTimeout(t); r(); }); }));
   const psql = (sql: string, db = 'postgres') => {
     const [qc, qa] = asPostgres(join(BIN, 'psql'), ['-h', sock, '-p', String(opts.port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-Atc', sql]);
     return execFileSync(qc, qa, { stdio: 'pipe' }).toString().trim();
@@ -117,11 +126,21 @@ export async function startEngine(files: EngineFiles, opts: { port: number; host
     port: opts.port,
     host,
     dir,
-    pid,
+    get pid() {
+      return pid;
+    },
     url: `postgres://harper_tls@${host}:${opts.port}/harper_tls`,
     psql: (sql) => psql(sql, 'harper_tls'),
     pause: () => signalTree(pid, 'SIGSTOP'),
     resume: () => signalTree(pid, 'SIGCONT'),
+    async halt() {
+      process.kill(pid, 'SIGINT'); // fast shutdown: sessions end, the port closes
+      await exited(proc);
+    },
+    async restart() {
+      proc = await launch();
+      pid = readPid();
+    },
     async stop() {
       try {
         signalTree(pid, 'SIGCONT');
@@ -129,7 +148,7 @@ export async function startEngine(files: EngineFiles, opts: { port: number; host
       } catch {
         // gone
       }
-      if (proc.exitCode === null) await new Promise<void>((r) => { const t = setTimeout(r, 15_000); proc.once('exit', () => { clearTimeout(t); r(); }); });
+      await exited(proc);
       rmSync(dir, { recursive: true, force: true });
     },
   };

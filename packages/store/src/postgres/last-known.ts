@@ -1,0 +1,67 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from '../errors.js';
+
+const FORMAT = 'harper-tls cluster last-known state v1';
+
+/**
+ * This node's last-known copy of the shared state, kept in a file so that a node that has synced
+ * once can start while the engine is unreachable (degraded: reads from it, writes answer 503).
+ * The file holds the engine's records as they are: users with their password hashes, run-time
+ * certificates with their private keys only sealed (never in clear), the local CA's records and
+ * the revocation cache. 0600, written atomically (a temporary file, fsync, rename).
+ */
+export interface LastKnown {
+  nodeName: string;
+  /** host:port/database of the engine it came from. */
+  engine: string;
+  version: number;
+  savedAt: string;
+  records: Array<{ ns: string; key: string; value: Buffer }>;
+}
+
+export function writeLastKnown(path: string, state: LastKnown): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const text = JSON.stringify({ format: FORMAT, nodeName: state.nodeName, engine: state.engine, version: state.version, savedAt: state.savedAt, records: state.records.map((r) => [r.ns, r.key, r.value.toString('base64')]) });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The saved state; undefined when there is none; ERR_STORE_CONFIG naming the file when it cannot be used. */
+export function readLastKnown(path: string, expect: { nodeName: string; engine: string }): LastKnown | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StoreError('ERR_STORE_CONFIG', `${path}: the last-known cluster state cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const bad = (why: string) => new StoreError('ERR_STORE_CONFIG', `${path}: not a usable last-known cluster state (${why}); delete it, and start this node while the engine is reachable`);
+  let raw: { format?: unknown; nodeName?: unknown; engine?: unknown; version?: unknown; savedAt?: unknown; records?: unknown };
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw bad('not JSON: the file is damaged');
+  }
+  if (raw.format !== FORMAT) throw bad(`unknown format ${JSON.stringify(raw.format)}`);
+  if (raw.nodeName !== expect.nodeName) throw bad(`saved by node "${String(raw.nodeName)}", this node is "${expect.nodeName}"`);
+  if (raw.engine !== expect.engine) throw bad(`saved from the engine ${String(raw.engine)}, this node's is ${expect.engine}`);
+  if (typeof raw.version !== 'number' || !Array.isArray(raw.records)) throw bad('no version or records');
+  const records = (raw.records as unknown[]).map((r) => {
+    if (!Array.isArray(r) || r.length !== 3 || r.some((x) => typeof x !== 'string')) throw bad('a record is not [ns, key, value]');
+    return { ns: r[0] as string, key: r[1] as string, value: Buffer.from(r[2] as string, 'base64') };
+  });
+  return { nodeName: expect.nodeName, engine: expect.engine, version: raw.version, savedAt: String(raw.savedAt), records };
+}
