@@ -7,9 +7,9 @@ export type CatchUp =
 /**
  * What a node at version `from` reads to catch up, in one snapshot: the change-log rows after
  * `from` with each key's current value, or (when rows after `from` were pruned, or the engine is
- * behind the node) every record, to reload the whole state.
+ * behind the node, or `whole`) every record, to reload the whole state.
  */
-export async function readSince(c: pg.Client, from: number): Promise<CatchUp> {
+export async function readSince(c: pg.Client, from: number, whole = false): Promise<CatchUp> {
   await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     const b = await c.query<{ head: string; oldest: string | null }>('SELECT (SELECT version FROM harper_tls_meta WHERE id = 1) AS head, (SELECT min(version) FROM harper_tls_changes) AS oldest');
@@ -18,7 +18,7 @@ export async function readSince(c: pg.Client, from: number): Promise<CatchUp> {
     // Versions are contiguous in the log (one per commit, pruned whole); rows after `from` are
     // gone when the oldest kept is past from + 1 (or none is kept and the head moved on). An
     // engine behind this node (restored from a backup) is reloaded too.
-    if (head < from || (head > from && (oldest === undefined || oldest > from + 1))) {
+    if (whole || head < from || (head > from && (oldest === undefined || oldest > from + 1))) {
       const all = await c.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
       return { full: true, head, rows: all.rows };
     }

@@ -7,7 +7,7 @@ import { Connection, destroyClient, toStoreError } from './connection.js';
 import { CHANNEL, checkSchema } from './schema.js';
 import { Mirror } from './mirror.js';
 import { NodeNameClaim } from './node-name.js';
-import { readLastKnown, writeLastKnown, type LastKnown } from './last-known.js';
+import { readLastKnown, savedRecords, writeLastKnown, type LastKnown } from './last-known.js';
 import { pruneChanges, readSince } from './change-log.js';
 import { isStoreUnavailable } from '../errors.js';
 
@@ -143,6 +143,8 @@ export class PostgresEngine {
   /** The engine did not answer at start: serve the saved state, degraded, until a catch-up succeeds. */
   #startFromLastKnown(saved: LastKnown, err: Error): void {
     this.mirror.load(saved.version, saved.records);
+    // Large CRLs were not saved: the first catch-up reloads everything, so the copy gets them back.
+    this.#reloadOnCatchUp = (saved.omitted ?? 0) > 0;
     this.#loaded = true;
     this.#savedVersion = saved.version;
     this.#setHealth({ status: 'degraded', version: saved.version, reason: `the cluster engine was unreachable at start (${err.message}); serving the last-known state saved ${saved.savedAt} (version ${saved.version})` });
@@ -151,6 +153,8 @@ export class PostgresEngine {
   }
 
   #savedVersion = -1;
+  /** Started from a last-known state that left records out: the next catch-up reads the whole state. */
+  #reloadOnCatchUp = false;
   /** Whether the copy holds a real state (a failed start saves nothing over the last one). */
   #loaded = false;
   #saveFailed = false;
@@ -161,7 +165,8 @@ export class PostgresEngine {
     if (!path || !this.#loaded || this.mirror.version === this.#savedVersion || this.#health.status !== 'ok') return;
     const version = this.mirror.version;
     try {
-      writeLastKnown(path, { nodeName: this.nodeName, engine: this.#where, version, savedAt: new Date().toISOString(), records: this.mirror.entries() });
+      const { records, omitted } = savedRecords(this.mirror.entries());
+      writeLastKnown(path, { nodeName: this.nodeName, engine: this.#where, version, savedAt: new Date().toISOString(), records, omitted });
       this.#savedVersion = version;
       this.#saveFailed = false;
     } catch (e) {
@@ -218,11 +223,14 @@ export class PostgresEngine {
     this.stats.syncs++;
     try {
       const from = this.mirror.version;
-      const read = await this.#reader.run((c) => readSince(c, from), this.#opts.readTimeoutMs);
+      const reload = this.#reloadOnCatchUp;
+      const read = await this.#reader.run((c) => readSince(c, from, reload), this.#opts.readTimeoutMs);
       if (read.full) {
         const changed = this.mirror.replace(read.head, read.rows);
         this.stats.fullResyncs++;
-        this.#opts.logger?.warn({ from, to: read.head, changed }, 'cluster change log pruned past this node\'s last version (away longer than cluster.changeRetention): reloaded the whole state');
+        this.#reloadOnCatchUp = false;
+        if (reload) this.#opts.logger?.info({ from, to: read.head, changed }, 'caught up with the cluster engine: reloaded the whole state (the last-known state had left large CRLs out)');
+        else this.#opts.logger?.warn({ from, to: read.head, changed }, 'cluster change log pruned past this node\'s last version (away longer than cluster.changeRetention): reloaded the whole state');
       } else {
         // Each row carries the key's current value (a later version may have changed it again):
         // applying them in order ends in the state of the last version read.

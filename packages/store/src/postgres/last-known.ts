@@ -18,11 +18,30 @@ export interface LastKnown {
   version: number;
   savedAt: string;
   records: Array<{ ns: string; key: string; value: Buffer }>;
+  /**
+   * Records left out of the file (large downloaded CRLs, see MAX_SAVED_CACHE_BYTES): a node that
+   * starts from this state reloads the whole state from the engine on its first catch-up.
+   */
+  omitted?: number;
+}
+
+/**
+ * A revocation-cache value (a downloaded CRL or OCSP answer) larger than this is not saved in the
+ * last-known file: the file is rewritten after every change, and a 1M-entry CRL (35 MiB) would
+ * make each rewrite cost tens of MiB and a blocked event loop. A node that starts from the file
+ * downloads such a CRL again on its own (the engine is unreachable then anyway).
+ */
+export const MAX_SAVED_CACHE_BYTES = 1024 * 1024;
+
+/** The records worth saving: everything but large revocation-cache values. */
+export function savedRecords(records: Array<{ ns: string; key: string; value: Buffer }>): { records: Array<{ ns: string; key: string; value: Buffer }>; omitted: number } {
+  const kept = records.filter((r) => r.ns !== 'revocation' || r.value.length <= MAX_SAVED_CACHE_BYTES);
+  return { records: kept, omitted: records.length - kept.length };
 }
 
 export function writeLastKnown(path: string, state: LastKnown): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const text = JSON.stringify({ format: FORMAT, nodeName: state.nodeName, engine: state.engine, version: state.version, savedAt: state.savedAt, records: state.records.map((r) => [r.ns, r.key, r.value.toString('base64')]) });
+  const text = JSON.stringify({ format: FORMAT, nodeName: state.nodeName, engine: state.engine, version: state.version, savedAt: state.savedAt, omitted: state.omitted ?? 0, records: state.records.map((r) => [r.ns, r.key, r.value.toString('base64')]) });
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
@@ -63,5 +82,6 @@ export function readLastKnown(path: string, expect: { nodeName: string; engine: 
     if (!Array.isArray(r) || r.length !== 3 || r.some((x) => typeof x !== 'string')) throw bad('a record is not [ns, key, value]');
     return { ns: r[0] as string, key: r[1] as string, value: Buffer.from(r[2] as string, 'base64') };
   });
-  return { nodeName: expect.nodeName, engine: expect.engine, version: raw.version, savedAt: String(raw.savedAt), records };
+  const omitted = typeof (raw as { omitted?: unknown }).omitted === 'number' ? (raw as { omitted: number }).omitted : 0;
+  return { nodeName: expect.nodeName, engine: expect.engine, version: raw.version, savedAt: String(raw.savedAt), records, omitted };
 }
