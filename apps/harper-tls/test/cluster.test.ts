@@ -13,55 +13,16 @@ import { createServer, type Server } from 'node:http';
 import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { kill9, spawnCli } from './reliability/harness.js';
+import { ADMIN, basic, get, op, until, writeNodeConfig as writeConfig, type ClusterNode as Node } from './helpers/cluster-nodes.js';
 
 /**
  * SPEC.md section 10 end to end: a real PostgreSQL 15 configured with docs/cluster.md's lines
  * (TLS, client-certificate auth, everything else rejected), three harper-tls nodes sharing it.
  */
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
-type Node = { name: string; root: string; ports: { http: number; https: number; ops: number }; server?: Run };
-const ADMIN = { HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'cluster-admin-pw' };
-const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
-
 const temp = tempRoot();
 const nodes: Node[] = [];
 let engine: Engine;
-
-async function op(n: Node, body: object, auth = basic('admin', ADMIN.HDB_ADMIN_PASSWORD)): Promise<{ status: number; body: any }> {
-  const res = await fetch(`http://127.0.0.1:${n.ports.ops}/`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
-  return { status: res.status, body: await res.json() };
-}
-async function get(n: Node, path: string, auth?: string): Promise<{ status: number; body: any; bytes: Buffer }> {
-  const res = await fetch(`http://127.0.0.1:${n.ports.http}${path}`, { headers: auth ? { authorization: auth } : {}, signal: AbortSignal.timeout(15_000) });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let body: unknown;
-  try {
-    body = JSON.parse(bytes.toString());
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, body, bytes };
-}
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<number> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - t0;
-}
-
-function writeConfig(n: Node, enginePort: number): void {
-  writeFileSync(
-    join(n.root, 'harperdb-config.yaml'),
-    [
-      'http:', `  port: ${n.ports.http}`, `  securePort: ${n.ports.https}`, '  mtls:', '    required: false', '    certificateVerification: true',
-      'operationsApi:', '  network:', `    port: ${n.ports.ops}`,
-      'logging:', '  level: warn',
-      'cluster:', `  nodeName: ${n.name}`, `  url: postgres://harper_tls@127.0.0.1:${enginePort}/harper_tls`, '  pollInterval: 500', '',
-    ].join('\n'),
-  );
-}
 
 beforeAll(async () => {
   for (const name of NAMES) {
