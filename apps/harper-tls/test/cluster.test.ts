@@ -102,7 +102,7 @@ describe('three nodes on PostgreSQL over mTLS', () => {
     expect(engine.psql(`SELECT count(*) FROM harper_tls_records WHERE position('PRIVATE KEY'::bytea in value) > 0`)).toBe('0');
   });
 
-  it('cert issue on A; revoked on B: A and C refuse it on the next request of an open connection; one CRL, the same bytes everywhere', async () => {
+  it('cert issue on A; revoked on B: A and C refuse it on the next request of an open connection and on a resumed session; one CRL, the same bytes everywhere', async () => {
     const [a, b, c] = nodes as [Node, Node, Node];
     const out = join(temp.root, 'issued');
     expect((await op(a, { operation: 'add_user', username: 'dave', password: 'dave-pw', role: 'reader', active: true })).status).toBe(200);
@@ -116,11 +116,25 @@ describe('three nodes on PostgreSQL over mTLS', () => {
       return conn;
     }));
     for (const conn of conns) expect(await conn.whoami()).toMatchObject({ status: 200, body: { username: 'dave', authenticatedBy: 'mtls' } });
+    // Session tickets from A, to resume with before and after the revocation.
+    await until('two session tickets from A', () => conns[0]!.tickets.length >= 2, 10_000);
+    const resumedBefore = new KeepAlive(a.ports.https, client, caFile, conns[0]!.tickets[0]);
+    await resumedBefore.open();
+    expect(resumedBefore.socket!.isSessionReused()).toBe(true);
+    expect((await resumedBefore.whoami()).status).toBe(200);
+    resumedBefore.close();
     const crlBefore = (await get(a, '/ca/crl')).bytes;
     const serial = /serial ([0-9a-f]+)/i.exec(issued.stdout + issued.stderr)?.[1];
     const rev = await op(b, { operation: 'revoke_certificate', certificate: client.cert.toString(), reason: 'keyCompromise' });
     expect(rev.status).toBe(200);
     for (const conn of conns) await until('the open connection refused', async () => (await conn.whoami()).status === 401, 1000);
+    // A session resumed on A after the revocation on B: resumption skips the TLS layer's
+    // certificate check, never harper-tls's (the shared records say revoked).
+    const resumedAfter = new KeepAlive(a.ports.https, client, caFile, conns[0]!.tickets[1]);
+    await resumedAfter.open();
+    expect(resumedAfter.socket!.isSessionReused()).toBe(true);
+    expect((await resumedAfter.whoami()).status).toBe(401);
+    resumedAfter.close();
     // A new connection is refused too (the handshake's revocation check uses the shared records).
     const fresh = new KeepAlive(c.ports.https, client, caFile);
     await fresh.open();
@@ -359,16 +373,20 @@ function servedFingerprint(port: number, servername: string): Promise<string> {
 /** One keep-alive TLS connection sending GET /whoami. */
 class KeepAlive {
   socket?: tls.TLSSocket;
+  /** TLS session tickets the server sent on this connection (to resume with later). */
+  readonly tickets: Buffer[] = [];
   #buffer = '';
   #waiting?: () => void;
   constructor(
     readonly port: number,
     readonly client: { cert: Buffer; key: Buffer },
     readonly caFile: string,
+    readonly session?: Buffer,
   ) {}
   open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: this.port, servername: 'localhost', ca: readFileSync(this.caFile), ...this.client, ALPNProtocols: ['http/1.1'] }, () => resolve());
+      const socket = tls.connect({ host: '127.0.0.1', port: this.port, servername: 'localhost', ca: readFileSync(this.caFile), ...this.client, ALPNProtocols: ['http/1.1'], ...(this.session ? { session: this.session } : {}) }, () => resolve());
+      socket.on('session', (t: Buffer) => this.tickets.push(t));
       socket.setEncoding('utf8');
       socket.on('data', (d: string) => {
         this.#buffer += d;
