@@ -1,9 +1,8 @@
 import type { Logger } from '../logger.js';
 import type { FaultLog } from '../fault-log.js';
 import { RevocationError } from '../errors.js';
-import { parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
-import { encodeStoredCrl, parseStoredCrl } from '../crl/stored.js';
-import { indexOf } from '../crl/parse.js';
+import { indexOf, parseCrlAsync, type ParsedCrl } from '../crl/parse.js';
+import { encodeStoredCrl, LEGACY_HEADER, parseStoredCrl, writeLegacyHeader } from '../crl/stored.js';
 import { discard } from './discard.js';
 import { createSingleFlight, fetchBytes, type FetchLike } from '../fetch/fetch-bytes.js';
 import type { SharedRevocation } from './shared.js';
@@ -87,13 +86,13 @@ export interface CrlCacheOptions {
   shared?: SharedRevocation;
 }
 
-const STORE_PREFIX = 'crl:';
 /**
- * A stored CRL is one value (crl/stored.ts), so a crash leaves it complete or absent (lmdb writes
- * a value atomically): for a store with `getMapped`, a header, the DER and the serial index; for
- * the others (the cluster engine) the fetch time (a big-endian float64) then the DER.
+ * Key prefix of a stored CRL. A stored CRL is one value (crl/stored.ts), so a crash leaves it
+ * complete or absent (lmdb writes a value atomically): for a store with `getMapped`, a header,
+ * the DER and the serial index; for the others (the cluster engine) the legacy layout, the fetch
+ * time then the DER.
  */
-const STORE_HEADER = 8;
+const STORE_PREFIX = 'crl:';
 
 /**
  * Downloaded CRLs by URL: one parsed copy each, one download at a time per URL, reused for
@@ -188,7 +187,7 @@ export class CrlCache {
       if (store.getMapped) m = await store.getMapped(STORE_PREFIX + url);
       // The parsed CRL keeps a view of the value (no copy): `get` hands back a buffer of its own.
       const v = store.getMapped ? m?.bytes : await store.get(STORE_PREFIX + url);
-      if (!v || v.length <= STORE_HEADER) {
+      if (!v || v.length <= LEGACY_HEADER) {
         m?.release();
         return undefined;
       }
@@ -296,8 +295,8 @@ export class CrlCache {
     let der: Uint8Array;
     let crl: ParsedCrl;
     try {
-      stored = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch, prefixBytes: indexed ? 0 : STORE_HEADER });
-      der = indexed ? stored : stored.subarray(STORE_HEADER);
+      stored = await fetchBytes(url, { timeoutMs: this.#opts.timeoutMs, maxBytes: this.#opts.maxBytes, fetch: this.#opts.fetch, prefixBytes: indexed ? 0 : LEGACY_HEADER });
+      der = indexed ? stored : stored.subarray(LEGACY_HEADER);
       crl = await parseCrlAsync(der);
     } catch (err) {
       // Reported here, inside the single flight: once per download, not once per waiting check.
@@ -312,7 +311,7 @@ export class CrlCache {
     if (!store) return entry;
     const warn = (err: unknown) => void this.#opts.logger?.warn({ url, err: (err as Error).message }, 'CRL could not be saved to the cache store');
     if (!indexed) {
-      const put = store.put(STORE_PREFIX + url, encodeLegacyIfNeeded(stored, fetchedAt)).catch(warn);
+      const put = store.put(STORE_PREFIX + url, writeLegacyHeader(stored, fetchedAt)).catch(warn);
       if (awaitStore) await put;
       return entry;
     }
@@ -372,10 +371,4 @@ export class CrlCache {
       return { cache: 'miss', error, done: noop };
     }
   }
-}
-
-/** The legacy value: the fetch time written into the room left before the DER. */
-function encodeLegacyIfNeeded(stored: Uint8Array, fetchedAt: number): Uint8Array {
-  new DataView(stored.buffer, stored.byteOffset, STORE_HEADER).setFloat64(0, fetchedAt, false);
-  return stored;
 }

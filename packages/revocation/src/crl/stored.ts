@@ -31,7 +31,8 @@ import { fnv1a, indexOf, parseCrlAsync, readCrlHeader, serialAt, withIndex, type
 export const STORED_LAYOUT_VERSION = 1;
 const MAGIC = [0x00, 0x48, 0x54, 0x43];
 const HEADER = 64;
-const LEGACY_HEADER = 8;
+/** Bytes before the DER in the legacy layout (its fetchedAt). */
+export const LEGACY_HEADER = 8;
 const SAMPLE = 4096;
 /** Table slots checked against the DER on adoption (hash of the serial each points at). */
 const SPOT_CHECKS = 256;
@@ -58,12 +59,21 @@ export function isIndexedLayout(value: Uint8Array): boolean {
   return value.length >= HEADER && MAGIC.every((b, i) => value[i] === b);
 }
 
-/** The legacy value: fetchedAt (big-endian float64) then the DER, in one buffer so the DER can be a view of it. */
+/**
+ * The legacy value in place: `value` is LEGACY_HEADER bytes of room then the DER (a download
+ * made with that room in front, so the DER is a view of it and nothing is copied); fetchedAt
+ * (big-endian float64) goes into the room. Returns `value`.
+ */
+export function writeLegacyHeader(value: Uint8Array, fetchedAt: number): Uint8Array {
+  new DataView(value.buffer, value.byteOffset, LEGACY_HEADER).setFloat64(0, fetchedAt, false);
+  return value;
+}
+
+/** The legacy value of `der`, copied into a new buffer. */
 export function encodeLegacyStoredCrl(fetchedAt: number, der: Uint8Array): Uint8Array {
   const out = new Uint8Array(LEGACY_HEADER + der.length);
-  new DataView(out.buffer).setFloat64(0, fetchedAt, false);
   out.set(der, LEGACY_HEADER);
-  return out;
+  return writeLegacyHeader(out, fetchedAt);
 }
 
 /** One buffer: header, the CRL's DER, and (when its index may be stored) the index. */
