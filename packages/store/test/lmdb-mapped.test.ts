@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { build } from 'esbuild';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,7 +134,8 @@ describe('lmdb mapped values', () => {
     await store.put('crl', generation(7));
     const m = (await store.getMapped('crl'))!;
     expect(isGeneration(m.bytes, 7)).toBe(true);
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, dir], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', await childScript(), dir], { cwd: PACKAGE, stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise((r) => child.once('exit', r));
     try {
       const ready = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -151,7 +153,7 @@ describe('lmdb mapped values', () => {
       expect(shared.pss).toBeLessThan(shared.rss * 0.75);
     } finally {
       child.stdin.end();
-      await new Promise((r) => child.once('exit', r));
+      await exited;
       m.release();
     }
   }, 30_000);
@@ -175,9 +177,14 @@ function mappingOf(smaps: string, file: string): { rss: number; shared: number; 
   return out;
 }
 
-/** The other process: maps the value with the same store code, reads every page, says so, waits for stdin to close. */
+/**
+ * The other process: maps the value with this package's own source (bundled now, so the test
+ * needs no build), reads every page, says so, waits for stdin to close. lmdb (native) stays
+ * external and resolves from the package folder, the child's cwd.
+ */
+const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = `
-import { lmdbBytesStore, openLmdbDatabases } from '@harper-tls/store';
+import { lmdbBytesStore, openLmdbDatabases } from './src/index.ts';
 const db = openLmdbDatabases(process.argv[1], (m) => new Error(m));
 const store = lmdbBytesStore(db.revocation, (w, c) => c);
 const m = await store.getMapped('crl');
@@ -188,3 +195,17 @@ process.stdout.write((m.mapped ? 'mapped ' : 'copied ') + g + '\\n');
 process.stdin.resume();
 process.stdin.on('end', async () => { m.release(); await db.close(); process.exit(0); });
 `;
+async function childScript(): Promise<string> {
+  const out = await build({
+    stdin: { contents: CHILD, resolveDir: PACKAGE, loader: 'ts', sourcefile: 'mapped-child.ts' },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    conditions: ['@harper-tls/source'],
+    external: ['lmdb', 'pg'],
+    logLevel: 'silent',
+  });
+  return out.outputFiles[0]!.text;
+}
