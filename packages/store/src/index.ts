@@ -5,6 +5,7 @@
  * without `cluster` never loads `pg`.
  */
 import type { ClusterConfig } from '@harper-tls/config';
+import type { StoreLogger } from './types.js';
 import type { ClusterStores } from './postgres/index.js';
 import type { ClusterSnapshot } from './postgres/snapshot.js';
 
@@ -14,7 +15,7 @@ export { openLmdbDatabases, openLmdbUserRecords, lmdbKeyValueStore, lmdbBytesSto
 export type { MappedValue } from './lmdb/database.js';
 export type { LmdbDatabases, LmdbUserRecord } from './lmdb/database.js';
 export type { StoreErrorCode } from './errors.js';
-export type { SharedKeyValueStore, SharedBytesStore, UserRecord, UserRecords, ClusterHealth } from './types.js';
+export type { SharedKeyValueStore, SharedBytesStore, UserRecord, UserRecords, ClusterHealth, StoreLogger } from './types.js';
 export type { ClusterStores } from './postgres/index.js';
 export type { ClusterSnapshot } from './postgres/snapshot.js';
 
@@ -24,7 +25,6 @@ export async function openClusterStores(opts: { cluster: ClusterConfig; logger?:
   return openPostgresStores(opts);
 }
 
-type StoreLogger = { info(o: object, m?: string): void; warn(o: object, m?: string): void; error?(o: object, m?: string): void };
 
 /**
  * Holds `cluster.nodeName` for a process that serves without opening the stores itself (the

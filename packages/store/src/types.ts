@@ -55,3 +55,10 @@ export interface ClusterHealth {
   /** Why degraded, for logs and /health. */
   reason?: string;
 }
+
+/** Where the store logs (pino-shaped: an object, then a message). */
+export interface StoreLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error?(obj: object, msg?: string): void;
+}

@@ -2,7 +2,7 @@ import { certificateProfileProblem, type CertInfo } from '../cert/parse.js';
 import type { DistributionPoint, GeneralName } from '../cert/general-names.js';
 import { isIssuedBy, verifySignature } from '../cert/verify.js';
 import { namesEqual } from '../der/name.js';
-import type { ParsedCrl, IssuingDistributionPoint } from './parse.js';
+import type { ParsedCrl, IssuingDistributionPoint } from './types.js';
 
 /** ReasonFlags bits 1-8 (keyCompromise ... aACompromise): "all-reasons" of RFC 5280 section 6.3.3. */
 export const ALL_REASONS = 0x1fe;

@@ -1,6 +1,6 @@
 import type { CertInfo } from '../cert/parse.js';
 import { checkCertificateWithCrls, type CrlCheckArgs, type CrlCheckResult } from './evaluate.js';
-import type { ParsedCrl } from './parse.js';
+import type { ParsedCrl } from './types.js';
 
 /** Results kept per certificate (different issuers, CRL sets or signer pools), oldest dropped first. */
 const PER_CERT = 4;

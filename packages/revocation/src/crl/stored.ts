@@ -1,6 +1,9 @@
 import { RevocationError } from '../errors.js';
 import { readTlv } from '../der/reader.js';
-import { fnv1a, indexOf, parseCrlAsync, readCrlHeader, serialAt, withIndex, type CrlHeader, type CrlIndex, type ParsedCrl } from './parse.js';
+import { fnv1a } from './entries.js';
+import type { CrlHeader } from './header.js';
+import { serialAt, withIndex, type CrlIndex } from './lookup.js';
+import { indexOf, parseCrlAsync, readCrlHeader, type ParsedCrl } from './parse.js';
 
 /**
  * How a downloaded CRL is kept in the revocation store (the server's lmdb), so that a process

@@ -4,6 +4,18 @@ export type CatchUp =
   | { full: true; head: number; rows: Array<{ ns: string; key: string; value: Buffer }> }
   | { full: false; rows: Array<{ version: string; ns: string; key: string; value: Buffer | null }> };
 
+/** Every record and the version they are at, in one snapshot (a node's start, a read-only tool). */
+export async function readWholeState(c: pg.Client): Promise<{ version: number; rows: Array<{ ns: string; key: string; value: Buffer }> }> {
+  await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const v = await c.query<{ version: string }>('SELECT version FROM harper_tls_meta WHERE id = 1');
+    const rows = await c.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
+    return { version: Number(v.rows[0]!.version), rows: rows.rows };
+  } finally {
+    await c.query('COMMIT');
+  }
+}
+
 /**
  * What a node at version `from` reads to catch up, in one snapshot: the change-log rows after
  * `from` with each key's current value, or (when rows after `from` were pruned, or the engine is

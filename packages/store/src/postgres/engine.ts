@@ -1,24 +1,21 @@
 import pg from 'pg';
 import type { ClusterConfig } from '@harper-tls/config';
-import { StoreError } from '../errors.js';
-import type { ClusterHealth } from '../types.js';
+import { isStoreUnavailable, StoreError } from '../errors.js';
+import type { ClusterHealth, StoreLogger } from '../types.js';
 import { clientConfig, readEngineTls, type EngineTlsMaterial } from './connect.js';
-import { Connection, destroyClient, toStoreError } from './connection.js';
-import { CHANNEL, checkSchema } from './schema.js';
+import { Connection, toStoreError } from './connection.js';
+import { checkSchema } from './schema.js';
 import { Mirror } from './mirror.js';
 import { NodeNameClaim } from './node-name.js';
 import { readLastKnown, savedRecords, writeLastKnown, type LastKnown } from './last-known.js';
-import { pruneChanges, readSince } from './change-log.js';
-import { isStoreUnavailable } from '../errors.js';
-
-interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+import { pruneChanges, readSince, readWholeState } from './change-log.js';
+import { LOCK_CLASS, takeLock } from './advisory-lock.js';
+import { ChangeListener } from './listener.js';
+import { commitWrite, type Change, type Tx, type WriteOutcome } from './write-tx.js';
 
 export interface PostgresEngineOptions {
   cluster: ClusterConfig;
-  logger?: Logger;
+  logger?: StoreLogger;
   /** A write (waiting included) answers ERR_STORE_UNAVAILABLE after this long. Default 3000 ms. */
   writeTimeoutMs?: number;
   /** A catch-up read gives up (and the node reports degraded) after this long. Default 3000 ms. */
@@ -34,16 +31,6 @@ export interface PostgresEngineOptions {
   lastKnownPath?: string;
 }
 
-/** One change inside a write transaction. */
-export interface Tx {
-  get(ns: string, key: string): Promise<Buffer | undefined>;
-  put(ns: string, key: string, value: Buffer): Promise<void>;
-  /** Inserts only when absent: false when the key exists. */
-  insert(ns: string, key: string, value: Buffer): Promise<boolean>;
-  remove(ns: string, key: string): Promise<boolean>;
-}
-
-const LOCK_CLASS = 1213481043; // "HTLS": the first key of every harper-tls advisory lock
 /** Versions deleted from the change log per prune run at most. */
 const PRUNE_BATCH = 1000;
 /** How long a start waits for the engine before using the last-known state. */
@@ -60,13 +47,12 @@ const START_WITH_SAVED_MS = 5000;
  */
 export class PostgresEngine {
   readonly mirror = new Mirror();
-  readonly #opts: Required<Omit<PostgresEngineOptions, 'logger'>> & { logger?: Logger };
+  readonly #opts: Required<Omit<PostgresEngineOptions, 'logger'>> & { logger?: StoreLogger };
   #claim: NodeNameClaim | undefined;
   readonly #tls: EngineTlsMaterial;
   readonly #writer: Connection;
   readonly #reader: Connection;
-  #listener: pg.Client | undefined;
-  #listenerRetry: NodeJS.Timeout | undefined;
+  readonly #listener: ChangeListener;
   #poll: NodeJS.Timeout | undefined;
   #syncing: Promise<void> | undefined;
   #again = false;
@@ -82,6 +68,19 @@ export class PostgresEngine {
     this.#tls = readEngineTls(opts.cluster);
     this.#writer = new Connection(() => this.#client('writer'), 'cluster write');
     this.#reader = new Connection(() => this.#client('reader'), 'cluster read');
+    this.#listener = new ChangeListener({
+      client: () => this.#client('listen'),
+      timeoutMs: this.#opts.readTimeoutMs,
+      logger: opts.logger,
+      onNotify: (version) => {
+        this.stats.notifications++;
+        if (version > this.mirror.version) void this.sync().catch(() => undefined);
+      },
+      onListening: () => {
+        this.stats.listenerReconnects++;
+        void this.sync().catch(() => undefined);
+      },
+    });
   }
 
   get nodeName(): string {
@@ -104,7 +103,7 @@ export class PostgresEngine {
       if (!saved) throw new StoreError('ERR_STORE_UNAVAILABLE', `${(err as Error).message}; this node has never synced with it (no last-known state in ${path}), so it cannot start until the engine answers`, { cause: err });
       this.#startFromLastKnown(saved, err as Error);
     }
-    this.#listen();
+    this.#listener.start();
     this.#poll = setInterval(() => {
       void this.sync().catch(() => undefined);
       this.#maybePrune();
@@ -124,17 +123,11 @@ export class PostgresEngine {
       this.#claim = claim;
       await claim.start();
     }
-    await this.#reader.run(async (c) => {
+    const state = await this.#reader.run(async (c) => {
       await checkSchema(c);
-      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      try {
-        const v = await c.query<{ version: string }>('SELECT version FROM harper_tls_meta WHERE id = 1');
-        const rows = await c.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
-        this.mirror.load(Number(v.rows[0]!.version), rows.rows);
-      } finally {
-        await c.query('COMMIT');
-      }
+      return readWholeState(c);
     }, haveSaved ? START_WITH_SAVED_MS : Math.max(this.#opts.readTimeoutMs, 10_000));
+    this.mirror.load(state.version, state.rows);
     this.#loaded = true;
     this.#setHealth({ status: 'ok', version: this.mirror.version });
     this.#saveLastKnown();
@@ -267,51 +260,9 @@ export class PostgresEngine {
    * the change when this resolves. No local change without a commit: on failure nothing changes.
    */
   async write<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const node = this.nodeName;
-    let outcome: { result: T; version?: number; changes: Array<{ ns: string; key: string; value?: Buffer }> };
+    let outcome: WriteOutcome<T>;
     try {
-      outcome = await this.#writer.run(async (c) => {
-        await c.query('BEGIN');
-        try {
-          const v = await c.query<{ version: string }>('UPDATE harper_tls_meta SET version = version + 1 WHERE id = 1 RETURNING version');
-          const version = Number(v.rows[0]!.version);
-          const changes = new Map<string, { ns: string; key: string; value?: Buffer }>();
-          const tx: Tx = {
-            async get(ns, key) {
-              const r = await c.query<{ value: Buffer }>('SELECT value FROM harper_tls_records WHERE ns = $1 AND key = $2', [ns, key]);
-              return r.rows[0]?.value;
-            },
-            async put(ns, key, value) {
-              await c.query('INSERT INTO harper_tls_records (ns, key, value, version) VALUES ($1, $2, $3, $4) ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version', [ns, key, value, version]);
-              changes.set(`${ns}\0${key}`, { ns, key, value });
-            },
-            async insert(ns, key, value) {
-              const r = await c.query('INSERT INTO harper_tls_records (ns, key, value, version) VALUES ($1, $2, $3, $4) ON CONFLICT (ns, key) DO NOTHING', [ns, key, value, version]);
-              if (r.rowCount !== 1) return false;
-              changes.set(`${ns}\0${key}`, { ns, key, value });
-              return true;
-            },
-            async remove(ns, key) {
-              const r = await c.query('DELETE FROM harper_tls_records WHERE ns = $1 AND key = $2', [ns, key]);
-              if (r.rowCount !== 1) return false;
-              changes.set(`${ns}\0${key}`, { ns, key, value: undefined });
-              return true;
-            },
-          };
-          const result = await fn(tx);
-          if (changes.size === 0) {
-            await c.query('ROLLBACK');
-            return { result, changes: [] };
-          }
-          for (const ch of changes.values()) await c.query('INSERT INTO harper_tls_changes (version, ns, key, node) VALUES ($1, $2, $3, $4)', [version, ch.ns, ch.key, node]);
-          await c.query('SELECT pg_notify($1, $2)', [CHANNEL, String(version)]);
-          await c.query('COMMIT');
-          return { result, version, changes: [...changes.values()] };
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }, this.#opts.writeTimeoutMs);
+      outcome = await this.#writer.run((c) => commitWrite(c, this.nodeName, fn), this.#opts.writeTimeoutMs);
     } catch (err) {
       const e = toStoreError(err, 'cluster write');
       if ((e as StoreError).code === 'ERR_STORE_UNAVAILABLE') this.#setHealth({ status: 'degraded', version: this.mirror.version, reason: e.message });
@@ -322,7 +273,7 @@ export class PostgresEngine {
   }
 
   /** Our own commit: applied at once when it is the next version, else by catching up. */
-  async #applyOwn(version: number, changes: Array<{ ns: string; key: string; value?: Buffer }>): Promise<void> {
+  async #applyOwn(version: number, changes: Change[]): Promise<void> {
     if (this.#syncing === undefined && this.mirror.version === version - 1) {
       this.mirror.apply(version, changes);
       return;
@@ -344,73 +295,20 @@ export class PostgresEngine {
    * after catching up, so `fn` sees what the previous holder wrote.
    */
   async lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const client = this.#client('lock');
-    client.on('error', () => undefined);
-    const timeout = <R>(p: Promise<R>, ms: number, what: string): Promise<R> => {
-      let t: NodeJS.Timeout;
-      return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new StoreError('ERR_STORE_UNAVAILABLE', `${what}: no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
-    };
-    try {
-      await timeout(client.connect(), this.#opts.readTimeoutMs, `cluster lock ${name}`);
-      await timeout(client.query('BEGIN'), this.#opts.readTimeoutMs, `cluster lock ${name}`);
-      await timeout(client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, name]), this.#opts.lockTimeoutMs, `cluster lock ${name}`);
-    } catch (err) {
-      destroyClient(client);
-      throw toStoreError(err, `cluster lock ${name}`);
-    }
+    const unlock = await takeLock(this.#client('lock'), name, { answerMs: this.#opts.readTimeoutMs, lockMs: this.#opts.lockTimeoutMs });
     try {
       await this.sync();
       return await fn();
     } finally {
-      await timeout(client.query('COMMIT'), this.#opts.readTimeoutMs, 'unlock').catch(() => undefined);
-      destroyClient(client);
+      await unlock();
     }
-  }
-
-  #listen(): void {
-    if (this.#closed) return;
-    const client = this.#client('listen');
-    this.#listener = client;
-    let dead = false;
-    const retry = (err?: unknown) => {
-      if (dead) return;
-      dead = true;
-      destroyClient(client);
-      if (this.#listener === client) this.#listener = undefined;
-      if (this.#closed) return;
-      if (err) this.#opts.logger?.warn({ err: (err as Error).message }, 'cluster change notifications lost; reconnecting (the change log is read on reconnect)');
-      this.#listenerRetry = setTimeout(() => this.#listen(), 250);
-      this.#listenerRetry.unref();
-    };
-    client.on('error', retry);
-    client.on('end', () => retry(new Error('connection ended')));
-    client.on('notification', (n) => {
-      this.stats.notifications++;
-      if (Number(n.payload) > this.mirror.version) void this.sync().catch(() => undefined);
-    });
-    const connectTimer = setTimeout(() => retry(new Error('no answer while connecting')), this.#opts.readTimeoutMs);
-    connectTimer.unref();
-    client
-      .connect()
-      .then(() => client.query(`LISTEN ${CHANNEL}`))
-      .then(() => {
-        clearTimeout(connectTimer);
-        this.stats.listenerReconnects++;
-        // Whatever was committed while not listening.
-        return this.sync().catch(() => undefined);
-      })
-      .catch((err) => {
-        clearTimeout(connectTimer);
-        retry(err);
-      });
   }
 
   async close(): Promise<void> {
     this.#saveLastKnown();
     this.#closed = true;
     if (this.#poll) clearInterval(this.#poll);
-    if (this.#listenerRetry) clearTimeout(this.#listenerRetry);
-    if (this.#listener) destroyClient(this.#listener);
+    this.#listener.close();
     await Promise.all([this.#writer.close(), this.#reader.close(), this.#claim?.close()]);
   }
 }

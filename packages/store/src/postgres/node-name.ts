@@ -3,19 +3,15 @@ import type { ClusterConfig } from '@harper-tls/config';
 import { StoreError } from '../errors.js';
 import { clientConfig, readEngineTls, type EngineTlsMaterial } from './connect.js';
 import { destroyClient, toStoreError } from './connection.js';
-
-interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error?(obj: object, msg?: string): void;
-}
+import { within } from './deadline.js';
+import type { StoreLogger } from '../types.js';
 
 /** The first key of the node-name locks (session locks; the transaction locks of `lock()` use another class). */
 const NAME_LOCK_CLASS = 1213481038; // "HTLN"
 
 export interface NodeNameClaimOptions {
   cluster: ClusterConfig;
-  logger?: Logger;
+  logger?: StoreLogger;
   /** At start, how long a name held by another session is waited for (a node killed a moment ago: its backend ends when its socket closes). Default 3000 ms. */
   waitMs?: number;
   /** Connecting and each statement. Default 3000 ms. */
@@ -79,18 +75,17 @@ export class NodeNameClaim {
     client.on('error', () => {
       if (this.#client === client) this.#client = undefined;
     });
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new StoreError('ERR_STORE_UNAVAILABLE', `cluster node name: the cluster engine did not answer within ${timeoutMs} ms`)), timeoutMs)));
     try {
-      const got = await Promise.race([
+      const got = await within(
         (async () => {
           await client.connect();
           const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [NAME_LOCK_CLASS, this.#name]);
           if (r.rows[0]?.ok) return true as const;
           return describeHolder(client, this.#name);
         })(),
-        deadline,
-      ]);
+        timeoutMs,
+        'cluster node name',
+      );
       if (got === true) {
         this.#client = client;
         return true;
@@ -100,8 +95,6 @@ export class NodeNameClaim {
     } catch (err) {
       destroyClient(client);
       throw toStoreError(err, 'cluster node name');
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -113,7 +106,7 @@ export class NodeNameClaim {
       const c = this.#client;
       if (c) {
         try {
-          await withTimeout(c.query('SELECT 1'), this.opts.timeoutMs ?? 3000);
+          await within(c.query('SELECT 1'), this.opts.timeoutMs ?? 3000, 'cluster node name check');
           return;
         } catch {
           if (this.#client === c) this.#client = undefined;
@@ -151,7 +144,7 @@ export class NodeNameClaim {
     if (this.#timer) clearInterval(this.#timer);
     const c = this.#client;
     this.#client = undefined;
-    if (c) await withTimeout(c.end(), 1000).catch(() => destroyClient(c));
+    if (c) await within(c.end(), 1000, 'cluster node name release').catch(() => destroyClient(c));
   }
 }
 
@@ -172,9 +165,4 @@ async function describeHolder(client: pg.Client, name: string): Promise<string> 
   } catch {
     return '';
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 }

@@ -6,6 +6,8 @@ import { clientConfig, readEngineTls } from './connect.js';
 import { destroyClient } from './connection.js';
 import { Mirror } from './mirror.js';
 import { checkSchema } from './schema.js';
+import { readWholeState } from './change-log.js';
+import { within } from './deadline.js';
 import { bytesView, keyValueView, userRecordsView, type EngineView } from './views.js';
 import { readLastKnown } from './last-known.js';
 
@@ -32,12 +34,8 @@ export async function readClusterSnapshot(opts: { cluster: ClusterConfig; timeou
   const client = new pg.Client({ ...clientConfig(cluster, readEngineTls(cluster), 'read-only'), connectionTimeoutMillis: timeoutMs });
   client.on('error', () => undefined);
   const mirror = new Mirror();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreError('ERR_STORE_UNAVAILABLE', `cannot read the cluster engine at ${where}: no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    await Promise.race([
+    const state = await within(
       (async () => {
         try {
           await client.connect();
@@ -45,16 +43,13 @@ export async function readClusterSnapshot(opts: { cluster: ClusterConfig; timeou
           throw new StoreError('ERR_STORE_UNAVAILABLE', `cannot reach the cluster engine at ${where}: ${(err as Error).message}`, { cause: err });
         }
         await checkSchema(client);
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const v = await client.query<{ version: string }>('SELECT version FROM harper_tls_meta WHERE id = 1');
-        const rows = await client.query<{ ns: string; key: string; value: Buffer }>('SELECT ns, key, value FROM harper_tls_records');
-        await client.query('COMMIT');
-        mirror.load(Number(v.rows[0]!.version), rows.rows);
+        return readWholeState(client);
       })(),
-      deadline,
-    ]);
+      timeoutMs,
+      `cannot read the cluster engine at ${where}`,
+    );
+    mirror.load(state.version, state.rows);
   } finally {
-    clearTimeout(timer);
     destroyClient(client);
   }
   return snapshotOf(mirror);
