@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'node:https';
 import http from 'node:http';
 import tls from 'node:tls';
+import { buildSync } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '../../..');
@@ -26,7 +27,8 @@ const HANDSHAKE_SECONDS = Number(process.env.HANDSHAKE_SECONDS ?? 3);
 
 const work = mkdtempSync(join(tmpdir(), 'htls-bench-cluster-'));
 // The test helper (TypeScript) compiled on the fly: one PostgreSQL setup for tests and bench.
-execFileSync(join(repo, 'node_modules/.bin/esbuild'), [join(repo, 'packages/store/test/helpers/postgres.ts'), '--format=esm', '--platform=node', `--outfile=${join(work, 'postgres.mjs')}`, `--define:import.meta.url=${JSON.stringify(pathToFileURL(join(repo, 'packages/store/test/helpers/postgres.ts')).href)}`], { stdio: 'pipe' });
+const helper = join(repo, 'packages/store/test/helpers/postgres.ts');
+buildSync({ entryPoints: [helper], format: 'esm', platform: 'node', outfile: join(work, 'postgres.mjs'), define: { 'import.meta.url': JSON.stringify(pathToFileURL(helper).href) }, logLevel: 'error' });
 const { startEngine } = await import(pathToFileURL(join(work, 'postgres.mjs')).href);
 const { ensureSelfSignedCertificates, createLocalCa } = await import(pathToFileURL(join(repo, 'packages/cert-gen/dist/index.js')).href);
 const { loadConfig } = await import(pathToFileURL(join(repo, 'packages/config/dist/index.js')).href);
@@ -115,7 +117,7 @@ async function startNode(n) {
   });
   n.child = child;
 }
-const results = { machine: { cpus: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)), node: process.version, shared: 'yes: other helpers ran tests at the same time' } };
+const results = { machine: { cpus: cpus().length, loadavg: loadavg().map((x) => +x.toFixed(2)), node: process.version, startedAt: new Date().toISOString(), note: process.env.BENCH_NOTE ?? null } };
 try {
   for (const n of [...nodes, single]) await startNode(n);
   const [A, B, C] = nodes;
