@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync } from 'node:fs';
 import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -30,6 +30,17 @@ export interface LogRotation {
   close(): Promise<void>;
 }
 
+/** Creates hdb.log (and its folder) when missing; false when it cannot (each writer reports its own open error). */
+function createIfMissing(file: string, root: string): boolean {
+  try {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** After a failed rotation, the next attempt waits this long (a removed folder is not retried 10 times a second). */
 const RETRY_AFTER_MS = 5_000;
 
@@ -53,6 +64,12 @@ export function startLogRotation(opts: LogRotationOptions): LogRotation | undefi
   let rotations = 0;
   let closed = false;
   let retryAt = 0;
+  /**
+   * hdb.log has existed since this started: until then a missing file is one the processes are
+   * still opening, not a removed one. It is created here (append mode, as every writer opens it),
+   * so that a removal right after start is told apart from a file not opened yet.
+   */
+  let seen = createIfMissing(file, logging.root);
   let busy: Promise<unknown> = Promise.resolve();
   let sizeTimer: NodeJS.Timeout | undefined;
   let intervalTimer: NodeJS.Timeout | undefined;
@@ -72,8 +89,10 @@ export function startLogRotation(opts: LogRotationOptions): LogRotation | undefi
     let size: number;
     try {
       size = (await stat(file)).size;
+      seen = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!seen) return undefined;
       // hdb.log removed (or its folder): every process opens it again, creating it.
       once.report('gone', `the log file ${file} was removed; every process reopens it`);
       await opts.reopenAll();
@@ -134,7 +153,8 @@ export function startLogRotation(opts: LogRotationOptions): LogRotation | undefi
     if (closed) return;
     if (Date.now() >= retryAt) {
       const size = await stat(file).then((s) => s.size, (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? -1 : 0));
-      if (size === -1 || size >= rotation.maxSizeBytes!) await rotate();
+      if (size >= 0) seen = true;
+      if ((size === -1 && seen) || size >= rotation.maxSizeBytes!) await rotate();
     }
     if (!closed) sizeTimer = setTimeout(checkSize, opts.checkMs ?? 100).unref();
   };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -109,6 +109,46 @@ describe('startLogRotation (the primary rotates hdb.log for every process)', () 
     expect(await rotation!.rotate()).toBeUndefined();
     expect(rotation!.rotations).toBe(1);
     expect(readdirSync(cfg.rotation.path)).toEqual(first);
+  });
+
+  it('started before any process has opened hdb.log: it creates the file, a rotation of it is not a removal, no reopen, nothing said', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'harper-tls-rot-'));
+    const cfg = logging();
+    const said: string[] = [];
+    let reopens = 0;
+    writers = [];
+    expect(existsSync(join(cfg.root, 'hdb.log'))).toBe(false);
+    rotation = startLogRotation({ logging: cfg, reopenAll: async () => void (reopens++, await Promise.all(writers.map((w) => w.reopen()))), checkMs: 20, stderr: (t) => said.push(t) });
+    // Created empty and private, as the writers open it (append).
+    expect(statSync(join(cfg.root, 'hdb.log')).size).toBe(0);
+    expect(statSync(join(cfg.root, 'hdb.log')).mode & 0o777).toBe(0o600);
+    expect(await rotation!.rotate()).toBeUndefined();
+    expect(reopens).toBe(0);
+    expect(said).toEqual([]);
+    writers = [0, 1, 2].map(() => openSharedLogFile(cfg.root, 'hdb.log'));
+    const loggers = writers.map((w, i) => pino({ base: { worker: i } }, w.stream));
+    let n = 0;
+    const deadline = Date.now() + 20_000;
+    while (rotation!.rotations < 1) {
+      if (Date.now() > deadline) throw new Error('no rotation in 20 s');
+      await drive(loggers, 20, n);
+      n += 20;
+    }
+    expect(said).toEqual([]);
+    expect(reopens).toBe(rotation!.rotations);
+  });
+
+  it('hdb.log removed right after start (before any size check saw it): said once as a removal, every process reopens', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'harper-tls-rot-'));
+    const cfg = logging();
+    const said: string[] = [];
+    let reopens = 0;
+    writers = [];
+    rotation = startLogRotation({ logging: cfg, reopenAll: async () => void reopens++, checkMs: 20, stderr: (t) => said.push(t) });
+    rmSync(join(cfg.root, 'hdb.log'));
+    await until(() => said.length > 0, 'the removal on stderr');
+    expect(said[0]).toMatch(/the log file .*hdb\.log was removed; every process reopens it/);
+    expect(reopens).toBeGreaterThanOrEqual(1);
   });
 
   it('a rotation folder that cannot be made: said once, no throw, lines kept in hdb.log, recovers when it can', async () => {
