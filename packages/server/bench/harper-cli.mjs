@@ -1,6 +1,6 @@
 // harper-tls as `harper-tls start` runs it (apps/harper-tls/dist/cli.js), with threads.count from
 // cfg.threads: the real single-process start (1) or the node:cluster primary and its workers (> 1).
-// Prints {port} once it serves; SIGTERM stops it (the CLI drains its workers).
+// cfg.nodeArgs (e.g. ['--cpu-prof']) go to the server's node. Prints {port} once it serves; SIGTERM stops it (the CLI drains its workers).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ try {
   await users.create({ username: 'bench', password: 'bench-pw', role: 'super_user', active: true });
 } catch {}
 await users.close();
-const child = spawn(process.execPath, [cli, 'start', '--root', cfg.root], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'bench' } });
+const child = spawn(process.execPath, [...(cfg.nodeArgs ?? []), cli, 'start', '--root', cfg.root], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HDB_ADMIN_USERNAME: 'admin', HDB_ADMIN_PASSWORD: 'bench' } });
 let out = '';
 let printed = false;
 child.stdout.on('data', (d) => {
