@@ -118,7 +118,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       now,
     });
 
-    const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), sealer: cluster ? clusterKeySealer(requireCa(config.rootPath).privateKeyPem) : undefined, logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now });
+    const registry = new CertificateRegistry({ store: cluster?.certificates ?? keyValueStore(database.certificates), keys: fileKeyStore(runtimeKeysDir(config.rootPath)), sealer: cluster ? clusterKeySealer(requireCa(config.rootPath).privateKeyPem) : undefined, logger, appTls: config.tls, operationsTls: config.operationsApi.tls, now, keysLock: peers ? (fn) => peers.exclusive('runtime-keys', fn) : undefined });
     await registry.init();
     const metrics = new ServerMetrics({ now, worker: peers?.index ?? 0 });
     metrics.watchCertificates(() => registry.allCertificates());

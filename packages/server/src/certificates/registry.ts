@@ -56,9 +56,16 @@ export class CertificateRegistry {
   readonly #sealer?: KeySealer;
   readonly #logger: Logger;
   readonly #now: () => Date;
+  readonly #keysLock: <T>(fn: () => Promise<T>) => Promise<T>;
   readonly #apis: Record<CertificateUse, Api>;
   #runtime = new Map<string, RuntimeCertificate>();
-  #reloading: Promise<void> = Promise.resolve();
+  /** What the contexts were last built from: `#runtime`, or the map an add or remove is storing. */
+  #applied = this.#runtime;
+  /**
+   * add, remove and reloadStored one at a time: each builds its map from `#runtime` and assigns
+   * it after awaiting the store, so two at once would lose one's change (a removed CA trusted again).
+   */
+  #mutating: Promise<unknown> = Promise.resolve();
   /** Trusted-CA sets of both APIs, parsed once per distinct set and shared by every SNI context. */
   readonly #bundles: CaBundleCache;
 
@@ -68,14 +75,18 @@ export class CertificateRegistry {
    * @param opts.bundles CA cache (tests inject one with a counting parser); default a new one.
    * @param opts.sealer with `cluster` only: records also carry their key sealed by it, so every
    *   node can serve the certificate (it writes its own key file from the sealed copy).
+   * @param opts.keysLock with several workers on one key directory: a node-wide lock
+   *   (`peers.exclusive`) around an add's key file and record, and a start's listing and sweep,
+   *   so a starting worker never sweeps the key of a record another worker is committing.
    */
-  constructor(opts: { store: CertificateStore; keys: RuntimeKeyStore; sealer?: KeySealer; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date; bundles?: CaBundleCache }) {
+  constructor(opts: { store: CertificateStore; keys: RuntimeKeyStore; sealer?: KeySealer; logger: Logger; appTls: TlsEntry[]; operationsTls: TlsEntry[]; now?: () => Date; bundles?: CaBundleCache; keysLock?: <T>(fn: () => Promise<T>) => Promise<T> }) {
     this.#bundles = opts.bundles ?? new CaBundleCache();
     this.#store = opts.store;
     this.#keys = opts.keys;
     this.#sealer = opts.sealer;
     this.#logger = opts.logger;
     this.#now = opts.now ?? (() => new Date());
+    this.#keysLock = opts.keysLock ?? ((fn) => fn());
     this.#apis = {
       https: { use: 'https', configured: opts.appTls, loaded: [] },
       'operations-api': { use: 'operations-api', configured: opts.operationsTls, loaded: [] },
@@ -86,18 +97,22 @@ export class CertificateRegistry {
   async init(): Promise<void> {
     const read = pemReader();
     for (const api of Object.values(this.#apis)) api.loaded = this.#loadEntries(api.configured, api.use, read);
-    for (const [, json] of await this.#store.list(PREFIX)) {
-      try {
-        const record = JSON.parse(json) as StoredRecord;
-        this.#runtime.set(record.name, await this.#fromRecord(record));
-      } catch (err) {
-        this.#logger.error({ err: (err as Error).message }, 'a stored certificate could not be read; skipped');
+    // Under the key lock: a key file another worker has written but whose record it has not yet
+    // committed is not in this listing, and must not be swept as unreferenced.
+    const swept = await this.#keysLock(async () => {
+      for (const [, json] of await this.#store.list(PREFIX)) {
+        try {
+          const record = JSON.parse(json) as StoredRecord;
+          this.#runtime.set(record.name, await this.#fromRecord(record));
+        } catch (err) {
+          this.#logger.error({ err: (err as Error).message }, 'a stored certificate could not be read; skipped');
+        }
       }
-    }
-    // Keys no record references: left by a crash between a key file and its record, or after a
-    // replacement or removal. Only after every record was read, so a readable record keeps its key.
-    const referenced = new Set([...this.#runtime.values()].flatMap((c) => (c.privateKeyRef ? [c.privateKeyRef] : [])));
-    const swept = await this.#keys.sweep(referenced);
+      // Keys no record references: left by a crash between a key file and its record, or after a
+      // replacement or removal. Only after every record was read, so a readable record keeps its key.
+      const referenced = new Set([...this.#runtime.values()].flatMap((c) => (c.privateKeyRef ? [c.privateKeyRef] : [])));
+      return this.#keys.sweep(referenced);
+    });
     if (swept.length) this.#logger.info({ files: swept }, 'removed private keys of run-time certificates that no record uses');
     for (const api of Object.values(this.#apis)) api.contexts = new TlsContextSet(this.#material(api), api.use, { bundles: this.#bundles });
     this.#retainBundles();
@@ -117,14 +132,21 @@ export class CertificateRegistry {
    */
   async add(body: Record<string, unknown>): Promise<{ name: string; replaced: boolean }> {
     const cert: RuntimeCertificate = validateAddCertificate(body, this.#now());
+    return this.#serial(() => this.#add(cert));
+  }
+
+  async #add(cert: RuntimeCertificate): Promise<{ name: string; replaced: boolean }> {
     // Build the contexts before storing, so a certificate Node cannot use is refused up front.
     const next = new Map(this.#runtime).set(cert.name, cert);
     this.#apply(next);
     const previous = this.#runtime.get(cert.name);
     try {
-      if (cert.privateKey) cert.privateKeyRef = await this.#keys.write(cert.name, cert.privateKey);
-      if (cert.privateKey && this.#sealer) cert.sealedPrivateKey = this.#sealer.seal(cert.name, cert.privateKey);
-      await this.#store.put(PREFIX + cert.name, JSON.stringify(toRecord(cert)));
+      // The key file and its record under the key lock: no worker starting meanwhile sweeps the file.
+      await this.#keysLock(async () => {
+        if (cert.privateKey) cert.privateKeyRef = await this.#keys.write(cert.name, cert.privateKey);
+        if (cert.privateKey && this.#sealer) cert.sealedPrivateKey = this.#sealer.seal(cert.name, cert.privateKey);
+        await this.#store.put(PREFIX + cert.name, JSON.stringify(toRecord(cert)));
+      });
     } catch (err) {
       this.#apply(this.#runtime); // not stored, so not served: what is listed is what survives a restart
       if (cert.privateKeyRef && cert.privateKeyRef !== previous?.privateKeyRef) await this.#keys.remove(cert.privateKeyRef);
@@ -136,7 +158,11 @@ export class CertificateRegistry {
     return { name: cert.name, replaced: previous !== undefined };
   }
 
-  async remove(name: string): Promise<void> {
+  remove(name: string): Promise<void> {
+    return this.#serial(() => this.#remove(name));
+  }
+
+  async #remove(name: string): Promise<void> {
     const previous = this.#runtime.get(name);
     if (!previous) {
       throw new ServerError('ERR_SERVER_CERTIFICATE', `no certificate named "${name}" was added at run time (configured certificates are changed in the config file)`);
@@ -206,9 +232,14 @@ export class CertificateRegistry {
    * certificates removed or replaced elsewhere are removed here too.
    */
   reloadStored(): Promise<void> {
-    // One at a time: a reload that read the store before another finished must not undo it.
-    const run = this.#reloading.then(() => this.#reload());
-    this.#reloading = run.catch(() => undefined);
+    // One at a time, and never during an add or remove: a reload that read the store before another finished must not undo it.
+    return this.#serial(() => this.#reload());
+  }
+
+  /** Runs `fn` after every add, remove and reload before it has finished (failed or not). */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#mutating.then(fn);
+    this.#mutating = run.catch(() => undefined);
     return run;
   }
 
@@ -288,7 +319,8 @@ export class CertificateRegistry {
     const previous = Object.values(this.#apis).map((api) => api.loaded);
     try {
       for (const api of Object.values(this.#apis)) api.loaded = fresh[api.use]!;
-      this.#apply(this.#runtime);
+      // What is served now, an add or remove being stored included (it falls back to `#runtime` if it fails).
+      this.#apply(this.#applied);
     } catch (err) {
       Object.values(this.#apis).forEach((api, i) => (api.loaded = previous[i]!));
       const error = (err as Error).message;
@@ -310,6 +342,7 @@ export class CertificateRegistry {
       apis.forEach((api, i) => previous[i] && api.contexts?.update(previous[i]!));
       throw new ServerError('ERR_SERVER_CERTIFICATE', `the certificate cannot be used by TLS: ${(err as Error).message}`);
     }
+    this.#applied = runtime;
     this.#retainBundles();
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -30,6 +30,55 @@ function mapStore(): CertificateStore & { map: Map<string, string> } {
     },
     async list(prefix) {
       return [...map].filter(([k]) => k.startsWith(prefix)).sort();
+    },
+  };
+}
+
+/** A store whose next `put` waits for `release()`; `reached` resolves once it waits. */
+function pausingStore(): ReturnType<typeof mapStore> & { pauseNextPut(): { reached: Promise<void>; release: () => void } } {
+  const store = mapStore();
+  const put = store.put.bind(store);
+  let pause: { reached: () => void; gate: Promise<void> } | undefined;
+  return Object.assign(store, {
+    async put(k: string, v: string) {
+      const p = pause;
+      pause = undefined;
+      if (p) {
+        p.reached();
+        await p.gate;
+      }
+      return put(k, v);
+    },
+    pauseNextPut() {
+      let reached!: () => void;
+      let release!: () => void;
+      const r = new Promise<void>((res) => (reached = res));
+      pause = { reached, gate: new Promise<void>((res) => (release = res)) };
+      return { reached: r, release };
+    },
+  });
+}
+
+/** A lock like `peers.exclusive` for registries in one process; `contended` resolves when a caller had to wait. */
+function memoryLock(): { lock: <T>(fn: () => Promise<T>) => Promise<T>; contended: Promise<void> } {
+  let tail: Promise<unknown> = Promise.resolve();
+  let held = false;
+  let contend!: () => void;
+  const contended = new Promise<void>((r) => (contend = r));
+  return {
+    contended,
+    lock<T>(fn: () => Promise<T>): Promise<T> {
+      if (held) contend();
+      const run = tail.then(async () => {
+        held = true;
+        try {
+          return await fn();
+        } finally {
+          held = false;
+        }
+      });
+      tail = run.catch(() => undefined);
+      return run;
     },
   };
 }
@@ -215,6 +264,77 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
     expect(registry.reloadConfigured().ok).toBe(true);
     const renewed = await httpsRequest({ port, path: '/health', ca: pki.read('caA.pem'), ...clientA() });
     expect(renewed.peer?.serialNumber).toBe(new X509Certificate(pki.read('renewed.pem')).serialNumber);
+  });
+
+  it('runs add, remove and reload one at a time: a CA removed while an add is stored stays removed, and concurrent adds are all served', async () => {
+    pki.ca('caC');
+    pki.ca('caD');
+    const paused = pausingStore();
+    const r = new CertificateRegistry({ store: paused, keys: memoryKeyStore(), logger, appTls: [entry()], operationsTls: [entry()] });
+    await r.init();
+    const trusted = () => r.contexts('https').trustedCas(undefined).map((c) => c.subject);
+    const served = () => r.allCertificates().filter((c) => c.kind === 'served' && c.use === 'https').map((c) => c.name);
+    await r.add({ certificate: pki.read('caB.pem'), is_authority: true, name: 'caB' });
+    const put = paused.pauseNextPut();
+    const adding = r.add({ certificate: pki.read('api.pem'), private_key: pki.read('api.key'), name: 'api' });
+    await put.reached;
+    // A remove_certificate here and a peer's reload, while the add waits for its store write.
+    const removing = r.remove('caB');
+    const reloading = r.reloadStored();
+    put.release();
+    await Promise.all([adding, removing, reloading]);
+    await r.add({ certificate: pki.read('caC.pem'), is_authority: true, name: 'caC' });
+    expect(trusted()).not.toContain('CN=caB Test CA');
+    expect(trusted()).toContain('CN=caC Test CA');
+    expect(served()).toContain('api');
+    expect(r.list().filter((c) => c.source === 'runtime').map((c) => c.name).sort()).toEqual(['api', 'caC']);
+    // Two add_certificate at once: both stored, both served.
+    await Promise.all([r.add({ certificate: pki.read('caD.pem'), is_authority: true, name: 'caD' }), r.add({ certificate: pki.read('caB.pem'), is_authority: true, name: 'caB' })]);
+    expect(trusted()).toEqual(expect.arrayContaining(['CN=caB Test CA', 'CN=caC Test CA', 'CN=caD Test CA']));
+    expect(served()).toContain('api');
+    expect([...paused.map.keys()].sort()).toEqual(['cert:api', 'cert:caB', 'cert:caC', 'cert:caD']);
+  });
+
+  it('a configured-file reload while an add is stored keeps serving the certificate being added', async () => {
+    const paused = pausingStore();
+    const r = new CertificateRegistry({ store: paused, keys: memoryKeyStore(), logger, appTls: [entry()], operationsTls: [entry()] });
+    await r.init();
+    const put = paused.pauseNextPut();
+    const adding = r.add({ certificate: pki.read('api.pem'), private_key: pki.read('api.key'), name: 'api' });
+    await put.reached;
+    expect(r.reloadConfigured().ok).toBe(true);
+    put.release();
+    await adding;
+    expect(r.allCertificates().filter((c) => c.kind === 'served' && c.use === 'https').map((c) => c.name)).toContain('api');
+  });
+
+  it('a worker starting while another adds a certificate does not sweep the new key file (node-wide key lock); an unreferenced key is still swept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'harper-runtime-keys-'));
+    try {
+      const db = pausingStore();
+      const files = () => readdirSync(join(dir, 'runtime')).sort();
+      const { lock, contended } = memoryLock();
+      const adder = new CertificateRegistry({ store: db, keys: fileKeyStore(join(dir, 'runtime')), logger, appTls: [entry()], operationsTls: [entry()], keysLock: lock });
+      await adder.init();
+      mkdirSync(join(dir, 'runtime'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, 'runtime', 'lost-0123456789abcdef-key.pem'), pki.read('server.key'), { mode: 0o600 });
+      const put = db.pauseNextPut();
+      const adding = adder.add({ certificate: pki.read('api.pem'), private_key: pki.read('api.key'), name: 'api' });
+      await put.reached;
+      const written = files().find((f) => f.startsWith('api-'));
+      expect(written).toBeDefined();
+      // The key file is written, its record not yet committed: a second worker starts.
+      const starter = new CertificateRegistry({ store: db, keys: fileKeyStore(join(dir, 'runtime')), logger, appTls: [entry()], operationsTls: [entry()], keysLock: lock });
+      const starting = starter.init();
+      await Promise.race([contended, starting]);
+      put.release();
+      await Promise.all([adding, starting]);
+      expect(files()).toEqual([written]);
+      expect(starter.list().filter((c) => c.source === 'runtime').map((c) => c.name)).toEqual(['api']);
+      expect(starter.allCertificates().some((c) => c.kind === 'served' && c.name === 'api')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('removing an unknown name is an error that says so', async () => {
