@@ -33,11 +33,43 @@ export interface WorkerPeers {
 /** How long a broadcast waits for the other workers before it fails (the operation then answers 500). */
 export const BROADCAST_TIMEOUT_MS = 15_000;
 
-/** In a cluster worker started by `runWorkers`: the connection to the primary; otherwise undefined. */
-export async function connectPeers(): Promise<WorkerPeers | undefined> {
-  if (!cluster.isWorker || process.env[WORKER_INDEX_ENV] === undefined || !process.send) return undefined;
-  const send = (m: WorkerMessage) => process.send!(m);
+/** How a worker talks to its primary: the process's IPC channel (a fake one in tests). */
+export interface PrimaryChannel {
+  send(m: WorkerMessage): void;
+  onMessage(fn: (m: unknown) => void): void;
+  onDisconnect(fn: () => void): void;
+}
+
+/**
+ * In a cluster worker started by `runWorkers`: the connection to the primary; otherwise undefined.
+ * @param channel instead of the process's IPC channel (tests)
+ */
+export async function connectPeers(channel?: PrimaryChannel): Promise<WorkerPeers | undefined> {
+  if (!channel && (!cluster.isWorker || process.env[WORKER_INDEX_ENV] === undefined || !process.send)) return undefined;
+  const io: PrimaryChannel = channel ?? { send: (m) => process.send!(m), onMessage: (fn) => process.on('message', fn), onDisconnect: (fn) => process.once('disconnect', fn) };
+  const send = (m: WorkerMessage) => io.send(m);
   const handlers = new Map<string, TopicHandler[]>();
+  /**
+   * Changes sent before this worker registered the topic's handler (between connectPeers and the
+   * bootstrap's `on`): acknowledged unapplied, the sender would answer before the change is true
+   * here. They wait for the handler; once the worker serves, a topic nobody handles is acknowledged.
+   */
+  const early = new Map<string, Array<Extract<PrimaryMessage, { ht: 'apply' }>>>();
+  let serving = false;
+  const apply = (msg: Extract<PrimaryMessage, { ht: 'apply' }>) => {
+    const list = handlers.get(msg.topic) ?? [];
+    void (async () => {
+      let error: string | undefined;
+      for (const h of list) {
+        try {
+          await h(msg.payload);
+        } catch (err) {
+          error = `${msg.topic}: ${(err as Error).message}`;
+        }
+      }
+      send({ ht: 'applied', id: msg.id, ...(error ? { error } : {}) });
+    })();
+  };
   const pending = new Map<number, (m: PrimaryMessage) => void>();
   let metricsSource: () => Promise<unknown[]> = async () => [];
   // Until the log is open there is nothing to reopen: it will open the new hdb.log.
@@ -48,25 +80,15 @@ export async function connectPeers(): Promise<WorkerPeers | undefined> {
   let resolveInit!: (m: Extract<PrimaryMessage, { ht: 'init' }>) => void;
   const init = new Promise<Extract<PrimaryMessage, { ht: 'init' }>>((r) => (resolveInit = r));
 
-  process.on('message', (m: unknown) => {
+  io.onMessage((m: unknown) => {
     if (!isHarperMessage(m)) return;
     const msg = m as PrimaryMessage;
     switch (msg.ht) {
       case 'init':
         return resolveInit(msg);
       case 'apply': {
-        const list = handlers.get(msg.topic) ?? [];
-        void (async () => {
-          let error: string | undefined;
-          for (const h of list) {
-            try {
-              await h(msg.payload);
-            } catch (err) {
-              error = `${msg.topic}: ${(err as Error).message}`;
-            }
-          }
-          send({ ht: 'applied', id: msg.id, ...(error ? { error } : {}) });
-        })();
+        if (handlers.has(msg.topic) || serving) return apply(msg);
+        early.set(msg.topic, [...(early.get(msg.topic) ?? []), msg]);
         return;
       }
       case 'metrics-json?':
@@ -89,7 +111,7 @@ export async function connectPeers(): Promise<WorkerPeers | undefined> {
     }
   });
   // The primary gone (killed): this worker stops too rather than serve unsupervised.
-  process.once('disconnect', () => stop('disconnect'));
+  io.onDisconnect(() => stop('disconnect'));
 
   const request = <T extends PrimaryMessage>(m: WorkerMessage & { id: number }, timeoutMs: number, what: string): Promise<T> =>
     new Promise((resolve, reject) => {
@@ -116,6 +138,10 @@ export async function connectPeers(): Promise<WorkerPeers | undefined> {
       const list = handlers.get(topic) ?? [];
       list.push(handler);
       handlers.set(topic, list);
+      const waiting = early.get(topic);
+      early.delete(topic);
+      // After the current turn, so every handler registered with this one applies them too.
+      if (waiting) queueMicrotask(() => waiting.forEach(apply));
     },
     async broadcast(topic, payload) {
       const id = nextId++;
@@ -145,6 +171,9 @@ export async function connectPeers(): Promise<WorkerPeers | undefined> {
       return { contentType: m.contentType, body: m.text };
     },
     ready(info) {
+      serving = true;
+      for (const waiting of early.values()) waiting.forEach(apply);
+      early.clear();
       send(info);
     },
     provideMetrics(fn) {
