@@ -49,6 +49,8 @@ function commonName(cert: X509Certificate): string | undefined {
 export function validateAddCertificate(body: Record<string, unknown>, now: Date): StoredCertificate {
   const certificate = optionalString(body, 'certificate');
   if (!certificate) bad('"certificate" (PEM text) is required');
+  // It is stored as sent: a combined certificate+key PEM would put the key in the database in clear.
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(certificate)) bad('"certificate" contains a private key: send only the certificate (and its chain) in "certificate" and the key in "private_key"');
   const privateKey = optionalString(body, 'private_key');
   const isAuthorityRaw = body.is_authority ?? false;
   if (typeof isAuthorityRaw !== 'boolean') bad('"is_authority" must be true or false');
@@ -68,7 +70,10 @@ export function validateAddCertificate(body: Record<string, unknown>, now: Date)
     const key = parseKey(privateKey, 'private_key');
     if (!leaf.checkPrivateKey(key)) bad('"private_key" does not match the certificate');
   }
-  const name = optionalString(body, 'name') ?? commonName(leaf) ?? leaf.fingerprint256;
+  const given = optionalString(body, 'name');
+  // An empty name could never be removed (remove_certificate refuses it) and is dropped at restart.
+  if (given !== undefined && given.trim() === '') bad('"name" must not be empty (leave it out to use the certificate\'s CN)');
+  const name = given ?? (commonName(leaf) || leaf.fingerprint256);
   if (name.length > 256 || /[\u0000-\u001f]/.test(name)) bad('"name" must be at most 256 characters without control characters');
   const uses = (stringList(body, 'uses') ?? ['https']) as CertificateUse[];
   for (const u of uses) if (!USES.includes(u)) bad(`"uses" entries must be one of ${USES.join(', ')}; got "${u}"`);

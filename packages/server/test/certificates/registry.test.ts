@@ -7,6 +7,7 @@ import type { TlsEntry, PemSource } from '@harper-tls/config';
 import { CertificateRegistry, type CertificateStore } from '../../src/certificates/registry.js';
 import { fileKeyStore, memoryKeyStore } from '../../src/certificates/key-files.js';
 import { HarperServer } from '../../src/server.js';
+import { certificateOperations } from '../../src/operations/certificates.js';
 import { createTestPki, type TestPki } from '../helpers/pki.js';
 import { memoryLogger } from '../helpers/logger.js';
 import { httpsRequest } from '../helpers/client.js';
@@ -335,6 +336,38 @@ describe('CertificateRegistry with a live HTTPS listener', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  const superUser = { username: 'admin', role: 'super_user', method: 'basic' } as const;
+
+  it.each([
+    ['an empty name', ''],
+    ['a name of spaces only', '   '],
+  ])('add_certificate refuses %s with a 400 naming "name" and stores nothing', async (_what, name) => {
+    const db = mapStore();
+    const r = new CertificateRegistry({ store: db, keys: memoryKeyStore(), logger, appTls: [entry()], operationsTls: [entry()] });
+    await r.init();
+    const res = await certificateOperations(r)({ operation: 'add_certificate', certificate: pki.read('caB.pem'), is_authority: true, name }, superUser);
+    expect(res).toEqual({ status: 400, body: { error: expect.stringContaining('"name"') } });
+    expect(db.map.size).toBe(0);
+    expect(r.list().some((c) => c.source === 'runtime')).toBe(false);
+  });
+
+  it.each([
+    ['certificate then key, key also in private_key', () => ({ certificate: pki.read('api.pem') + pki.read('api.key'), private_key: pki.read('api.key') })],
+    ['key then certificate', () => ({ certificate: pki.read('api.key') + pki.read('api.pem'), private_key: pki.read('api.key') })],
+    ['a CA with its key', () => ({ certificate: pki.read('caB.pem') + pki.read('caB.key'), is_authority: true, name: 'caB' })],
+  ])('add_certificate refuses a private key pasted into "certificate" (%s) with a 400, and never stores it', async (_what, body) => {
+    const db = mapStore();
+    const keys = memoryKeyStore();
+    const r = new CertificateRegistry({ store: db, keys, logger, appTls: [entry()], operationsTls: [entry()] });
+    await r.init();
+    const res = await certificateOperations(r)({ operation: 'add_certificate', ...body() }, superUser);
+    expect(res?.status).toBe(400);
+    expect((res?.body as { error: string }).error).toMatch(/"certificate" contains a private key.*"private_key"/);
+    expect((res?.body as { error: string }).error).not.toContain('BEGIN');
+    expect([...db.map.values()].join('')).not.toContain('PRIVATE KEY');
+    expect(keys.map.size).toBe(0);
   });
 
   it('removing an unknown name is an error that says so', async () => {
