@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import type { HarperConfig, ListenerLimits, MtlsConfig } from '@harper-tls/config';
 import type { Logger } from './logger.js';
 import { TlsContextSet } from './tls/context-set.js';
@@ -17,7 +18,13 @@ import type { Applications, AppRequestContext } from './applications/router.js';
 
 /** Outcome of authenticating one request (the shape @harper-tls/mtls-auth returns). */
 export type AuthOutcome =
-  | { ok: true; user: { username: string; role: string }; method: 'mtls' | 'basic' | 'jwt' | 'local' }
+  | {
+      ok: true;
+      user: { username: string; role: string };
+      method: 'mtls' | 'basic' | 'jwt' | 'local';
+      /** The verified leaf when it came in a trusted proxy's forwarded-certificate header (not the TCP peer's certificate). */
+      forwardedCertificate?: X509Certificate;
+    }
   | { ok: false; status: number; error: string; reason?: string };
 
 export type Authenticate = (req: IncomingMessage) => Promise<AuthOutcome>;
@@ -257,7 +264,13 @@ export class HarperServer {
   async #handle(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     const raw = req.url ?? '/';
     // A plain path (the common case) is its own pathname; anything else goes through URL parsing.
-    const pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
+    let pathname: string;
+    try {
+      pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
+    } catch {
+      // A request target URL parsing refuses (`//[`): the client's error, not the server's.
+      return sendJson(res, 400, { error: 'invalid request target' }, { 'x-request-id': id });
+    }
     // --- CORS (issue 18): only listeners with cors on, only requests that carry Origin.
     if (plan.cors !== undefined) {
       const origin = req.headers.origin;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import { connect } from 'node:net';
 import { HarperServer, type AuthOutcome } from '../src/server.js';
 import type { OperationHandler } from '../src/operations/types.js';
 import { memoryLogger } from './helpers/logger.js';
@@ -77,10 +78,24 @@ describe('HarperServer routes', () => {
     expect((await request(app, { path: '/whoami/' })).status).toBe(404);
   });
 
-  it('a request target URL parsing rejects is a 500 with a request id, and the server keeps serving', async () => {
-    const r = await request(app, { path: '//[' });
-    expect(r.status).toBe(500);
-    expect(r.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  it('a request target URL parsing rejects is a 400 with a request id on both APIs, logged as no error, and the server keeps serving', async () => {
+    const raw = (port: number): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port }, () => s.write('GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        let text = '';
+        s.setEncoding('latin1');
+        s.on('data', (c) => (text += c));
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+      });
+    const errorsBefore = lines.filter((l) => Number(l.level) >= 50).length;
+    for (const port of [app, ops]) {
+      const text = await raw(port);
+      expect(text).toMatch(/^HTTP\/1\.1 400 /);
+      expect(text).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
+      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'invalid request target' });
+    }
+    expect(lines.filter((l) => Number(l.level) >= 50).length).toBe(errorsBefore);
     expect((await request(app, { path: '/health' })).status).toBe(200);
   });
 

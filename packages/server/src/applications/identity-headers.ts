@@ -1,4 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
+import { sanEntries } from '@harper-tls/mtls-auth';
 
 /**
  * The one place where identity headers are stripped and set, for modules and upstreams alike
@@ -39,6 +40,11 @@ export interface ForwardOptions {
   identityHeaders: false | { certificate: boolean };
   /** The Authorization header was consumed by harper-tls (auth required/optional): do not pass it on. */
   dropAuthorization: boolean;
+  /**
+   * The configured forwarded-certificate header (`http.mtls.forwardedCertificate.header`): never
+   * passed on, in any spelling, believed or not; what was verified goes as X-Forwarded-Client-Cert.
+   */
+  certificateHeader?: string;
   /** The client address (`clientAddress(req)`), for `Forwarded: for=`. */
   clientAddress: string;
   /** The `X-Forwarded-For` to send (`forwardedForChain(req)`: believed inbound entries and the last hop); empty: the client address alone. */
@@ -93,12 +99,19 @@ export function xfccValue(cert: X509Certificate, withPem: boolean): string {
   return (hit[withPem ? 1 : 0] ??= computeXfcc(cert, withPem));
 }
 
+/** An XFCC value in double quotes: `,`, `;` and `=` inside are literal, `"` and `\` escaped. */
+function xfccQuoted(v: string): string {
+  return `"${v.replace(/["\\]/g, '\\$&')}"`;
+}
+
 function computeXfcc(cert: X509Certificate, withPem: boolean): string {
   const hash = cert.fingerprint256.replaceAll(':', '').toLowerCase();
-  const parts = [`Hash=${hash}`, `Subject="${rfc4514(cert.subject).replace(/["\\]/g, '\\$&')}"`];
-  for (const entry of (cert.subjectAltName ?? '').split(/,\s*/)) {
-    if (entry.startsWith('URI:')) parts.push(`URI=${entry.slice(4)}`);
-    else if (entry.startsWith('DNS:')) parts.push(`DNS=${entry.slice(4)}`);
+  const parts = [`Hash=${hash}`, `Subject=${xfccQuoted(rfc4514(cert.subject))}`];
+  // Node's subjectAltName JSON-quotes a value with `,` or other specials: read it entry by entry, and
+  // quote every value, so a SAN like `spiffe://x;Hash=...` can never add a field of its own.
+  for (const [type, value] of sanEntries(cert.subjectAltName)) {
+    if (type === 'URI') parts.push(`URI=${xfccQuoted(value)}`);
+    else if (type === 'DNS') parts.push(`DNS=${xfccQuoted(value)}`);
   }
   if (withPem) parts.push(`Cert="${encodeURIComponent(cert.toString())}"`);
   return headerSafe(parts.join(';'));
@@ -113,12 +126,14 @@ export function forwardHeaders(rawHeaders: readonly string[], opts: ForwardOptio
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (canonical(rawHeaders[i]!) === 'connection') for (const t of rawHeaders[i + 1]!.split(',')) connectionListed.add(canonical(t.trim()));
   }
+  const certificateHeader = opts.certificateHeader === undefined ? undefined : canonical(opts.certificateHeader);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const c = canonical(name);
     if (c.startsWith(':') || IDENTITY_HEADER_NAMES.has(c) || HOP_BY_HOP.has(c) || connectionListed.has(c)) continue;
     if (c === 'authorization' && opts.dropAuthorization) continue;
+    if (c === certificateHeader) continue;
     if (c === 'host' && !opts.keepHost) continue;
     out.push(name, rawHeaders[i + 1]!);
   }

@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import type { ClientCertificate } from '@harper-tls/mtls-auth';
+import { sanEntries, type ClientCertificate } from '@harper-tls/mtls-auth';
 
 /** The verified client certificate as modules see it (`req.clientCertificate` / `context.clientCertificate`): the adapters' shape. */
 export type { ClientCertificate };
@@ -15,7 +15,8 @@ export function describeClientCertificate(x: X509Certificate): ClientCertificate
       issuer: x.issuer.replace(/\n/g, ', '),
       serialNumber: x.serialNumber.toLowerCase(),
       fingerprint256: x.fingerprint256,
-      san: Object.freeze((x.subjectAltName ?? '').split(/,\s*/).filter(Boolean).map((e) => e.replace(/^([^:]+):/, '$1:'))) as string[],
+      // Node JSON-quotes a SAN value with `,` in it: entries are read as Node wrote them, not split on `,`.
+      san: Object.freeze(sanEntries(x.subjectAltName).map(([type, value]) => `${type}:${value}`)) as string[],
       validTo: new Date(x.validTo).toISOString(),
     });
     described.set(x, c);

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ApplicationConfig, ModuleApplication, UpstreamApplication } from '@harper-tls/config';
 import type { AuthOutcome } from '../server.js';
 import { clientAddress } from '../http/client-address.js';
-import { forwardedForChain } from '../http/forwarding-policy.js';
+import { forwardedCertificateHeader, forwardedForChain, forwardedHeadersTrusted } from '../http/forwarding-policy.js';
 import { sendJson } from '../http/respond.js';
 import { forwardHeaders, headersObject, requestHost, type VerifiedIdentity } from './identity-headers.js';
 import { describeClientCertificate, peerCertificate } from './identity.js';
@@ -61,6 +61,20 @@ export function isServerPath(pathname: string): boolean {
 type Gate = { ok: true; identity: VerifiedIdentity } | { ok: false; status: number; body: object };
 
 /**
+ * Whether the request presented a client certificate, as the authenticator sees it: through a
+ * trusted proxy with `http.mtls.forwardedCertificate`, the forwarded header (a non-empty value,
+ * or several copies); otherwise the connection's own certificate, which is then the client's.
+ */
+function certificatePresented(req: IncomingMessage, secure: boolean): boolean {
+  const header = forwardedCertificateHeader(req);
+  if (header !== undefined && forwardedHeadersTrusted(req)) {
+    const v = req.headers[header];
+    return v !== undefined && String(v).trim() !== '';
+  }
+  return secure && peerCertificate(req.socket as TLSSocket) !== null;
+}
+
+/**
  * `auth` and `roles` of an entry. `optional` passes a request that presents no credential (no
  * Authorization header, no client certificate) on without a user; a credential that is presented
  * must be valid (401), so a wrong password is never silently anonymous.
@@ -70,7 +84,7 @@ async function gate(app: ApplicationConfig, req: IncomingMessage, ctx: AppReques
   const outcome = await ctx.authenticate();
   const socket = req.socket as TLSSocket;
   if (!outcome.ok) {
-    const presented = req.headers.authorization !== undefined || (ctx.secure && peerCertificate(socket) !== null);
+    const presented = req.headers.authorization !== undefined || certificatePresented(req, ctx.secure);
     if (app.auth === 'optional' && !presented) return { ok: true, identity: { user: null, certificate: null } };
     ctx.refused(outcome.reason);
     return { ok: false, status: outcome.status, body: { error: outcome.error } };
@@ -80,7 +94,8 @@ async function gate(app: ApplicationConfig, req: IncomingMessage, ctx: AppReques
     ok: true,
     identity: {
       user: { username: outcome.user.username, role: outcome.user.role, authenticatedBy: outcome.method },
-      certificate: outcome.method === 'mtls' ? peerCertificate(socket) : null,
+      // Through a trusted proxy, the certificate is the client's forwarded one, never the proxy's own.
+      certificate: outcome.method === 'mtls' ? (outcome.forwardedCertificate ?? peerCertificate(socket)) : null,
     },
   };
 }
@@ -100,6 +115,7 @@ function forwarded(app: ApplicationConfig, req: IncomingMessage, identity: Verif
     identity,
     identityHeaders: app.auth === 'none' ? false : app.kind === 'upstream' ? app.identityHeaders : { certificate: false },
     dropAuthorization: app.auth !== 'none',
+    certificateHeader: forwardedCertificateHeader(req),
     clientAddress: clientAddress(req),
     // SPEC.md section 7: the inbound chain is believed only from a trusted proxy.
     forwardedFor: forwardedForChain(req),

@@ -43,8 +43,18 @@ const INFO = Symbol.for('harper-tls.forwarding-info');
  * (and AWS ALB's) is on the list whatever is configured, so none reaches user code unverified.
  */
 const ALWAYS = new Set(['forwarded', 'x-real-ip', 'x-forwarded-client-cert', 'x-ssl-client-cert', 'x-ssl-client-der', 'x-client-cert', 'client-cert', 'client-cert-chain']);
+
+/**
+ * A header name as CGI-style servers (WSGI, Rack, PHP, nginx with `underscores_in_headers`) see
+ * it: `X_Real_IP` and `x-real-ip` are the same header there, so both are judged as the latter.
+ */
+export function canonicalHeaderName(name: string): string {
+  return name.toLowerCase().replaceAll('_', '-');
+}
+
+/** `name`: a canonical header name (`canonicalHeaderName`). */
 const isForwardingHeader = (name: string, policy: ForwardingPolicy | undefined) =>
-  ALWAYS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('x-amzn-mtls-clientcert') || name === policy?.certificateHeader;
+  ALWAYS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('x-amzn-mtls-clientcert') || (policy?.certificateHeader !== undefined && name === canonicalHeaderName(policy.certificateHeader));
 const ADDRESS_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
 
 /** Attaches `policy` to a Node server: every request it serves is judged by it. */
@@ -57,6 +67,10 @@ const NOBODY: ForwardingPolicy = { proxies: compileTrustedProxies([]) };
 
 function connectionOf(req: IncomingMessage): (IncomingMessage['socket'] & { server?: Server }) | undefined {
   return ((req as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket ?? req.socket) as IncomingMessage['socket'] & { server?: Server };
+}
+
+function policyOf(socket: ReturnType<typeof connectionOf>): ForwardingPolicy {
+  return socket?.server ? ((socket.server as Server & { [POLICY]?: ForwardingPolicy })[POLICY] ?? NOBODY) : NOBODY;
 }
 
 /** The rightmost X-Forwarded-For address that is not a trusted proxy (`base`: the hop that sent the request). */
@@ -98,18 +112,21 @@ export function applyForwardingPolicy(req: IncomingMessage): ForwardingInfo {
   const known = (req as IncomingMessage & { [INFO]?: ForwardingInfo })[INFO];
   if (known) return known;
   const socket = connectionOf(req);
-  const policy = socket?.server ? ((socket.server as Server & { [POLICY]?: ForwardingPolicy })[POLICY] ?? NOBODY) : NOBODY;
+  const policy = policyOf(socket);
   const raw = socket?.remoteAddress;
   const peer = raw ? plainAddress(raw) : undefined;
   const peerTrusted = policy.proxies.contains(peer);
   const proxyHeader = proxyHeaderOf(socket);
   const named = proxyHeader?.command === 'proxy' ? proxyHeader.source : undefined;
-  const headersTrusted = peerTrusted && (named === undefined || policy.proxies.contains(named.address));
+  // A PROXY header that forwards a client without naming it (v1 UNKNOWN, v2 PROXY with UNSPEC or
+  // UNIX addresses): the HTTP headers are that unknown client's own. Only a v2 LOCAL connection
+  // (the balancer's own health check) keeps the balancer's trust.
+  const headersTrusted = peerTrusted && proxyHeader?.command !== 'unknown' && (named === undefined || policy.proxies.contains(named.address));
   const carriedForwardedAddress = ADDRESS_HEADERS.some((h) => req.headers[h] !== undefined);
   const removed: string[] = [];
   if (!headersTrusted) {
     for (const name of Object.keys(req.headers)) {
-      if (isForwardingHeader(name, policy)) {
+      if (isForwardingHeader(canonicalHeaderName(name), policy)) {
         removed.push(name);
         delete req.headers[name];
       }
@@ -119,7 +136,7 @@ export function applyForwardingPolicy(req: IncomingMessage): ForwardingInfo {
       const raws = req.rawHeaders;
       if (Array.isArray(raws)) {
         const kept: string[] = [];
-        for (let i = 0; i + 1 < raws.length; i += 2) if (!removed.includes(raws[i]!.toLowerCase())) kept.push(raws[i]!, raws[i + 1]!);
+        for (let i = 0; i + 1 < raws.length; i += 2) if (!isForwardingHeader(canonicalHeaderName(raws[i]!), policy)) kept.push(raws[i]!, raws[i + 1]!);
         raws.length = 0;
         raws.push(...kept);
       }
@@ -164,6 +181,11 @@ export function forwardedForChain(req: IncomingMessage): string[] {
 export function cameThroughProxy(req: IncomingMessage): boolean {
   const info = applyForwardingPolicy(req);
   return info.peerTrusted || info.proxyHeader !== undefined || info.carriedForwardedAddress;
+}
+
+/** The forwarded-certificate header configured for the listener that serves `req` (lower case), if any. */
+export function forwardedCertificateHeader(req: IncomingMessage): string | undefined {
+  return policyOf(connectionOf(req)).certificateHeader;
 }
 
 /** Whether a request's forwarded certificate header is to be read (the authenticator's `forwarded.trusted`). */

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseXfcc } from '@harper-tls/mtls-auth';
+import { describeClientCertificate } from '../../src/applications/identity.js';
 import { forwardHeaders, headersObject, requestHost, responseHeaders, rfc4514, xfccValue, type ForwardOptions } from '../../src/applications/identity-headers.js';
 
 const base: ForwardOptions = {
@@ -35,6 +37,13 @@ describe('forwardHeaders', () => {
       'x-forwarded-for', '192.0.2.7', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'app.example:9927',
       'forwarded', 'for=192.0.2.7;proto=https;host="app.example:9927"',
     ]);
+  });
+
+  it('the configured forwarded-certificate header is never passed on, in any spelling', () => {
+    const inbound = ['X-SSL-Client-Cert', 'pem', 'x_ssl_client_cert', 'pem2', 'X_SSL_CLIENT_CERT', 'pem3', 'Accept', '*/*'];
+    expect(names(forwardHeaders(inbound, { ...base, certificateHeader: 'x-ssl-client-cert' }))).not.toContain('x-ssl-client-cert');
+    expect(names(forwardHeaders(inbound, { ...base, certificateHeader: 'x-ssl-client-cert' })).filter((n) => /ssl/.test(n))).toEqual([]);
+    expect(names(forwardHeaders(inbound, { ...base, identity: { user: null, certificate: null }, identityHeaders: false, dropAuthorization: false, certificateHeader: 'x-ssl-client-cert' })).filter((n) => /ssl/.test(n))).toEqual([]);
   });
 
   it('Connection cannot name harper-tls\'s own headers away', () => {
@@ -82,9 +91,31 @@ describe('X-Forwarded-Client-Cert (Envoy format)', () => {
       const cert = new X509Certificate(readFileSync(join(dir, 'c.pem')));
       const v = xfccValue(cert, true);
       const hash = cert.fingerprint256.replaceAll(':', '').toLowerCase();
-      expect(v.startsWith(`Hash=${hash};Subject="CN=alice \\\\\\"a\\\\\\",O=Acme\\\\, Inc.,C=US";URI=spiffe://acme/alice;DNS=alice.acme;Cert="`)).toBe(true);
+      expect(v.startsWith(`Hash=${hash};Subject="CN=alice \\\\\\"a\\\\\\",O=Acme\\\\, Inc.,C=US";URI="spiffe://acme/alice";DNS="alice.acme";Cert="`)).toBe(true);
       expect(decodeURIComponent(/Cert="([^"]+)"/.exec(v)![1]!)).toBe(cert.toString());
       expect(rfc4514(cert.subject)).toBe('CN=alice \\"a\\",O=Acme\\, Inc.,C=US');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a SAN with ";", "=" or "," cannot add XFCC fields: every URI/DNS value is quoted, the SAN list is read as Node quotes it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xfcc-'));
+    try {
+      writeFileSync(join(dir, 'c.cnf'), '[req]\ndistinguished_name=dn\n[dn]\n[ext]\nsubjectAltName=@alt\n[alt]\nURI.1=spiffe://evil/x;Hash=deadbeef;By=spiffe://admin\nURI.2=spiffe://a,DNS:admin.example\nDNS.1=ok.example\n');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=evil', '-config', join(dir, 'c.cnf'), '-extensions', 'ext'], { stdio: 'ignore' });
+      const cert = new X509Certificate(readFileSync(join(dir, 'c.pem')));
+      const hash = cert.fingerprint256.replaceAll(':', '').toLowerCase();
+      const elements = parseXfcc(xfccValue(cert, false));
+      expect(elements).toHaveLength(1);
+      const e = elements[0]!;
+      expect(e.get('hash')).toBe(hash);
+      expect(e.has('by')).toBe(false);
+      expect(e.get('uri')).toBe('spiffe://evil/x;Hash=deadbeef;By=spiffe://admin,spiffe://a,DNS:admin.example');
+      expect(e.get('dns')).toBe('ok.example');
+      expect(xfccValue(cert, false)).toBe(`Hash=${hash};Subject="CN=evil";URI="spiffe://evil/x;Hash=deadbeef;By=spiffe://admin";URI="spiffe://a,DNS:admin.example";DNS="ok.example"`);
+      // Modules' clientCertificate.san: one entry per SAN, a comma inside a value is not a separator.
+      expect(describeClientCertificate(cert).san).toEqual(['URI:spiffe://evil/x;Hash=deadbeef;By=spiffe://admin', 'URI:spiffe://a,DNS:admin.example', 'DNS:ok.example']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

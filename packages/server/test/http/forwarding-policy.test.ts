@@ -30,10 +30,10 @@ async function serve(trusted: string[], opts: { proxyProtocol?: boolean; header?
   servers.push(server);
   const port = (server.address() as AddressInfo).port;
   /** One raw HTTP/1.1 request (headers exactly as given, duplicates kept) from `from`. */
-  const ask = (headers: Array<[string, string]>, from = '127.0.0.1', prefix = ''): Promise<any> =>
+  const ask = (headers: Array<[string, string]>, from = '127.0.0.1', prefix: string | Buffer = ''): Promise<any> =>
     new Promise((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port, localAddress: from }, () => {
-        s.write(`${prefix}GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+        s.write(Buffer.concat([Buffer.from(prefix as never), Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)]));
       });
       let b = '';
       s.on('data', (c) => (b += c));
@@ -57,6 +57,14 @@ describe('applyForwardingPolicy', () => {
     expect([r.proxied, r.local]).toEqual([true, false]);
     const plain = await ask([]);
     expect([plain.proxied, plain.local, counted.length]).toEqual([false, true, 1]);
+  });
+
+  it('from an untrusted peer: `_` spellings (X_Real_IP, Client_Cert, X_Forwarded_Port, the configured header) go too, counted once', async () => {
+    const { ask, counted } = await serve(['10.0.0.0/8'], { header: 'x-my-cert' });
+    const r = await ask([['X_SSL_Client_Cert', 'a'], ['X_Real_IP', '1.2.3.4'], ['X_Amzn_Mtls_Clientcert', 'b'], ['Client_Cert', 'c'], ['X_Forwarded_Port', '443'], ['X_Forwarded_User', 'admin'], ['x_my_cert', 'd'], ['X-Other', 'kept']]);
+    expect(Object.keys(r.headers).sort()).toEqual(['connection', 'host', 'x-other']);
+    expect(r.raw).toEqual(['Host', 'x', 'Connection', 'close', 'X-Other', 'kept']);
+    expect(counted).toEqual([['x_ssl_client_cert', 'x_real_ip', 'x_amzn_mtls_clientcert', 'client_cert', 'x_forwarded_port', 'x_forwarded_user', 'x_my_cert']]);
   });
 
   it('from a trusted proxy: kept; the client is the rightmost X-Forwarded-For address that is not a trusted proxy', async () => {
@@ -99,5 +107,24 @@ describe('applyForwardingPolicy', () => {
     const local = await ask([], '127.0.0.1', 'PROXY UNKNOWN\r\n');
     expect(local.client).toBe('127.0.0.1');
     expect(local.local).toBe(false);
+  });
+
+  it('PROXY protocol naming no client (v1 UNKNOWN, v2 PROXY with UNSPEC or UNIX addresses): the headers are an unknown client\'s, removed; v2 LOCAL keeps the proxy\'s trust', async () => {
+    const { ask, counted } = await serve(['127.0.0.1'], { proxyProtocol: true, header: 'x-ssl-client-cert' });
+    const v2 = (verCmd: number, fam: number, body = Buffer.alloc(0)) => {
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(body.length);
+      return Buffer.concat([Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, verCmd, fam]), len, body]);
+    };
+    const forged: Array<[string, string]> = [['X-SSL-Client-Cert', 'pem'], ['X-Forwarded-For', '203.0.113.5']];
+    for (const [what, prefix] of [['v1 UNKNOWN', 'PROXY UNKNOWN\r\n'], ['v1 UNKNOWN with addresses', 'PROXY UNKNOWN ::1 ::1 1 2\r\n'], ['v2 PROXY UNSPEC', v2(0x21, 0x00)], ['v2 PROXY UNIX', v2(0x21, 0x31, Buffer.alloc(216))]] as const) {
+      const before = counted.length;
+      const r = await ask(forged, '127.0.0.1', prefix);
+      expect([what, r.headers['x-ssl-client-cert'], r.headers['x-forwarded-for'], r.info.headersTrusted, r.client]).toEqual([what, undefined, undefined, false, '127.0.0.1']);
+      expect(counted.length).toBe(before + 1);
+    }
+    const health = await ask(forged, '127.0.0.1', v2(0x20, 0x00));
+    expect(health.info.headersTrusted).toBe(true);
+    expect(health.headers['x-ssl-client-cert']).toBe('pem');
   });
 });

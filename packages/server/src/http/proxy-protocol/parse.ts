@@ -13,8 +13,12 @@ import { isIPv4, isIPv6 } from 'node:net';
  */
 export interface ProxyHeader {
   version: 1 | 2;
-  /** `proxy`: it names a client; `local`: the proxy's own connection (health check), v2 LOCAL or v1/v2 UNKNOWN/UNSPEC. */
-  command: 'proxy' | 'local';
+  /**
+   * `proxy`: it names a client; `local`: the proxy's own connection (health check), v2 LOCAL only;
+   * `unknown`: a forwarded client the header does not name (v1 UNKNOWN, v2 PROXY with an UNSPEC or
+   * UNIX address family or UNSPEC protocol).
+   */
+  command: 'proxy' | 'local' | 'unknown';
   /** Present when command is `proxy` with TCP/UDP over IPv4/IPv6. */
   source?: { address: string; port: number; family: 4 | 6 };
   destination?: { address: string; port: number };
@@ -48,7 +52,7 @@ function parseV1(buf: Buffer): ParseResult {
   const line = buf.toString('latin1', 0, end);
   if (!/^[\x20-\x7e]*$/.test(line)) return invalid('a PROXY v1 line with control or non-ASCII characters');
   const parts = line.split(' ');
-  if (parts[1] === 'UNKNOWN') return { status: 'done', header: { version: 1, command: 'local' }, length: end + 2 };
+  if (parts[1] === 'UNKNOWN') return { status: 'done', header: { version: 1, command: 'unknown' }, length: end + 2 };
   if (parts.length !== 6) return invalid('a PROXY v1 line must be "PROXY TCP4|TCP6 src dst sport dport"');
   const [, proto, src, dst, sport, dport] = parts as [string, string, string, string, string, string];
   const family = proto === 'TCP4' ? 4 : proto === 'TCP6' ? 6 : 0;
@@ -105,10 +109,11 @@ function parseV2(buf: Buffer, maxBytes: number): ParseResult {
   if (16 + len > maxBytes) return invalid(`a PROXY v2 header of ${16 + len} bytes (at most ${maxBytes})`);
   if (buf.length < 16 + len) return { status: 'incomplete' };
   const length = 16 + len;
-  if (cmd === 0 || af === 0 || proto === 0) return { status: 'done', header: { version: 2, command: 'local' }, length };
+  if (cmd === 0) return { status: 'done', header: { version: 2, command: 'local' }, length };
+  if (af === 0 || proto === 0) return { status: 'done', header: { version: 2, command: 'unknown' }, length };
   const need = af === 1 ? 12 : af === 2 ? 36 : 216;
   if (len < need) return invalid(`a PROXY v2 address block of ${len} bytes (family needs ${need})`);
-  if (af === 3) return { status: 'done', header: { version: 2, command: 'local' }, length }; // UNIX sockets: no address to use
+  if (af === 3) return { status: 'done', header: { version: 2, command: 'unknown' }, length }; // UNIX sockets: no address to use
   const a = 16;
   if (af === 1) {
     return {
