@@ -286,6 +286,35 @@ describe('loadConfig: every problem at once, located', () => {
     }
   });
 
+  it('refuses milliseconds beyond Node\'s longest timer and header sizes Node cannot take, naming key, file and line', async () => {
+    t = tempDir();
+    t.write(
+      'harperdb-config.yaml',
+      [
+        'http:',
+        '  maxHeaderSize: 1e20',
+        '  keepAliveTimeout: 2147483648',
+        '  mtls:',
+        '    certificateVerification:',
+        '      crl: {timeout: 3000000000}',
+        '      ocsp: {timeout: 3000000000, cacheTtl: 2147483647}',
+        'cluster:',
+        '  url: postgres://u@db/d',
+        '  pollInterval: 3000000000',
+        '',
+      ].join('\n'),
+    );
+    const issues = await issuesOf(loadConfig({ root: t.dir, env: {} }));
+    const byKey = Object.fromEntries(issues.map((i) => [i.key, i]));
+    expect(Object.keys(byKey).sort()).toEqual(
+      ['cluster.pollInterval', 'http.keepAliveTimeout', 'http.maxHeaderSize', 'http.mtls.certificateVerification.crl.timeout', 'http.mtls.certificateVerification.ocsp.timeout'].sort(),
+    );
+    expect(byKey['http.maxHeaderSize']).toMatchObject({ line: 2, value: 1e20, file: join(t.dir, 'harperdb-config.yaml'), message: expect.stringContaining('1024-2147483647') });
+    expect(byKey['http.keepAliveTimeout']).toMatchObject({ line: 3, message: expect.stringContaining('2147483647') });
+    expect(byKey['http.mtls.certificateVerification.crl.timeout']).toMatchObject({ line: 6, value: 3_000_000_000, message: expect.stringContaining('too large') });
+    expect(byKey['cluster.pollInterval']).toMatchObject({ line: 10, message: expect.stringContaining('100-2147483647') });
+  });
+
   it('names both keys when two listeners share a port, from any source', async () => {
     t = tempDir();
     const issues = await issuesOf(loadConfig({ root: t.dir, env: { HTTP_SECUREPORT: '9926' }, createIfMissing: false }));
