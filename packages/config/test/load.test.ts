@@ -161,6 +161,15 @@ describe('loadConfig: paths and tls', () => {
     expect(issues).toEqual([expect.objectContaining({ key: 'tls[1]', line: 4, message: expect.stringContaining('needs its own certificate and privateKey') })]);
   });
 
+  it('a cipher list OpenSSL refuses is an issue on its key, not a failure when the server builds its contexts', async () => {
+    t = tempDir();
+    t.write('harperdb-config.yaml', 'tls:\n  ciphers: FOO\noperationsApi:\n  tls:\n    ciphers: "TLS_AES_128_GCM_SHA256"\n');
+    const issues = await issuesOf(loadConfig({ root: t.dir, env: {} }));
+    expect(issues).toEqual([expect.objectContaining({ key: 'tls.ciphers', line: 2, value: 'FOO', message: expect.stringContaining('OpenSSL accepts none of these ciphers (no cipher match)') })]);
+    const env = await issuesOf(loadConfig({ root: t.dir, env: { TLS_CIPHERS: 'NOT-A-CIPHER:ALSO-NOT' }, configFile: t.write('b.yaml', 'http:\n  port: 1\n') }));
+    expect(env).toEqual([expect.objectContaining({ key: 'tls.ciphers', source: 'env', name: 'TLS_CIPHERS' })]);
+  });
+
   it('operationsApi.tls inherits tls, field by field', async () => {
     t = tempDir();
     t.write('harperdb-config.yaml', 'tls:\n  certificate: /a.pem\n  privateKey: /a.key\n  certificateAuthority: /ca.pem\noperationsApi:\n  tls:\n    certificateAuthority: /ops-ca.pem\n');
