@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, statSync, writeFileSync, utimesSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, type ConfigIssue } from '../src/index.js';
 import { tempDir } from './helpers.js';
@@ -68,6 +68,34 @@ describe('loadConfig: defaults and first start', () => {
     expect(a.config.rootPath).toBe(join(t.dir, 'x'));
     const b = await loadConfig({ env: {}, homedir: t.dir, createIfMissing: false });
     expect(b.config.rootPath).toBe(join(t.dir, 'hdb'));
+  });
+
+  it('a root that cannot be made is a ConfigError naming the file, not an fs stack', async () => {
+    t = tempDir();
+    const file = t.write('a-file', 'x');
+    const root = join(file, 'sub');
+    const issues = await issuesOf(loadConfig({ root, env: {} }));
+    expect(issues).toEqual([expect.objectContaining({ key: '(file)', file: join(root, 'harperdb-config.yaml'), message: expect.stringMatching(/^cannot create the configuration file: ENOTDIR/) })]);
+  });
+
+  it('a stale temporary file of an earlier start (same pid, as pid 1 in a container) does not block the first start', async () => {
+    t = tempDir();
+    t.write(`harperdb-config.yaml.${process.pid}.tmp`, 'half');
+    t.write('harperdb-config.yaml.1.tmp', 'half');
+    const { created } = await loadConfig({ root: t.dir, env: {} });
+    expect(created).toBe(true);
+    expect(readFileSync(join(t.dir, 'harperdb-config.yaml'), 'utf8')).toBe(DEFAULT_CONFIG_YAML);
+    expect(readdirSync(t.dir).sort()).toEqual(['harperdb-config.yaml', 'harperdb-config.yaml.1.tmp', `harperdb-config.yaml.${process.pid}.tmp`].sort());
+  });
+
+  it('a file that appears while it is being created is kept, and no temporary file is left', async () => {
+    t = tempDir();
+    // A dangling link is "absent" to the first check and "present" to the create-only-if-absent link.
+    symlinkSync(join(t.dir, 'elsewhere.yaml'), join(t.dir, 'harperdb-config.yaml'));
+    const issues = await issuesOf(loadConfig({ root: t.dir, env: {} }));
+    expect(issues).toEqual([expect.objectContaining({ key: '(file)', message: 'cannot read the configuration file: ENOENT' })]);
+    expect(readdirSync(t.dir)).toEqual(['harperdb-config.yaml']);
+    expect(lstatSync(join(t.dir, 'harperdb-config.yaml')).isSymbolicLink()).toBe(true);
   });
 
   it('an explicit --config that does not exist is an error', async () => {
