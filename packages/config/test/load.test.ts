@@ -148,6 +148,31 @@ describe('loadConfig: precedence cli > env > file > defaults', () => {
     expect(config.tls[0]!.certificate).toEqual({ kind: 'inline', value: pem, isDefault: false, origin: 'env TLS_CERTIFICATE' });
   });
 
+  it('reads a JSON object holding PEM from the environment as JSON', async () => {
+    t = tempDir();
+    const cert = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const key = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
+    const { config } = await loadConfig({ root: t.dir, createIfMissing: false, env: { TLS: JSON.stringify({ certificate: cert, privateKey: key }) } });
+    expect(config.tls[0]!.certificate).toMatchObject({ kind: 'inline', value: cert, origin: 'env TLS' });
+    expect(config.tls[0]!.privateKey).toMatchObject({ kind: 'inline', value: key, origin: 'env TLS' });
+  });
+
+  it('never echoes PEM text in an error: it shows (inline PEM)', async () => {
+    t = tempDir();
+    const secret = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj';
+    const key = `-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`;
+    const messageOf = (p: Promise<unknown>) => p.then(() => expect.fail('should throw'), (err: Error) => err.message);
+    // Not JSON (real line breaks inside a JSON string), a PEM where a port belongs, and PEM inside an object where a list belongs.
+    const env = { TLS: `{"certificate": "${key}", "privateKey": "x"}`, HTTP_PORT: key, HTTP_CORSACCESSLIST: JSON.stringify({ a: key }) };
+    const message = await messageOf(loadConfig({ root: t.dir, createIfMissing: false, env }));
+    expect(message).toContain('environment TLS tls = (inline PEM): starts with "{" but is not valid JSON');
+    expect(message).toContain('written as \\n');
+    expect(message).toContain('environment HTTP_PORT http.port = (inline PEM): ');
+    expect(message).toContain('environment HTTP_CORSACCESSLIST http.corsAccessList = {"a":"(inline PEM)"}: ');
+    expect(message).not.toContain('BEGIN');
+    expect(message).not.toContain(secret.slice(0, 8));
+  });
+
   it('reports unknown and value-less command-line keys', async () => {
     t = tempDir();
     const issues = await issuesOf(loadConfig({ root: t.dir, env: {}, createIfMissing: false, overrides: ['--HTTP_SECURPORT', '1', '--LOGGING_LEVEL'] }));
