@@ -101,6 +101,24 @@ describe('harper-tls start: first run, reuse, configuration errors', () => {
   });
 });
 
+describe('harper-tls start: HDB_ADMIN_USERNAME= and HDB_ADMIN_PASSWORD= set but empty', () => {
+  it('count as unset: user "admin" with a generated password, printed once', async () => {
+    const { root, cleanup } = tempRoot();
+    const ports = { http: await freePort(), ops: await freePort() };
+    const server = run(['start', '--root', root, '--HTTP_PORT', String(ports.http), '--OPERATIONSAPI_NETWORK_PORT', String(ports.ops)], { HDB_ADMIN_USERNAME: '', HDB_ADMIN_PASSWORD: '' });
+    try {
+      await server.waitFor('operations ');
+      const m = /Created user "admin" \(super_user\) with password: (\S+)/.exec(server.stdout());
+      expect(m).not.toBeNull();
+      const r = await curl(['-u', `admin:${m![1]}`, `http://127.0.0.1:${ports.http}/whoami`]);
+      expect(JSON.parse(r.body)).toEqual({ username: 'admin', role: 'super_user', authenticatedBy: 'basic' });
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  });
+});
+
 describe('harper-tls start: bad configuration stops the start with exit 1 and says where', () => {
   it('names file, line, key and value for every problem at once', async () => {
     const { root, cleanup } = tempRoot();

@@ -106,8 +106,9 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     closers.push(() => ownUsers.close());
     const peers = opts.peers;
     const users = peers ? sharedUsers(ownUsers, peers) : ownUsers;
-    const adminName = opts.admin?.username ?? 'admin';
-    const admin = await users.ensureAdmin({ username: adminName, password: opts.admin?.password });
+    // HDB_ADMIN_USERNAME= / HDB_ADMIN_PASSWORD= (set but empty) are unset: "admin", a generated password.
+    const adminName = opts.admin?.username || 'admin';
+    const admin = await users.ensureAdmin({ username: adminName, password: opts.admin?.password || undefined });
     if (config.authentication.authorizeLocal) {
       logger.warn({ user: adminName }, `authentication.authorizeLocal is on: a request from this machine (loopback or the domain socket, not through a proxy) without credentials is the super user "${adminName}"`);
     }
