@@ -149,6 +149,22 @@ describe('harper-tls start: bad configuration stops the start with exit 1 and sa
     }
   });
 
+  it('rejects an applications[].upstreamTls key that does not match its certificate, naming the key', async () => {
+    const { root, cleanup } = tempRoot();
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(root, 'a.key'), '-out', join(root, 'a.pem'), '-days', '2', '-subj', '/CN=a'], { stdio: 'ignore' });
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(root, 'b.key')], { stdio: 'ignore' });
+      writeFileSync(join(root, 'harperdb-config.yaml'), `applications:\n  - path: /api\n    upstream: https://127.0.0.1:1\n    upstreamTls:\n      certificate: ${join(root, 'a.pem')}\n      privateKey: ${join(root, 'b.key')}\n`);
+      const r = await runToEnd(['start', '--root', root, '--HTTP_PORT', String(await freePort()), '--OPERATIONSAPI_NETWORK_PORT', String(await freePort())]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('applications[0].upstreamTls.privateKey');
+      expect(r.stderr).toMatch(/does not match the certificate/);
+      expect(r.stderr).not.toContain('    at ');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('rejects a key that does not match its certificate, naming the file', async () => {
     const { root, cleanup } = tempRoot();
     try {
