@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -307,11 +308,16 @@ function hasPeerCertificate(socket: TLSSocket): boolean {
 /** The local CA a cluster node needs (its key derives the token secret); a clear error when absent. */
 function requireCa(rootPath: string): { privateKeyPem: string } {
   const ca = loadAutoCa(rootPath);
-  if (!ca) throw new ServerError('ERR_SERVER_DATABASE', `cluster: ${join(rootPath, 'keys', 'ca.pem')} and ca-privateKey.pem are required on every node (copy them from the first node: docs/cluster.md)`);
+  if (!ca) throw new ServerError('ERR_SERVER_DATABASE', `cluster: ${join(rootPath, 'keys', 'ca.pem')} and ca-privateKey.pem, a matching pair, are required on every node (copy them from the first node: docs/cluster.md)`);
   return ca;
 }
 
-/** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist (after finishing an interrupted renewal, unless `readOnly`). */
+/**
+ * The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist and are a pair (after
+ * finishing an interrupted renewal, unless `readOnly`). A ca.pem the user replaced with a CA of
+ * their own beside the generated ca-privateKey.pem is no local CA: undefined (nothing is issued,
+ * revoked or published under a certificate whose key is not there).
+ */
 export function loadAutoCa(rootPath: string, opts: { readOnly?: boolean } = {}): { certificatePem: string; privateKeyPem: string; serialHex: string } | undefined {
   // A renewal a crash interrupted is finished first: never a CA key of one set with the
   // certificate of another. `readOnly` (doctor) leaves the files as they are.
@@ -319,5 +325,12 @@ export function loadAutoCa(rootPath: string, opts: { readOnly?: boolean } = {}):
   const cert = join(rootPath, 'keys', 'ca.pem');
   const key = join(rootPath, 'keys', 'ca-privateKey.pem');
   if (!existsSync(cert) || !existsSync(key)) return undefined;
-  return { certificatePem: readFileSync(cert, 'utf8'), privateKeyPem: readFileSync(key, 'utf8'), serialHex: '' };
+  const ca = { certificatePem: readFileSync(cert, 'utf8'), privateKeyPem: readFileSync(key, 'utf8'), serialHex: '' };
+  let pair = false;
+  try {
+    pair = new X509Certificate(ca.certificatePem).checkPrivateKey(createPrivateKey(ca.privateKeyPem));
+  } catch {
+    // unreadable: not a pair
+  }
+  return pair ? ca : undefined;
 }
