@@ -101,6 +101,53 @@ describe('harper-tls start: first run, reuse, configuration errors', () => {
   });
 });
 
+describe('harper-tls start: ca.pem replaced by the user\'s own client CA, the generated ca-privateKey.pem still there', () => {
+  it('start and renew-certs keep and reuse every file; the local CA commands say it is not available', async () => {
+    const { root, cleanup } = tempRoot();
+    const keys = join(root, 'keys');
+    const ports = { http: await freePort(), https: await freePort(), ops: await freePort() };
+    const args = ['start', '--root', root, '--HTTP_PORT', String(ports.http), '--HTTP_SECUREPORT', String(ports.https), '--OPERATIONSAPI_NETWORK_PORT', String(ports.ops)];
+    let server = run(args, {});
+    try {
+      await server.waitFor('operations ');
+      await server.stop();
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(root, 'own-ca.key'), '-out', join(keys, 'ca.pem'), '-days', '2', '-subj', '/CN=My client CA', '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
+      const before = Object.fromEntries(['ca.pem', 'ca-privateKey.pem', 'certificate.pem', 'privateKey.pem'].map((f) => [f, readFileSync(join(keys, f), 'utf8')]));
+      server = run(args, {});
+      await server.waitFor('operations ');
+      expect((await curl(['-k', `https://127.0.0.1:${ports.https}/health`])).status).toBe(200);
+      const issue = await runToEnd(['cert', 'issue', '--root', root, '--cn', 'alice']);
+      expect(issue.code).toBe(1);
+      expect(issue.stderr).toContain('ca.pem is not the certificate of ca-privateKey.pem');
+      const renew = await runToEnd(['renew-certs', '--root', root]);
+      expect(renew.code).toBe(0);
+      expect(renew.stdout).toContain(`kept ${join(keys, 'certificate.pem')}: cannot be reissued: `);
+      for (const [f, text] of Object.entries(before)) expect(readFileSync(join(keys, f), 'utf8')).toBe(text);
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  });
+});
+
+describe('harper-tls start: HDB_ADMIN_USERNAME= and HDB_ADMIN_PASSWORD= set but empty', () => {
+  it('count as unset: user "admin" with a generated password, printed once', async () => {
+    const { root, cleanup } = tempRoot();
+    const ports = { http: await freePort(), ops: await freePort() };
+    const server = run(['start', '--root', root, '--HTTP_PORT', String(ports.http), '--OPERATIONSAPI_NETWORK_PORT', String(ports.ops)], { HDB_ADMIN_USERNAME: '', HDB_ADMIN_PASSWORD: '' });
+    try {
+      await server.waitFor('operations ');
+      const m = /Created user "admin" \(super_user\) with password: (\S+)/.exec(server.stdout());
+      expect(m).not.toBeNull();
+      const r = await curl(['-u', `admin:${m![1]}`, `http://127.0.0.1:${ports.http}/whoami`]);
+      expect(JSON.parse(r.body)).toEqual({ username: 'admin', role: 'super_user', authenticatedBy: 'basic' });
+    } finally {
+      await server.stop();
+      cleanup();
+    }
+  });
+});
+
 describe('harper-tls start: bad configuration stops the start with exit 1 and says where', () => {
   it('names file, line, key and value for every problem at once', async () => {
     const { root, cleanup } = tempRoot();
@@ -126,6 +173,22 @@ describe('harper-tls start: bad configuration stops the start with exit 1 and sa
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/9500/);
       expect(r.stderr).toMatch(/securePort/i);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('rejects an applications[].upstreamTls key that does not match its certificate, naming the key', async () => {
+    const { root, cleanup } = tempRoot();
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(root, 'a.key'), '-out', join(root, 'a.pem'), '-days', '2', '-subj', '/CN=a'], { stdio: 'ignore' });
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(root, 'b.key')], { stdio: 'ignore' });
+      writeFileSync(join(root, 'harperdb-config.yaml'), `applications:\n  - path: /api\n    upstream: https://127.0.0.1:1\n    upstreamTls:\n      certificate: ${join(root, 'a.pem')}\n      privateKey: ${join(root, 'b.key')}\n`);
+      const r = await runToEnd(['start', '--root', root, '--HTTP_PORT', String(await freePort()), '--OPERATIONSAPI_NETWORK_PORT', String(await freePort())]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('applications[0].upstreamTls.privateKey');
+      expect(r.stderr).toMatch(/does not match the certificate/);
+      expect(r.stderr).not.toContain('    at ');
     } finally {
       cleanup();
     }

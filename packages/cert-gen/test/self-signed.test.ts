@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHash, createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync, unlinkSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureSelfSignedCertificates, expiringWithin, renewSelfSignedCertificates } from '../src/index.js';
+import { createCA, ensureSelfSignedCertificates, expiringWithin, renewSelfSignedCertificates } from '../src/index.js';
 import { openssl, tempDir } from './helpers.js';
 
 let t: ReturnType<typeof tempDir>;
@@ -49,6 +49,50 @@ describe('ensureSelfSignedCertificates', () => {
     unlinkSync(join(keys, 'certificate.pem'));
     await expect(ensureSelfSignedCertificates({ keysDir: keys })).rejects.toMatchObject({ code: 'ERR_CERTGEN_FILES', message: expect.stringContaining('will not replace it') });
     expect(read('privateKey.pem')).toBe('my own key\n');
+  });
+});
+
+describe('a ca.pem the user replaced with their own CA (SPEC.md section 1: kept and reused)', () => {
+  async function replacedCa() {
+    t = tempDir();
+    const keys = join(t.dir, 'keys');
+    await ensureSelfSignedCertificates({ keysDir: keys });
+    const own = await createCA({ commonName: 'My client CA', days: 30 });
+    writeFileSync(join(keys, 'ca.pem'), own.certificatePem);
+    const before = Object.fromEntries(['ca.pem', 'ca-privateKey.pem', 'certificate.pem', 'privateKey.pem'].map((f) => [f, read(f)]));
+    return { keys, own, before };
+  }
+
+  it('start reuses every file, the generated ca-privateKey.pem beside it being no error', async () => {
+    const { keys, own, before } = await replacedCa();
+    const r = await ensureSelfSignedCertificates({ keysDir: keys });
+    expect(r).toMatchObject({ generated: false, repaired: [] });
+    for (const [f, text] of Object.entries(before)) expect(read(f)).toBe(text);
+    expect(read('ca.pem')).toBe(own.certificatePem);
+  });
+
+  it('a missing server pair cannot be issued and the error says the local CA is not available', async () => {
+    const { keys } = await replacedCa();
+    unlinkSync(join(keys, 'certificate.pem'));
+    unlinkSync(join(keys, 'privateKey.pem'));
+    await expect(ensureSelfSignedCertificates({ keysDir: keys })).rejects.toMatchObject({ code: 'ERR_CERTGEN_FILES', message: expect.stringMatching(/ca\.pem is not the CA harper-tls generated \(it was replaced\).*there is no local CA; supply certificate\.pem and privateKey\.pem yourself/) });
+  });
+
+  it('renew-certs keeps every file and says why the server certificate is not reissued', async () => {
+    const { keys, before } = await replacedCa();
+    const r = await renewSelfSignedCertificates({ keysDir: keys });
+    expect(r.renewed).toEqual([]);
+    expect(r.skipped).toEqual([{ file: join(keys, 'certificate.pem'), reason: expect.stringContaining('cannot be reissued: ') }]);
+    expect(r.skipped[0]!.reason).toContain('there is no local CA');
+    const withCa = await renewSelfSignedCertificates({ keysDir: keys, renewCa: true });
+    expect(withCa.skipped.map((s) => s.file)).toEqual([join(keys, 'ca.pem'), join(keys, 'certificate.pem')]);
+    for (const [f, text] of Object.entries(before)) expect(read(f)).toBe(text);
+  });
+
+  it('a pair the user supplied that does not match is still an error', async () => {
+    const { keys } = await replacedCa();
+    writeFileSync(join(keys, 'ca-privateKey.pem'), (await createCA({ commonName: 'Other', days: 30 })).privateKeyPem);
+    await expect(ensureSelfSignedCertificates({ keysDir: keys })).rejects.toMatchObject({ code: 'ERR_CERTGEN_FILES', message: expect.stringContaining('does not match') });
   });
 });
 

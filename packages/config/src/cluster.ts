@@ -87,8 +87,15 @@ function readEngineUrl(ctx: ResolveContext, v: unknown): ClusterConfig['engine']
     ctx.issue(path, '(hidden)', 'must not contain a password: the node authenticates to the engine with its certificate (cluster.tls)');
     return undefined;
   }
-  const user = decodeURIComponent(u.username);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  let user: string;
+  let database: string;
+  try {
+    user = decodeURIComponent(u.username);
+    database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  } catch {
+    ctx.issue(path, v, 'the user or database holds a "%" that is not followed by two hex digits; write a "%" as %25');
+    return undefined;
+  }
   if (!user || !u.hostname || !database) {
     ctx.issue(path, v, 'expected postgres://USER@HOST:PORT/DB with a user, a host and a database');
     return undefined;

@@ -18,14 +18,20 @@ export interface ConfigIssue {
   message: string;
 }
 
+const PEM_SHOWN = '(inline PEM)';
+const isPem = (v: unknown): boolean => typeof v === 'string' && v.includes('-----BEGIN');
+
+/** The value as the message shows it: any string holding PEM (possibly a private key) as `(inline PEM)`, never its text. */
 function showValue(value: unknown): string {
   if (value === undefined) return '';
+  if (isPem(value) || value === PEM_SHOWN) return PEM_SHOWN;
   let text: string;
   try {
-    text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value, (_k, v: unknown) => (isPem(v) ? PEM_SHOWN : v)) ?? String(value);
   } catch {
     text = String(value);
   }
+  if (text.includes('-----BEGIN')) return PEM_SHOWN;
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

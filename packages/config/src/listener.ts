@@ -1,7 +1,7 @@
 import type { CorsConfig, ListenerLimits, ListenerNetwork } from './types.js';
 import type { ResolveContext } from './context.js';
 import type { PathPart } from './sources.js';
-import { readBoolean, readMs, readPort } from './values.js';
+import { MAX_TIMER_MS, readBoolean, readMs, readPort } from './values.js';
 import { readMtls } from './mtls.js';
 
 /**
@@ -22,12 +22,15 @@ export function readCors(ctx: ResolveContext, path: PathPart[]): CorsConfig | fa
   return { anyOrigin: list.includes('*') || list.every((o) => o === null), origins };
 }
 
-/** A positive whole number with a minimum, or undefined (Node's default) when absent or null. */
+/**
+ * A positive whole number from `min` to 2^31-1, or undefined (Node's default) when absent or null.
+ * 2^31-1 is Node's longest timer and within what http (`maxHeaderSize`) and http2 (`maxHeaderListSize`) accept.
+ */
 function readOptional(ctx: ResolveContext, path: PathPart[], min: number, unit: string): number | undefined {
   const v = ctx.get(path);
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
-  ctx.issue(path, v, `expected a whole number of ${unit} >= ${min}, or null for Node's default`);
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= MAX_TIMER_MS) return v;
+  ctx.issue(path, v, `expected a whole number of ${unit} ${min}-${MAX_TIMER_MS}, or null for Node's default`);
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 import { readCluster } from './cluster.js';
-import { existsSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, writeSync, fsyncSync, closeSync, linkSync, renameSync, readFileSync, rmSync } from 'node:fs';
 import { homedir as osHomedir, hostname as osHostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { HarperConfig } from './types.js';
@@ -38,19 +39,66 @@ export interface LoadConfigResult {
   created: boolean;
 }
 
+/** Link is how a file is created only if absent; these mean the file system has no hard links. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/**
+ * Writes `text` to a fresh temporary file beside `path`, fsyncs it, and links it to `path` only if
+ * `path` does not exist yet (EEXIST: someone else created it meanwhile, theirs wins: false). The
+ * temporary file is always removed; its name is random, so a stale one from a crash (pid 1 in
+ * every container) never blocks a later start. An fs error is a ConfigError naming the file.
+ */
 function writeNewFile(path: string, text: string): boolean {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o644);
+  const dir = dirname(path);
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  let tmpMade = false;
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(tmp, 'wx', 0o644);
+    tmpMade = true;
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'EEXIST') return false;
+      if (!NO_LINKS.has(code)) throw err;
+      if (existsSync(path)) return false;
+      renameSync(tmp, path);
+      tmpMade = false;
+    }
+    fsyncDir(dir);
+    return true;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError([{ key: '(file)', file: path, source: 'file', message: `cannot create the configuration file: ${e.message ?? e.code} (check --root / ROOTPATH, and that its folder can be written)` }]);
   } finally {
-    closeSync(fd);
+    if (tmpMade) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // a leftover has a random name and blocks nothing
+      }
+    }
   }
-  if (existsSync(path)) return false; // someone else created it meanwhile: theirs wins
-  renameSync(tmp, path);
-  return true;
+}
+
+/** Makes the new directory entry durable; not every platform can open a folder, which is fine. */
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // best effort
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 function deepFreeze<T>(o: T): T {
@@ -117,17 +165,20 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadConf
   const issues: ConfigIssue[] = [];
   let created = false;
   let text = '';
-  if (existsSync(configPath)) {
+  const read = (): string => {
     try {
-      text = readFileSync(configPath, 'utf8');
+      return readFileSync(configPath, 'utf8');
     } catch (err) {
       throw new ConfigError([{ key: '(file)', file: configPath, source: 'file', message: `cannot read the configuration file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
     }
+  };
+  if (existsSync(configPath)) {
+    text = read();
   } else if (opts.configFile) {
     throw new ConfigError([{ key: '--config', source: 'cli', value: opts.configFile, message: 'the configuration file does not exist' }]);
   } else if (opts.createIfMissing !== false) {
     created = writeNewFile(configPath, DEFAULT_CONFIG_YAML);
-    text = readFileSync(configPath, 'utf8');
+    text = read();
   }
   const raw: RawConfig = text ? readYaml(text, configPath, issues) : { value: {}, origins: new Map() };
   applyEnv(raw, env, issues);

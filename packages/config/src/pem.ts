@@ -36,61 +36,65 @@ export function readPemSource(src: PemSource, key = 'tls'): string {
 
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-function checkEntry(prefix: string, e: TlsEntry, issues: ConfigIssue[]): void {
-  const certKey = `${prefix}.certificate`;
-  const keyKey = `${prefix}.privateKey`;
-  const caKey = `${prefix}.certificateAuthority`;
+/** A certificate (first PEM block is the leaf) and its private key: readable, parseable, matching. */
+function checkPair(certKey: string, keyKey: string, certSrc: PemSource, keySrc: PemSource, issues: ConfigIssue[]): void {
   let leaf: X509Certificate | undefined;
-  const cert = readText(certKey, e.certificate);
+  const cert = readText(certKey, certSrc);
   if (cert.issue) issues.push(cert.issue);
   else {
     const blocks = cert.text!.match(CERT_BLOCK);
-    if (!blocks) issues.push(sourceIssue(certKey, e.certificate, 'no PEM certificate (-----BEGIN CERTIFICATE-----) in it'));
+    if (!blocks) issues.push(sourceIssue(certKey, certSrc, 'no PEM certificate (-----BEGIN CERTIFICATE-----) in it'));
     else {
       try {
         leaf = new X509Certificate(blocks[0]);
       } catch (err) {
-        issues.push(sourceIssue(certKey, e.certificate, `the certificate cannot be parsed (${(err as Error).message})`));
+        issues.push(sourceIssue(certKey, certSrc, `the certificate cannot be parsed (${(err as Error).message})`));
       }
     }
   }
   let key: KeyObject | undefined;
-  const keyText = readText(keyKey, e.privateKey);
+  const keyText = readText(keyKey, keySrc);
   if (keyText.issue) issues.push(keyText.issue);
   else {
     try {
       key = createPrivateKey(keyText.text!);
     } catch (err) {
-      issues.push(sourceIssue(keyKey, e.privateKey, `not a readable unencrypted PEM private key (${(err as Error).message})`));
+      issues.push(sourceIssue(keyKey, keySrc, `not a readable unencrypted PEM private key (${(err as Error).message})`));
     }
   }
   if (leaf && key && !leaf.checkPrivateKey(key)) {
-    issues.push(sourceIssue(keyKey, e.privateKey, `the private key does not match the certificate ${e.certificate.kind === 'file' ? e.certificate.value : '(inline)'}`));
-  }
-  if (e.certificateAuthority) {
-    const ca = readText(caKey, e.certificateAuthority);
-    if (ca.issue) issues.push(ca.issue);
-    else {
-      const blocks = ca.text!.match(CERT_BLOCK) ?? [];
-      if (blocks.length === 0) issues.push(sourceIssue(caKey, e.certificateAuthority, 'no PEM certificate (-----BEGIN CERTIFICATE-----) in it'));
-      else {
-        let anyCa = false;
-        for (const b of blocks) {
-          try {
-            if (new X509Certificate(b).ca) anyCa = true;
-          } catch (err) {
-            issues.push(sourceIssue(caKey, e.certificateAuthority, `a certificate cannot be parsed (${(err as Error).message})`));
-          }
-        }
-        if (!anyCa) issues.push(sourceIssue(caKey, e.certificateAuthority, 'none of its certificates is a CA (basicConstraints cA=TRUE), so it cannot verify client certificates'));
-      }
-    }
+    issues.push(sourceIssue(keyKey, keySrc, `the private key does not match the certificate ${certSrc.kind === 'file' ? certSrc.value : '(inline)'}`));
   }
 }
 
 /**
- * Checks the certificate material the configuration names: readable, parseable, keys matching
- * their certificates, CAs that are CAs. Run after first-start generation. Returns every issue.
+ * A CA bundle: readable, every PEM certificate parseable; `requireCa`: at least one with cA=TRUE
+ * (to verify client certificates). An upstream's trust may be a pinned self-signed server certificate.
+ */
+function checkCa(caKey: string, src: PemSource, requireCa: boolean, issues: ConfigIssue[]): void {
+  const ca = readText(caKey, src);
+  if (ca.issue) return void issues.push(ca.issue);
+  const blocks = ca.text!.match(CERT_BLOCK) ?? [];
+  if (blocks.length === 0) return void issues.push(sourceIssue(caKey, src, 'no PEM certificate (-----BEGIN CERTIFICATE-----) in it'));
+  let anyCa = false;
+  for (const b of blocks) {
+    try {
+      if (new X509Certificate(b).ca) anyCa = true;
+    } catch (err) {
+      issues.push(sourceIssue(caKey, src, `a certificate cannot be parsed (${(err as Error).message})`));
+    }
+  }
+  if (requireCa && !anyCa) issues.push(sourceIssue(caKey, src, 'none of its certificates is a CA (basicConstraints cA=TRUE), so it cannot verify client certificates'));
+}
+
+function checkEntry(prefix: string, e: TlsEntry, issues: ConfigIssue[]): void {
+  checkPair(`${prefix}.certificate`, `${prefix}.privateKey`, e.certificate, e.privateKey, issues);
+  if (e.certificateAuthority) checkCa(`${prefix}.certificateAuthority`, e.certificateAuthority, true, issues);
+}
+
+/**
+ * Checks the certificate material the configuration names (tls, operationsApi.tls, and every
+ * applications[].upstreamTls): readable, parseable, keys matching their certificates, CAs that are CAs. Run after first-start generation. Returns every issue.
  */
 export function validateTlsMaterial(config: HarperConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -106,5 +110,13 @@ export function validateTlsMaterial(config: HarperConfig): ConfigIssue[] {
   // Checked even when HTTPS is off: the server loads them for run-time changes and the local CA.
   check('tls', config.tls);
   if (!config.operationsApi.tlsInherited) check('operationsApi.tls', config.operationsApi.tls);
+  // An upstream's client certificate and CA (SPEC.md section 6): a bad one stops the start, not every proxied request (502).
+  for (const app of config.applications) {
+    const t = app.kind === 'upstream' ? app.upstreamTls : undefined;
+    if (!t) continue;
+    const p = `${app.where.key}.upstreamTls`;
+    if (t.certificate && t.privateKey) checkPair(`${p}.certificate`, `${p}.privateKey`, t.certificate, t.privateKey, issues);
+    if (t.certificateAuthority) checkCa(`${p}.certificateAuthority`, t.certificateAuthority, false, issues);
+  }
   return issues;
 }

@@ -129,15 +129,17 @@ export class OverrideJsonError extends Error {}
  * @throws OverrideJsonError when a `[`/`{` value is not valid JSON.
  */
 export function parseOverrideValue(text: string): unknown {
-  if (text.includes('-----BEGIN')) return text;
   const trimmed = text.trimStart();
+  // JSON first: an object such as TLS='{"certificate":"-----BEGIN ...","privateKey":"..."}' holds PEM too.
   if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
     try {
       return JSON.parse(text);
     } catch (err) {
-      throw new OverrideJsonError(`starts with "${trimmed[0]}" but is not valid JSON (${(err as Error).message.split('\n')[0]}); e.g. ["https://app.example.com"] or {"required": true}`);
+      const pem = text.includes('-----BEGIN') ? '; PEM text inside JSON needs its line breaks written as \\n' : '';
+      throw new OverrideJsonError(`starts with "${trimmed[0]}" but is not valid JSON (${(err as Error).message.split('\n')[0]})${pem}; e.g. ["https://app.example.com"] or {"required": true}`);
     }
   }
+  if (text.includes('-----BEGIN')) return text;
   try {
     return parseYaml(text, { logLevel: 'error' });
   } catch {
@@ -150,7 +152,7 @@ function parseOrIssue(text: string, issue: Omit<ConfigIssue, 'message'>, issues:
     return { value: parseOverrideValue(text) };
   } catch (err) {
     if (!(err instanceof OverrideJsonError)) throw err;
-    issues.push({ ...issue, value: text, message: err.message });
+    issues.push({ ...issue, value: text.includes('-----BEGIN') ? '(inline PEM)' : text, message: err.message });
     return undefined;
   }
 }

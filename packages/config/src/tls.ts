@@ -1,4 +1,5 @@
 import { isAbsolute, join, resolve, dirname } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { PemSource, TlsEntry } from './types.js';
 import type { ResolveContext } from './context.js';
 import type { PathPart } from './sources.js';
@@ -53,14 +54,30 @@ function readSessionTimeout(ctx: ResolveContext, path: PathPart[], index: number
   return undefined;
 }
 
+/** An OpenSSL cipher list, checked here with OpenSSL itself: a list it refuses would only fail when the server builds its contexts. */
+function readCiphers(ctx: ResolveContext, path: PathPart[]): string | undefined {
+  const v = ctx.get(path);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') {
+    ctx.issue(path, v, 'expected an OpenSSL cipher list string');
+    return undefined;
+  }
+  try {
+    createSecureContext({ ciphers: v });
+  } catch (err) {
+    ctx.issue(path, v, `OpenSSL accepts none of these ciphers (${(err as Error).message.replace(/^error:[0-9A-F]+:[^:]*::/, '')}); expected an OpenSSL cipher list such as "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256" or null for the default`);
+    return undefined;
+  }
+  return v;
+}
+
 function readEntry(ctx: ResolveContext, path: PathPart[], base: TlsEntry | undefined, index: number): TlsEntry | undefined {
   const v = ctx.get(path);
   if (!isPlainObject(v)) {
     ctx.issue(path, v, 'expected an object {certificate, privateKey, certificateAuthority, host, ciphers, sessionTimeout}');
     return undefined;
   }
-  const ciphers = v.ciphers;
-  if (ciphers !== undefined && ciphers !== null && (typeof ciphers !== 'string' || ciphers === '')) ctx.issue([...path, 'ciphers'], ciphers, 'expected an OpenSSL cipher list string');
+  const ciphers = readCiphers(ctx, [...path, 'ciphers']);
   // operationsApi.tls inherits it from tls like the other fields of its first entry.
   const timeout = readSessionTimeout(ctx, [...path, 'sessionTimeout'], index) ?? (index === 0 ? base?.sessionTimeout : undefined);
   const certificate = readPem(ctx, [...path, 'certificate'], 'certificate');
@@ -71,7 +88,7 @@ function readEntry(ctx: ResolveContext, path: PathPart[], base: TlsEntry | undef
     privateKey: privateKey ?? base?.privateKey ?? defaultPemSource(ctx, 'privateKey'),
     certificateAuthority: certificateAuthority ?? base?.certificateAuthority ?? defaultPemSource(ctx, 'certificateAuthority'),
     host: readHosts(ctx, [...path, 'host']),
-    ciphers: typeof ciphers === 'string' && ciphers ? ciphers : undefined,
+    ciphers,
     ...(timeout !== undefined ? { sessionTimeout: timeout } : {}),
   };
   // In a list, every entry after the first is its own certificate: it must name both files.

@@ -31,12 +31,15 @@ export function readEnum<T extends string>(ctx: ResolveContext, path: PathPart[]
   return def;
 }
 
-/** A number of milliseconds with a minimum. */
+/** The largest delay Node's timers take (2^31-1 ms, about 24.8 days); a larger one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A number of milliseconds with a minimum, at most `MAX_TIMER_MS`. */
 export function readMs(ctx: ResolveContext, path: PathPart[], def: number, min: number): number {
   const v = ctx.get(path);
   if (v === undefined) return def;
-  if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
-  ctx.issue(path, v, typeof v === 'number' ? `too small or not whole; expected an integer number of milliseconds >= ${min}` : `expected a number of milliseconds (an integer >= ${min})`);
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= MAX_TIMER_MS) return v;
+  ctx.issue(path, v, typeof v === 'number' ? (Number.isInteger(v) && v > MAX_TIMER_MS ? `too large; expected an integer number of milliseconds ${min}-${MAX_TIMER_MS} (about 24.8 days, the longest timer Node has)` : `too small or not whole; expected an integer number of milliseconds >= ${min}`) : `expected a number of milliseconds (an integer >= ${min})`);
   return def;
 }
 

@@ -68,6 +68,8 @@ describe('cluster (SPEC.md section 10)', () => {
     expect((await issues('cluster:\n  nodeName: a\n'))[0]!.message).toMatch(/is required when "cluster" is set/);
     expect((await issues('cluster:\n  url: mysql://u@db/d\n'))[0]!.message).toMatch(/postgres:\/\//);
     expect((await issues('cluster:\n  url: postgres://db/d\n'))[0]!.message).toMatch(/with a user, a host and a database/);
+    expect((await issues('cluster:\n  url: postgres://%ZZ@db/app\n'))[0]).toMatchObject({ key: 'cluster.url', line: 2, message: expect.stringMatching(/not followed by two hex digits/) });
+    expect((await issues('cluster:\n  url: postgres://u@db/a%E0%A4%A\n'))[0]).toMatchObject({ key: 'cluster.url', message: expect.stringMatching(/write a "%" as %25/) });
     expect((await issues('cluster:\n  url: postgres://u@db/d\n  nodeName: "a/b"\n'))[0]).toMatchObject({ key: 'cluster.nodeName' });
     expect((await issues('cluster:\n  url: postgres://u@db/d\n  pollInterval: 10\n'))[0]).toMatchObject({ key: 'cluster.pollInterval' });
     expect((await issues('cluster:\n  url: postgres://u@db/d\n  changeRetention: 10\n'))[0]).toMatchObject({ key: 'cluster.changeRetention' });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync, statSync, writeFileSync, utimesSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG_YAML, loadConfig, type ConfigIssue } from '../src/index.js';
 import { tempDir } from './helpers.js';
@@ -70,6 +70,34 @@ describe('loadConfig: defaults and first start', () => {
     expect(b.config.rootPath).toBe(join(t.dir, 'hdb'));
   });
 
+  it('a root that cannot be made is a ConfigError naming the file, not an fs stack', async () => {
+    t = tempDir();
+    const file = t.write('a-file', 'x');
+    const root = join(file, 'sub');
+    const issues = await issuesOf(loadConfig({ root, env: {} }));
+    expect(issues).toEqual([expect.objectContaining({ key: '(file)', file: join(root, 'harperdb-config.yaml'), message: expect.stringMatching(/^cannot create the configuration file: ENOTDIR/) })]);
+  });
+
+  it('a stale temporary file of an earlier start (same pid, as pid 1 in a container) does not block the first start', async () => {
+    t = tempDir();
+    t.write(`harperdb-config.yaml.${process.pid}.tmp`, 'half');
+    t.write('harperdb-config.yaml.1.tmp', 'half');
+    const { created } = await loadConfig({ root: t.dir, env: {} });
+    expect(created).toBe(true);
+    expect(readFileSync(join(t.dir, 'harperdb-config.yaml'), 'utf8')).toBe(DEFAULT_CONFIG_YAML);
+    expect(readdirSync(t.dir).sort()).toEqual(['harperdb-config.yaml', 'harperdb-config.yaml.1.tmp', `harperdb-config.yaml.${process.pid}.tmp`].sort());
+  });
+
+  it('a file that appears while it is being created is kept, and no temporary file is left', async () => {
+    t = tempDir();
+    // A dangling link is "absent" to the first check and "present" to the create-only-if-absent link.
+    symlinkSync(join(t.dir, 'elsewhere.yaml'), join(t.dir, 'harperdb-config.yaml'));
+    const issues = await issuesOf(loadConfig({ root: t.dir, env: {} }));
+    expect(issues).toEqual([expect.objectContaining({ key: '(file)', message: 'cannot read the configuration file: ENOENT' })]);
+    expect(readdirSync(t.dir)).toEqual(['harperdb-config.yaml']);
+    expect(lstatSync(join(t.dir, 'harperdb-config.yaml')).isSymbolicLink()).toBe(true);
+  });
+
   it('an explicit --config that does not exist is an error', async () => {
     t = tempDir();
     const issues = await issuesOf(loadConfig({ root: t.dir, configFile: join(t.dir, 'nope.yaml'), env: {} }));
@@ -120,6 +148,31 @@ describe('loadConfig: precedence cli > env > file > defaults', () => {
     expect(config.tls[0]!.certificate).toEqual({ kind: 'inline', value: pem, isDefault: false, origin: 'env TLS_CERTIFICATE' });
   });
 
+  it('reads a JSON object holding PEM from the environment as JSON', async () => {
+    t = tempDir();
+    const cert = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const key = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
+    const { config } = await loadConfig({ root: t.dir, createIfMissing: false, env: { TLS: JSON.stringify({ certificate: cert, privateKey: key }) } });
+    expect(config.tls[0]!.certificate).toMatchObject({ kind: 'inline', value: cert, origin: 'env TLS' });
+    expect(config.tls[0]!.privateKey).toMatchObject({ kind: 'inline', value: key, origin: 'env TLS' });
+  });
+
+  it('never echoes PEM text in an error: it shows (inline PEM)', async () => {
+    t = tempDir();
+    const secret = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj';
+    const key = `-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----\n`;
+    const messageOf = (p: Promise<unknown>) => p.then(() => expect.fail('should throw'), (err: Error) => err.message);
+    // Not JSON (real line breaks inside a JSON string), a PEM where a port belongs, and PEM inside an object where a list belongs.
+    const env = { TLS: `{"certificate": "${key}", "privateKey": "x"}`, HTTP_PORT: key, HTTP_CORSACCESSLIST: JSON.stringify({ a: key }) };
+    const message = await messageOf(loadConfig({ root: t.dir, createIfMissing: false, env }));
+    expect(message).toContain('environment TLS tls = (inline PEM): starts with "{" but is not valid JSON');
+    expect(message).toContain('written as \\n');
+    expect(message).toContain('environment HTTP_PORT http.port = (inline PEM): ');
+    expect(message).toContain('environment HTTP_CORSACCESSLIST http.corsAccessList = {"a":"(inline PEM)"}: ');
+    expect(message).not.toContain('BEGIN');
+    expect(message).not.toContain(secret.slice(0, 8));
+  });
+
   it('reports unknown and value-less command-line keys', async () => {
     t = tempDir();
     const issues = await issuesOf(loadConfig({ root: t.dir, env: {}, createIfMissing: false, overrides: ['--HTTP_SECURPORT', '1', '--LOGGING_LEVEL'] }));
@@ -159,6 +212,15 @@ describe('loadConfig: paths and tls', () => {
     t.write('harperdb-config.yaml', 'tls:\n  - certificate: /a.pem\n    privateKey: /a.key\n  - host: b.example\n');
     const issues = await issuesOf(loadConfig({ root: t.dir, env: {} }));
     expect(issues).toEqual([expect.objectContaining({ key: 'tls[1]', line: 4, message: expect.stringContaining('needs its own certificate and privateKey') })]);
+  });
+
+  it('a cipher list OpenSSL refuses is an issue on its key, not a failure when the server builds its contexts', async () => {
+    t = tempDir();
+    t.write('harperdb-config.yaml', 'tls:\n  ciphers: FOO\noperationsApi:\n  tls:\n    ciphers: "TLS_AES_128_GCM_SHA256"\n');
+    const issues = await issuesOf(loadConfig({ root: t.dir, env: {} }));
+    expect(issues).toEqual([expect.objectContaining({ key: 'tls.ciphers', line: 2, value: 'FOO', message: expect.stringContaining('OpenSSL accepts none of these ciphers (no cipher match)') })]);
+    const env = await issuesOf(loadConfig({ root: t.dir, env: { TLS_CIPHERS: 'NOT-A-CIPHER:ALSO-NOT' }, configFile: t.write('b.yaml', 'http:\n  port: 1\n') }));
+    expect(env).toEqual([expect.objectContaining({ key: 'tls.ciphers', source: 'env', name: 'TLS_CIPHERS' })]);
   });
 
   it('operationsApi.tls inherits tls, field by field', async () => {
@@ -284,6 +346,35 @@ describe('loadConfig: every problem at once, located', () => {
     } catch (err) {
       expect((err as Error).message).toContain('harperdb-config.yaml:2:3 http.securePort = 70000: out of range; expected an integer 1-65535, or null to disable');
     }
+  });
+
+  it('refuses milliseconds beyond Node\'s longest timer and header sizes Node cannot take, naming key, file and line', async () => {
+    t = tempDir();
+    t.write(
+      'harperdb-config.yaml',
+      [
+        'http:',
+        '  maxHeaderSize: 1e20',
+        '  keepAliveTimeout: 2147483648',
+        '  mtls:',
+        '    certificateVerification:',
+        '      crl: {timeout: 3000000000}',
+        '      ocsp: {timeout: 3000000000, cacheTtl: 2147483647}',
+        'cluster:',
+        '  url: postgres://u@db/d',
+        '  pollInterval: 3000000000',
+        '',
+      ].join('\n'),
+    );
+    const issues = await issuesOf(loadConfig({ root: t.dir, env: {} }));
+    const byKey = Object.fromEntries(issues.map((i) => [i.key, i]));
+    expect(Object.keys(byKey).sort()).toEqual(
+      ['cluster.pollInterval', 'http.keepAliveTimeout', 'http.maxHeaderSize', 'http.mtls.certificateVerification.crl.timeout', 'http.mtls.certificateVerification.ocsp.timeout'].sort(),
+    );
+    expect(byKey['http.maxHeaderSize']).toMatchObject({ line: 2, value: 1e20, file: join(t.dir, 'harperdb-config.yaml'), message: expect.stringContaining('1024-2147483647') });
+    expect(byKey['http.keepAliveTimeout']).toMatchObject({ line: 3, message: expect.stringContaining('2147483647') });
+    expect(byKey['http.mtls.certificateVerification.crl.timeout']).toMatchObject({ line: 6, value: 3_000_000_000, message: expect.stringContaining('too large') });
+    expect(byKey['cluster.pollInterval']).toMatchObject({ line: 10, message: expect.stringContaining('100-2147483647') });
   });
 
   it('names both keys when two listeners share a port, from any source', async () => {

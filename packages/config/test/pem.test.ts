@@ -49,6 +49,32 @@ describe('validateTlsMaterial', () => {
     expect(validateTlsMaterial(config)).toEqual([expect.objectContaining({ key: 'tls.privateKey', source: 'env', name: 'TLS_PRIVATEKEY', value: '(inline PEM)' })]);
   });
 
+  it('checks applications[].upstreamTls: a mismatched client key, a non-PEM key and a CA file that is no PEM, each named', async () => {
+    const garbage = t.write('garbage-up.pem', 'hello');
+    const leaf = join(t.dir, 'leaf.pem');
+    const config = await configWith(
+      `  certificate: ${leaf}\n  privateKey: ${join(t.dir, 'leaf.key')}\n  certificateAuthority: ${join(t.dir, 'ca.pem')}`,
+      [
+        'applications:',
+        '  - path: /a',
+        '    upstream: https://127.0.0.1:1',
+        `    upstreamTls: {certificate: ${leaf}, privateKey: ${join(t.dir, 'other.key')}, certificateAuthority: ${garbage}}`,
+        '  - path: /b',
+        '    upstream: https://127.0.0.1:2',
+        `    upstreamTls: {certificate: ${leaf}, privateKey: ${garbage}, certificateAuthority: ${leaf}}`,
+        '  - path: /c',
+        '    upstream: https://127.0.0.1:3',
+        `    upstreamTls: {certificate: ${leaf}, privateKey: ${join(t.dir, 'leaf.key')}, certificateAuthority: ${join(t.dir, 'ca.pem')}}`,
+        '',
+      ].join('\n'),
+    );
+    expect(validateTlsMaterial(config)).toEqual([
+      expect.objectContaining({ key: 'applications[0].upstreamTls.privateKey', source: 'file', line: 8, value: join(t.dir, 'other.key'), message: expect.stringContaining('does not match the certificate') }),
+      expect.objectContaining({ key: 'applications[0].upstreamTls.certificateAuthority', value: garbage, message: expect.stringContaining('no PEM certificate') }),
+      expect.objectContaining({ key: 'applications[1].upstreamTls.privateKey', line: 11, message: expect.stringContaining('not a readable unencrypted PEM private key') }),
+    ]);
+  });
+
   it('checks operationsApi.tls when it has its own', async () => {
     const config = await configWith(
       `  certificate: ${join(t.dir, 'leaf.pem')}\n  privateKey: ${join(t.dir, 'leaf.key')}\n  certificateAuthority: ${join(t.dir, 'ca.pem')}`,

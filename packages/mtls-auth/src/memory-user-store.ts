@@ -72,7 +72,7 @@ export function createMemoryUserStore(): UserStore {
     async ensureAdmin({ username, password }) {
       if (users.size > 0) return { created: false };
       const generated = password ? undefined : randomBytes(18).toString('base64url');
-      await store.create({ username, password: password ?? generated!, role: 'super_user', active: true });
+      await store.create({ username, password: password || generated!, role: 'super_user', active: true });
       return { created: true, generatedPassword: generated };
     },
     async close() {},

@@ -85,6 +85,14 @@ describe('createMemoryUserStore', () => {
     await given.close();
   });
 
+  it('ensureAdmin with an empty password (HDB_ADMIN_PASSWORD= set but empty) generates one', async () => {
+    const store = createMemoryUserStore();
+    const first = await store.ensureAdmin({ username: 'admin', password: '' });
+    expect(first).toEqual({ created: true, generatedPassword: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/) });
+    expect(await store.verifyPassword('admin', first.generatedPassword!)).toMatchObject({ role: 'super_user' });
+    await store.close();
+  });
+
   it('does the same work for an unknown user as for a wrong password (no user-existence oracle)', async () => {
     // Not a stopwatch (timings vary on a busy machine): the property is that both paths run one
     // scrypt with the same cost parameters and one constant-time comparison.

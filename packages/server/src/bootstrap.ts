@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -106,8 +107,9 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     closers.push(() => ownUsers.close());
     const peers = opts.peers;
     const users = peers ? sharedUsers(ownUsers, peers) : ownUsers;
-    const adminName = opts.admin?.username ?? 'admin';
-    const admin = await users.ensureAdmin({ username: adminName, password: opts.admin?.password });
+    // HDB_ADMIN_USERNAME= / HDB_ADMIN_PASSWORD= (set but empty) are unset: "admin", a generated password.
+    const adminName = opts.admin?.username || 'admin';
+    const admin = await users.ensureAdmin({ username: adminName, password: opts.admin?.password || undefined });
     if (config.authentication.authorizeLocal) {
       logger.warn({ user: adminName }, `authentication.authorizeLocal is on: a request from this machine (loopback or the domain socket, not through a proxy) without credentials is the super user "${adminName}"`);
     }
@@ -306,11 +308,16 @@ function hasPeerCertificate(socket: TLSSocket): boolean {
 /** The local CA a cluster node needs (its key derives the token secret); a clear error when absent. */
 function requireCa(rootPath: string): { privateKeyPem: string } {
   const ca = loadAutoCa(rootPath);
-  if (!ca) throw new ServerError('ERR_SERVER_DATABASE', `cluster: ${join(rootPath, 'keys', 'ca.pem')} and ca-privateKey.pem are required on every node (copy them from the first node: docs/cluster.md)`);
+  if (!ca) throw new ServerError('ERR_SERVER_DATABASE', `cluster: ${join(rootPath, 'keys', 'ca.pem')} and ca-privateKey.pem, a matching pair, are required on every node (copy them from the first node: docs/cluster.md)`);
   return ca;
 }
 
-/** The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist (after finishing an interrupted renewal, unless `readOnly`). */
+/**
+ * The auto-generated CA in `<ROOTPATH>/keys/`, when both of its files exist and are a pair (after
+ * finishing an interrupted renewal, unless `readOnly`). A ca.pem the user replaced with a CA of
+ * their own beside the generated ca-privateKey.pem is no local CA: undefined (nothing is issued,
+ * revoked or published under a certificate whose key is not there).
+ */
 export function loadAutoCa(rootPath: string, opts: { readOnly?: boolean } = {}): { certificatePem: string; privateKeyPem: string; serialHex: string } | undefined {
   // A renewal a crash interrupted is finished first: never a CA key of one set with the
   // certificate of another. `readOnly` (doctor) leaves the files as they are.
@@ -318,5 +325,12 @@ export function loadAutoCa(rootPath: string, opts: { readOnly?: boolean } = {}):
   const cert = join(rootPath, 'keys', 'ca.pem');
   const key = join(rootPath, 'keys', 'ca-privateKey.pem');
   if (!existsSync(cert) || !existsSync(key)) return undefined;
-  return { certificatePem: readFileSync(cert, 'utf8'), privateKeyPem: readFileSync(key, 'utf8'), serialHex: '' };
+  const ca = { certificatePem: readFileSync(cert, 'utf8'), privateKeyPem: readFileSync(key, 'utf8'), serialHex: '' };
+  let pair = false;
+  try {
+    pair = new X509Certificate(ca.certificatePem).checkPrivateKey(createPrivateKey(ca.privateKeyPem));
+  } catch {
+    // unreadable: not a pair
+  }
+  return pair ? ca : undefined;
 }

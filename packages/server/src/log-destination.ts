@@ -71,8 +71,9 @@ export function logDestination(logging: LoggingConfig, opts: LogDestinationOptio
       rfs.on('warning', () => {});
       streams.push({ stream: rfs, close: () => new Promise((resolve) => rfs.end(() => resolve())) });
     } else {
-      const file = pino.destination({ dest: join(logging.root, LOG_FILE), mkdir: true, sync: false, mode: 0o600 } as Parameters<typeof pino.destination>[0]);
-      streams.push({ stream: file, close: () => new Promise((resolve) => (file.flush?.(), file.end(), file.once('close', () => resolve()), setTimeout(resolve, 1000).unref())) });
+      // Not rotated: the same append-mode file as a worker's, with its 'error' listener (EACCES, ENOSPC,
+      // hdb.log a folder: said once on stderr, lines kept and retried) instead of an unhandled 'error' that ends the process.
+      streams.push(openSharedLogFile(logging.root, LOG_FILE));
     }
   }
   if (logging.stdStreams) {

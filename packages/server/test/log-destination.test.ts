@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -40,6 +40,23 @@ describe('log destination: hdb.log, rotation with rotating-file-stream, gzip', (
     await log.close();
     const text = readFileSync(join(dir, 'log', 'hdb.log'), 'utf8');
     expect(JSON.parse(text.trim().split('\n')[0]!)).toMatchObject({ msg: 'hello file', user: 'x', level: 40 });
+  });
+
+  it('hdb.log that cannot be opened (a folder) is said once on stderr, not an unhandled error that ends the process', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'harper-tls-log-'));
+    mkdirSync(join(dir, 'log', 'hdb.log'), { recursive: true });
+    const said: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (said.push(String(chunk)), true));
+    try {
+      const log = openLog({ ...logging({ enabled: false }) });
+      log.logger.warn('into a folder');
+      const deadline = Date.now() + 5000;
+      while (!said.some((t) => t.includes('cannot write the log file')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await log.close();
+    } finally {
+      write.mockRestore();
+    }
+    expect(said.filter((t) => t.includes('cannot write the log file'))).toEqual([expect.stringContaining(`${join(dir, 'log', 'hdb.log')} (EISDIR)`)]);
   });
 
   it('rotates by size into rotation.path, gzipped, and keeps writing hdb.log', async () => {

@@ -63,7 +63,7 @@ export const clusterIssueNode: Command = {
     if (engine !== undefined && !/^[A-Za-z0-9.:-]+$/.test(engine)) throw new CliError(`--engine "${engine}": expected a host name or an IP address`);
     const root = rootPath(ctx, flags);
     const ca = loadAutoCa(root);
-    if (!ca) throw new CliError(`no local CA in ${keysDir(root)} (ca.pem and ca-privateKey.pem); start the first node once to create it, and copy both files to the other nodes (docs/cluster.md)`);
+    if (!ca) throw new CliError(`no local CA in ${keysDir(root)} (ca.pem and ca-privateKey.pem, missing or not a pair); start the first node once to create it, and copy both files to the other nodes (docs/cluster.md)`);
     const out = resolve((flags.out as string | undefined) ?? keysDir(root));
     const groups: Array<{ base: string; make: () => Promise<KeyAndCert> }> = [
       { base: `cluster-${name}`, make: () => issueCertificate({ ca: ca as KeyAndCert, kind: 'client', commonName: name, days }) },

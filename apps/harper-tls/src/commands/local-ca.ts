@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createLocalCa } from '@harper-tls/cert-gen';
 import { keyValueStore, loadAutoCa, localCaUrls, openServerDatabase } from '@harper-tls/server';
 import { openClusterStores } from '@harper-tls/store';
@@ -15,7 +16,11 @@ export async function openLocalCa(ctx: CommandContext, flags: Record<string, unk
   const config = await loadExistingConfig(ctx, flags);
   const auto = loadAutoCa(config.rootPath);
   if (!auto) {
-    throw new CliError(`no local CA in ${config.rootPath}/keys/ (ca.pem and ca-privateKey.pem); start the server once (harper-tls start --root ${config.rootPath}) to create it`);
+    const keys = `${config.rootPath}/keys/`;
+    if (existsSync(`${keys}ca.pem`) && existsSync(`${keys}ca-privateKey.pem`)) {
+      throw new CliError(`no local CA in ${keys}: ca.pem is not the certificate of ca-privateKey.pem (ca.pem was replaced by another CA, which harper-tls keeps and trusts but cannot sign with); certificates of your own CA are issued and revoked with its own tools`);
+    }
+    throw new CliError(`no local CA in ${keys} (ca.pem and ca-privateKey.pem); start the server once (harper-tls start --root ${config.rootPath}) to create it`);
   }
   if (config.cluster) {
     // Several nodes: the shared records in the cluster engine (SPEC.md section 10).

@@ -42,7 +42,7 @@ export const start: Command = {
       '',
       'Starts the application server and the Operations API. On first start it creates the root,',
       'the configuration, a self-signed CA and server certificate in <root>/keys/ and the admin user',
-      '(HDB_ADMIN_USERNAME / HDB_ADMIN_PASSWORD, else "admin" with a generated password printed once).',
+      '(HDB_ADMIN_USERNAME / HDB_ADMIN_PASSWORD, else "admin" with a generated password printed once; empty is unset).',
       'Any configuration key can be given as --KEY VALUE, e.g. --HTTP_SECUREPORT 9927.',
       '--key-type applies only when the CA and server certificate are generated (first start, or repair).',
     ],
@@ -84,10 +84,10 @@ export const start: Command = {
     if (ignored) logger.warn({ keys: config.ignoredHarperKeys }, ignored);
     try {
       if (!peers && config.threads.count > 1) return await startWorkers(ctx, config, logger, listeningText, log.reopen);
-      const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME, password: ctx.env.HDB_ADMIN_PASSWORD }, peers });
+      const instance = await startHarper({ config, logger, admin: { username: ctx.env.HDB_ADMIN_USERNAME || undefined, password: ctx.env.HDB_ADMIN_PASSWORD || undefined }, peers });
       peers?.ready({ ht: 'ready', listening: instance.listening, generatedAdminPassword: instance.generatedAdminPassword, expiringSoon: instance.expiringSoon });
       if (instance.generatedAdminPassword) {
-        ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME ?? 'admin'}" (super_user) with password: ${instance.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
+        ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME || 'admin'}" (super_user) with password: ${instance.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
       }
       for (const e of instance.expiringSoon) ctx.stderr(`warning: certificate ${e.name} (${e.subject}) expires on ${e.validTo}; run harper-tls renew-certs or replace it\n`);
       for (const l of instance.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${listeningText(l)}\n`);

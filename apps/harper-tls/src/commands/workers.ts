@@ -58,7 +58,7 @@ async function serve(
   });
   const first = pool.first as { listening: Array<{ name: string; address: string; port: number; url: string }>; generatedAdminPassword?: string; expiringSoon?: Array<{ name: string; subject: string; validTo: string }> };
   if (first.generatedAdminPassword) {
-    ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME ?? 'admin'}" (super_user) with password: ${first.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
+    ctx.stdout(`Created user "${ctx.env.HDB_ADMIN_USERNAME || 'admin'}" (super_user) with password: ${first.generatedAdminPassword}\n(shown once; change it with the alter_user operation)\n`);
   }
   for (const e of first.expiringSoon ?? []) ctx.stderr(`warning: certificate ${e.name} (${e.subject}) expires on ${e.validTo}; run harper-tls renew-certs or replace it\n`);
   for (const l of first.listening) ctx.stdout(`${l.name.padEnd(17)} listening on ${listeningText(l)}\n`);

@@ -88,6 +88,8 @@ export function openSharedLogFile(root: string, fileName: string, stderr?: (t: s
       }
     },
     close() {
+      // Never opened (the open failed, e.g. hdb.log is a folder): nothing to write, no 'close' to wait for.
+      if (file.fd === -1 && !file._opening) return Promise.resolve();
       const done = closed();
       try {
         if (!file.destroyed && !file._ending) file.end();

@@ -15,7 +15,7 @@ export function localCaOperations(ca: RevokingCa | undefined, onRevoked: () => v
   return async (body, caller) => {
     if (body.operation !== 'revoke_certificate') return undefined;
     if (!isSuperUser(caller)) return FORBIDDEN;
-    if (!ca) return { status: 400, body: { error: 'this server has no local CA (keys/ca.pem and keys/ca-privateKey.pem)' } };
+    if (!ca) return { status: 400, body: { error: 'this server has no local CA (keys/ca.pem and keys/ca-privateKey.pem are missing, or ca.pem was replaced by another CA)' } };
     const { serial, certificate, reason } = body;
     const target = typeof serial === 'string' && serial.length ? serial : typeof certificate === 'string' && certificate.length ? certificate : undefined;
     if (!target) return { status: 400, body: { error: '"serial" (hex) or "certificate" (PEM) is required' } };

@@ -87,7 +87,7 @@ export function userStoreOver(records: UserRecordStore): UserStore {
       if (records.count() > 0) return { created: false };
       const generated = password ? undefined : randomBytes(18).toString('base64url');
       try {
-        await store.create({ username, password: password ?? generated!, role: 'super_user', active: true });
+        await store.create({ username, password: password || generated!, role: 'super_user', active: true });
       } catch (err) {
         // Several nodes starting at once: another one created the first user.
         if (err instanceof AuthError && err.code === 'ERR_AUTH_USER_EXISTS') return { created: false };

@@ -103,6 +103,14 @@ describe('openUserStore', () => {
     await given.close();
   });
 
+  it('ensureAdmin with an empty password (HDB_ADMIN_PASSWORD= set but empty) generates one', async () => {
+    const store = await openUserStore({ path: tmp() });
+    const first = await store.ensureAdmin({ username: 'admin', password: '' });
+    expect(first).toEqual({ created: true, generatedPassword: expect.stringMatching(/^[A-Za-z0-9_-]{24}$/) });
+    expect(await store.verifyPassword('admin', first.generatedPassword!)).toMatchObject({ role: 'super_user' });
+    await store.close();
+  });
+
   it('does the same work for an unknown user as for a wrong password (no user-existence oracle)', async () => {
     // Not a stopwatch (timings vary on a busy machine): both paths verify against one scrypt hash
     // of the same cost parameters (N, r, p), the unknown user's being the dummy hash.
