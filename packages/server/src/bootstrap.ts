@@ -168,6 +168,8 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         trustedCas: (socket: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string | false }).servername || undefined),
         revocation: checkerFor(mtls),
         trustGeneration: () => trust.value,
+        // The same clock as the revocation checkers: an open connection's certificate is checked again past its notAfter and the revocation re-check interval.
+        now,
         userCacheTtlMs: config.authentication.cacheTtlMs,
         credentialCacheTtlMs: config.authentication.cacheTtlMs,
         ...(api === 'app' && forwarded ? { forwarded } : {}),
