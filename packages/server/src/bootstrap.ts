@@ -209,6 +209,8 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       host: opts.host,
       // SPEC.md section 8: a worker's in-flight requests get up to 10 s when it is stopped.
       ...(peers ? { closeGraceMs: 10_000 } : {}),
+      // One set of session ticket keys on every worker, kept through certificate changes: a ticket from one resumes on another (and is re-checked there).
+      ...(peers ? { ticketKeys: peers.ticketKeys } : {}),
       operations: ((ops) => (peers ? replicatedOperations(ops, peers, logger) : ops))([authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())].map((op) => (cluster ? unavailableAs503(op) : op))),
       health: cluster ? () => ({ cluster: cluster.health().status }) : undefined,
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
@@ -219,8 +221,6 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     for (const l of listeners) {
       const s = server.server(l.name);
       metrics.countRequests(s, l.name);
-      // One set of session ticket keys on every worker: a ticket from one resumes on another (and is re-checked there).
-      if (l.tls && peers) (s as import('node:tls').Server | undefined)?.setTicketKeys(peers.ticketKeys);
       if (l.tls) {
         s?.on('secureConnection', (socket: TLSSocket) => {
           // `authorized` means a verified client certificate (always so with mtls.required) and costs
