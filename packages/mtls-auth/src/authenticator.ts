@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
+import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -96,6 +96,16 @@ export interface AuthenticatorOptions {
    * clientAuth, revocation, identity. Default: none (headers are never read).
    */
   forwarded?: ForwardedCertificateOption;
+  /**
+   * For several processes behind shared TLS ticket keys (the server's workers): OpenSSL keeps only
+   * the leaf in a resumed session, so a session resumed on a process that never saw the client's
+   * intermediates could not be chained (401). Called with the DER of the intermediates of a
+   * verified chain that this authenticator had not seen; the request's outcome waits for it (so
+   * the other processes have them before the client gets an answer), and a failure is ignored
+   * (logged at warn with `logger`). The other processes hand them to `addIntermediates()`.
+   * Default: none (intermediates stay in this process).
+   */
+  shareIntermediates?: (ders: Uint8Array[]) => Promise<void> | void;
 }
 
 /**
@@ -180,6 +190,8 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   }
   const sanUser = opts.sanMapping ? compileSanMapping(opts.sanMapping) : undefined;
   const intermediates = new Map<string, X509Certificate>();
+  /** Shares of newly seen intermediates still under way, by fingerprint: a chain through one waits for it too. */
+  const sharing = new Map<string, Promise<void>>();
   const perSocket = new WeakMap<TLSSocket, { promise: Promise<MtlsOutcome>; generation: number }>();
   /**
    * The settled outcome, the trust generation it was computed in, when its evaluation started and
@@ -224,12 +236,18 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     }
     if (!chain.ok) return { kind: 'untrusted', reason: chain.reason };
     if (validity) for (const c of [...chain.path, chain.anchor]) validity.notAfter = Math.min(validity.notAfter, certs.facts(c).notAfter);
+    const learned: X509Certificate[] = [];
+    let waits: Promise<void>[] | undefined;
     for (const c of chain.path.slice(1)) {
       const fp = certs.fingerprint(c);
+      const inFlight = sharing.get(fp);
+      if (inFlight) (waits ??= []).push(inFlight);
       if (intermediates.has(fp)) continue;
-      if (intermediates.size >= MAX_INTERMEDIATES) intermediates.delete(intermediates.keys().next().value!);
-      intermediates.set(fp, c);
+      remember(fp, c);
+      learned.push(c);
     }
+    if (learned.length && opts.shareIntermediates) (waits ??= []).push(share(learned));
+    if (waits) await Promise.all(waits);
     if (mtls && mtls.certificateVerification) {
       const ders = [...chain.path, chain.anchor].map((c) => certs.der(c));
       let verdict: { status: string; allowed: boolean };
@@ -249,6 +267,24 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     }
     const cn = certs.commonName(leaf);
     return cn === undefined ? { kind: 'trusted', reason: 'the certificate subject has no single readable CN' } : { kind: 'trusted', username: cn };
+  }
+
+  function remember(fp: string, c: X509Certificate): void {
+    if (intermediates.size >= MAX_INTERMEDIATES) intermediates.delete(intermediates.keys().next().value!);
+    intermediates.set(fp, c);
+  }
+
+  /** `shareIntermediates` for `learned`, never rejecting: without it a resumed session elsewhere fails closed as before. */
+  function share(learned: X509Certificate[]): Promise<void> {
+    const fps = learned.map((c) => certs.fingerprint(c));
+    const p = Promise.resolve()
+      .then(() => opts.shareIntermediates!(learned.map((c) => certs.der(c))))
+      .catch((err: unknown) => opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, 'intermediate CA certificates could not be shared with the other processes'))
+      .finally(() => {
+        for (const fp of fps) if (sharing.get(fp) === p) sharing.delete(fp);
+      });
+    for (const fp of fps) sharing.set(fp, p);
+    return p;
   }
 
   const NONE: MtlsOutcome = { kind: 'none' };
@@ -351,6 +387,25 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
      */
     certificate(req: AuthRequest): CertificateOutcome | Promise<CertificateOutcome> {
       return outcomeFor(req);
+    },
+    /**
+     * Intermediates another process verified (its `shareIntermediates`), DER. They are only path
+     * candidates, like the ones this authenticator saw itself: every link of a chain through them
+     * is still signature-checked up to a trust anchor of the listener, with dates and CA flags,
+     * before it counts. Anything that is not a parsable CA certificate is ignored.
+     */
+    addIntermediates(ders: readonly Uint8Array[]): void {
+      for (const der of ders) {
+        let c: X509Certificate;
+        try {
+          c = new X509Certificate(der);
+        } catch {
+          continue;
+        }
+        if (!c.ca) continue;
+        const fp = certs.fingerprint(c);
+        if (!intermediates.has(fp)) remember(fp, c);
+      }
     },
     /** Authenticates one request; never rejects for bad input (a 401 result instead). */
     async authenticate(req: AuthRequest): Promise<AuthResult> {

@@ -457,7 +457,41 @@ describe('intermediate CA', () => {
       expect(second.replies[0]?.status).toBe(200);
       expect(checker.state.calls).toBe(2);
     });
+
+    it(`${version}: a session resumed on another process (shared ticket keys) that never saw the intermediate is authenticated once the first one shared it`, async () => {
+      const ticketKeys = randomBytes(48);
+      const mtls = { required: true, user: { kind: 'cn' }, certificateVerification: VERIFY } as const;
+      const shared: Uint8Array[][] = [];
+      const checkerB = fakeChecker('good');
+      const authB = createAuthenticator({ users, tokens, mtls, trustedCas: [pki.caA.x509], revocation: checkerB });
+      // Process A shares what it verified; the server's workers do this over IPC (workers/share.ts).
+      const authA = createAuthenticator({ users, tokens, mtls, trustedCas: [pki.caA.x509], revocation: fakeChecker('good'), shareIntermediates: async (ders) => void (shared.push(ders), authB.addIntermediates(ders)) });
+      const tls = { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: true, ticketKeys, sessionIdContext: 'harper-tls-test' };
+      const a = await startServer(authA, tls);
+      const b = await startServer(authB, tls);
+      cleanups.push(a.close, b.close);
+      const opts = { ca: [pki.caA.cert], cert: pki.dave.cert + pki.inter.cert, key: pki.dave.key, minVersion: version, maxVersion: version };
+      const first = await rawRequests(a.port, opts, [{}, {}]);
+      expect(first.replies.map((r) => r.body.username)).toEqual(['dave', 'dave']);
+      expect(shared.map((ders) => ders.map((d) => new X509Certificate(d).fingerprint256))).toEqual([[pki.inter.x509.fingerprint256]]);
+      const second = await rawRequests(b.port, { ...opts, session: first.session }, [{}]);
+      expect(second.replies[0]?.reused).toBe(true);
+      expect(second.replies[0]?.body).toMatchObject({ username: 'dave', authenticatedBy: 'mtls' });
+      // Still a full check on B: revocation asked there.
+      expect(checkerB.state.calls).toBe(1);
+    });
   }
+
+  it('addIntermediates takes only CA certificates, and they are only path candidates: a leaf of another CA stays untrusted', async () => {
+    const auth = createAuthenticator({ users, tokens, mtls: { required: false, user: { kind: 'cn' }, certificateVerification: false }, trustedCas: [pki.caB.x509] });
+    // The intermediate is under CA A, which this listener does not trust; a garbage DER and a leaf are ignored.
+    auth.addIntermediates([new Uint8Array(pki.inter.x509.raw), new Uint8Array([1, 2, 3]), new Uint8Array(pki.alice.x509.raw)]);
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    const r = await rawRequests(s.port, { ca: [pki.caA.cert], cert: pki.dave.cert, key: pki.dave.key }, [{}]);
+    expect(r.replies[0]?.status).toBe(401);
+    expect(String(r.replies[0]?.body.reason)).toMatch(/does not chain to a trusted CA/);
+  });
 });
 
 describe('an open connection checks its certificate again (notAfter, revocation re-check interval)', () => {

@@ -30,7 +30,7 @@ import { userStoreOver } from './storage/user-records.js';
 import { openCluster, clusterTokenSecret, unavailableAs503, clusterMetrics, coalesce } from './cluster/cluster.js';
 import type { ClusterStores } from '@harper-tls/store';
 import type { WorkerPeers } from './workers/peers.js';
-import { applyPeerChanges, replicatedOperations, sharedRevocation, sharedUsers, TOPICS } from './workers/share.js';
+import { applyPeerChanges, replicatedOperations, sharedIntermediates, sharedRevocation, sharedUsers, TOPICS } from './workers/share.js';
 import { clusterKeySealer } from './cluster/key-sealer.js';
 
 const DAY_MS = 86_400_000;
@@ -142,6 +142,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     registry.contexts('operations-api').onUpdate(() => trust.bump());
     if (peers) applyPeerChanges(peers, { registry, trust });
     const shared = peers ? sharedRevocation(peers) : undefined;
+    const intermediates = peers ? sharedIntermediates(peers) : undefined;
 
     const checkers = new Map<MtlsConfig, RevocationChecker>();
     const checkerFor = (mtls: MtlsConfig | false): RevocationChecker | undefined => {
@@ -173,8 +174,11 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         userCacheTtlMs: config.authentication.cacheTtlMs,
         credentialCacheTtlMs: config.authentication.cacheTtlMs,
         ...(api === 'app' && forwarded ? { forwarded } : {}),
+        // A session resumed on another worker carries only the leaf: that worker needs the intermediates this one verified.
+        ...(intermediates ? { shareIntermediates: (ders: Uint8Array[]) => intermediates.publish(ders) } : {}),
         // No logger: HarperServer writes the one audit line per refused request (with its request id).
       });
+      intermediates?.subscribe(auth);
       const listener: ListenerName = via === 'socket' ? 'operations-socket' : api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
       const base: Authenticate = (req) => auth.authenticate(req);
       const check = config.authentication.authorizeLocal
