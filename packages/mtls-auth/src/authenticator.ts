@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
+import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
@@ -76,9 +76,10 @@ export interface AuthenticatorOptions {
   /**
    * A counter that changes whenever something that decides a certificate's outcome changes (a
    * revocation by the local CA, trusted CAs added or removed). A connection's certificate outcome
-   * is computed once and reused while this stays the same; after a change, the next request on an
-   * open connection verifies and checks its certificate again. Default: never changes (the outcome
-   * lives as long as the connection; resumed sessions are new connections and always re-checked).
+   * is reused while this stays the same and the outcome has not expired (see `createAuthenticator`:
+   * the chain's notAfter, and the revocation re-check interval); after a change, the next request
+   * on an open connection verifies and checks its certificate again. Default: never changes
+   * (resumed sessions are new connections and always re-checked).
    */
   trustGeneration?: () => number;
   /**
@@ -95,6 +96,16 @@ export interface AuthenticatorOptions {
    * clientAuth, revocation, identity. Default: none (headers are never read).
    */
   forwarded?: ForwardedCertificateOption;
+  /**
+   * For several processes behind shared TLS ticket keys (the server's workers): OpenSSL keeps only
+   * the leaf in a resumed session, so a session resumed on a process that never saw the client's
+   * intermediates could not be chained (401). Called with the DER of the intermediates of a
+   * verified chain that this authenticator had not seen; the request's outcome waits for it (so
+   * the other processes have them before the client gets an answer), and a failure is ignored
+   * (logged at warn with `logger`). The other processes hand them to `addIntermediates()`.
+   * Default: none (intermediates stay in this process).
+   */
+  shareIntermediates?: (ders: Uint8Array[]) => Promise<void> | void;
 }
 
 /**
@@ -115,6 +126,22 @@ type Credentials = { kind: 'basic'; username: string; password: string; raw: str
 const MAX_AUTH_HEADER = 8192;
 /** Intermediates remembered for resumed sessions (oldest dropped first). */
 const MAX_INTERMEDIATES = 256;
+
+/**
+ * How long an open connection may reuse its certificate outcome before the next request
+ * evaluates it again (through the revocation caches, so a re-check is cheap), ms: the smallest of
+ * the enabled methods' `crl.cacheTtl` / `ocsp.cacheTtl` and `ocsp.errorCacheTtl` (how long a
+ * failed query is remembered before a retry, so a fail-closed refusal recovers after it).
+ * Without revocation checking: no bound (only the chain's notAfter applies).
+ */
+function recheckInterval(mtls: MtlsConfig | false): number {
+  const v = mtls ? mtls.certificateVerification : false;
+  if (!v) return Infinity;
+  const ms = (n: number | undefined) => (typeof n === 'number' && n > 0 ? n : Infinity);
+  const crl = v.crl && v.crl.enabled !== false ? ms(v.crl.cacheTtl) : Infinity;
+  const ocsp = v.ocsp && v.ocsp.enabled !== false ? ms(v.ocsp.cacheTtl) : Infinity;
+  return Math.min(crl, ocsp, ms(v.ocsp?.errorCacheTtl));
+}
 
 function parseAuthorization(header: string | undefined): Credentials {
   if (header === undefined) return undefined;
@@ -148,9 +175,12 @@ function digest(text: string): Buffer {
 /**
  * Who is this request? mTLS first (chain verified against this listener's CAs, revocation
  * checked, identity from `mtls.user`), then Basic or JWT credentials. The certificate outcome is
- * computed once per TLS connection and reused by every request on it; resumed sessions are new
- * connections, so they are verified and checked again. A successful Basic password check is
- * also cached per connection (until the user's password, role or active flag changes).
+ * computed per TLS connection and reused by the requests on it until, by `now()`, the first
+ * certificate of its chain passes notAfter or the re-check interval (`recheckInterval`: the
+ * revocation cache TTLs) has passed since it was computed, or `trustGeneration` changes; the next
+ * request then evaluates it again the same way. Resumed sessions are new connections, so they
+ * are verified and checked again. A successful Basic password check is also cached per
+ * connection (until the user's password, role or active flag changes).
  */
 export function createAuthenticator(opts: AuthenticatorOptions) {
   const { users, tokens, mtls } = opts;
@@ -160,9 +190,15 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   }
   const sanUser = opts.sanMapping ? compileSanMapping(opts.sanMapping) : undefined;
   const intermediates = new Map<string, X509Certificate>();
+  /** Shares of newly seen intermediates still under way, by fingerprint: a chain through one waits for it too. */
+  const sharing = new Map<string, Promise<void>>();
   const perSocket = new WeakMap<TLSSocket, { promise: Promise<MtlsOutcome>; generation: number }>();
-  /** The settled outcome and the trust generation it was computed in, so later requests on the connection skip an await. */
-  const settled = new WeakMap<TLSSocket, { outcome: MtlsOutcome; generation: number }>();
+  /**
+   * The settled outcome, the trust generation it was computed in, when its evaluation started and
+   * until when (exclusive, ms by `now()`) it holds, so later requests on the connection skip an await.
+   */
+  const settled = new WeakMap<TLSSocket, { outcome: MtlsOutcome; generation: number; at: number; expiresAt: number; promise: Promise<MtlsOutcome> }>();
+  const recheckMs = recheckInterval(mtls);
   const generation = opts.trustGeneration ?? (() => 0);
   const certs = new CertificateCache();
   const userTtl = opts.userCacheTtlMs ?? 1000;
@@ -173,10 +209,10 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
 
   const trusted = (socket: TLSSocket) => (typeof opts.trustedCas === 'function' ? opts.trustedCas(socket) : opts.trustedCas);
 
-  async function evaluateCertificate(socket: TLSSocket): Promise<MtlsOutcome> {
+  async function evaluateCertificate(socket: TLSSocket, validity: { notAfter: number }): Promise<MtlsOutcome> {
     const leaf = certs.leafOf(socket);
     if (!leaf) return { kind: 'none' };
-    return evaluateChain(leaf, () => peerChainFromSocket(socket).slice(1), trusted(socket));
+    return evaluateChain(leaf, () => peerChainFromSocket(socket).slice(1), trusted(socket), validity);
   }
 
   /**
@@ -184,8 +220,9 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
    * a trusted proxy's header): chain to `cas`, validity at `now()`, CA flags, clientAuth,
    * revocation of the whole chain, then the username per `mtls.user`.
    * @param sent the other certificates the client (or its proxy) sent, read only when needed.
+   * @param validity when given, `notAfter` is lowered to the earliest notAfter (ms) of the verified chain and its anchor.
    */
-  async function evaluateChain(leaf: X509Certificate, sent: () => X509Certificate[], cas: readonly X509Certificate[]): Promise<MtlsOutcome> {
+  async function evaluateChain(leaf: X509Certificate, sent: () => X509Certificate[], cas: readonly X509Certificate[], validity?: { notAfter: number }): Promise<MtlsOutcome> {
     // OpenSSL keeps only the leaf in a resumed session, not the intermediates the client sent, so
     // intermediates from earlier verified chains are offered as path candidates. Safe: every
     // link is still signature-checked up to a trust anchor of this listener. The chain the client
@@ -198,12 +235,19 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
       if (more.length) chain = verifyClientChain([leaf, ...more, ...intermediates.values()], cas, at, certs.issued, certs.facts);
     }
     if (!chain.ok) return { kind: 'untrusted', reason: chain.reason };
+    if (validity) for (const c of [...chain.path, chain.anchor]) validity.notAfter = Math.min(validity.notAfter, certs.facts(c).notAfter);
+    const learned: X509Certificate[] = [];
+    let waits: Promise<void>[] | undefined;
     for (const c of chain.path.slice(1)) {
       const fp = certs.fingerprint(c);
+      const inFlight = sharing.get(fp);
+      if (inFlight) (waits ??= []).push(inFlight);
       if (intermediates.has(fp)) continue;
-      if (intermediates.size >= MAX_INTERMEDIATES) intermediates.delete(intermediates.keys().next().value!);
-      intermediates.set(fp, c);
+      remember(fp, c);
+      learned.push(c);
     }
+    if (learned.length && opts.shareIntermediates) (waits ??= []).push(share(learned));
+    if (waits) await Promise.all(waits);
     if (mtls && mtls.certificateVerification) {
       const ders = [...chain.path, chain.anchor].map((c) => certs.der(c));
       let verdict: { status: string; allowed: boolean };
@@ -223,6 +267,24 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     }
     const cn = certs.commonName(leaf);
     return cn === undefined ? { kind: 'trusted', reason: 'the certificate subject has no single readable CN' } : { kind: 'trusted', username: cn };
+  }
+
+  function remember(fp: string, c: X509Certificate): void {
+    if (intermediates.size >= MAX_INTERMEDIATES) intermediates.delete(intermediates.keys().next().value!);
+    intermediates.set(fp, c);
+  }
+
+  /** `shareIntermediates` for `learned`, never rejecting: without it a resumed session elsewhere fails closed as before. */
+  function share(learned: X509Certificate[]): Promise<void> {
+    const fps = learned.map((c) => certs.fingerprint(c));
+    const p = Promise.resolve()
+      .then(() => opts.shareIntermediates!(learned.map((c) => certs.der(c))))
+      .catch((err: unknown) => opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, 'intermediate CA certificates could not be shared with the other processes'))
+      .finally(() => {
+        for (const fp of fps) if (sharing.get(fp) === p) sharing.delete(fp);
+      });
+    for (const fp of fps) sharing.set(fp, p);
+    return p;
   }
 
   const NONE: MtlsOutcome = { kind: 'none' };
@@ -250,21 +312,26 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
     return mtlsOutcome(connectionSocket(req));
   }
 
-  /** The connection's certificate outcome: a value once settled, else the pending evaluation. */
+  /** The connection's certificate outcome: a value once settled and still current, else the pending evaluation. */
   function mtlsOutcome(socket: TLSSocket): MtlsOutcome | Promise<MtlsOutcome> {
     if (!mtls || !socket.encrypted) return NONE;
     const g = generation();
+    const t = now().getTime();
     const done = settled.get(socket);
-    if (done && done.generation === g) return done.outcome;
+    // A clock that went back also evaluates again, like the user cache.
+    if (done && done.generation === g && t < done.expiresAt && t >= done.at) return done.outcome;
     const pending = perSocket.get(socket);
-    if (pending && pending.generation === g) return pending.promise;
+    if (pending && pending.generation === g && pending.promise !== done?.promise) return pending.promise;
     // An unexpected throw must not poison the connection with a 500 on every request: fail closed.
-    // The generation is read before the evaluation starts, so a change while it runs makes the
-    // next request evaluate again.
-    const promise: Promise<MtlsOutcome> = evaluateCertificate(socket)
+    // The generation and the time are read before the evaluation starts, so a change while it
+    // runs makes the next request evaluate again, and the re-check interval counts from then.
+    const validity = { notAfter: Infinity };
+    const promise: Promise<MtlsOutcome> = evaluateCertificate(socket, validity)
       .catch((err: unknown) => ({ kind: 'rejected' as const, reason: `certificate evaluation failed: ${(err as Error)?.message ?? String(err)}` }))
       .then((outcome) => {
-        if (perSocket.get(socket)?.promise === promise) settled.set(socket, { outcome, generation: g });
+        // notAfter is inclusive (verifyClientChain refuses only after it); no certificate, no bound.
+        const expiresAt = outcome.kind === 'none' ? Infinity : Math.min(validity.notAfter + 1, t + recheckMs);
+        if (perSocket.get(socket)?.promise === promise) settled.set(socket, { outcome, generation: g, at: t, expiresAt, promise });
         return outcome;
       });
     perSocket.set(socket, { promise, generation: g });
@@ -320,6 +387,25 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
      */
     certificate(req: AuthRequest): CertificateOutcome | Promise<CertificateOutcome> {
       return outcomeFor(req);
+    },
+    /**
+     * Intermediates another process verified (its `shareIntermediates`), DER. They are only path
+     * candidates, like the ones this authenticator saw itself: every link of a chain through them
+     * is still signature-checked up to a trust anchor of the listener, with dates and CA flags,
+     * before it counts. Anything that is not a parsable CA certificate is ignored.
+     */
+    addIntermediates(ders: readonly Uint8Array[]): void {
+      for (const der of ders) {
+        let c: X509Certificate;
+        try {
+          c = new X509Certificate(der);
+        } catch {
+          continue;
+        }
+        if (!c.ca) continue;
+        const fp = certs.fingerprint(c);
+        if (!intermediates.has(fp)) remember(fp, c);
+      }
     },
     /** Authenticates one request; never rejects for bad input (a 401 result instead). */
     async authenticate(req: AuthRequest): Promise<AuthResult> {

@@ -3,11 +3,14 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { request, Agent } from 'node:https';
 import { connect as h2connect, createSecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import type { MtlsConfig } from '@harper-tls/config';
+import { CRL_DEFAULTS, OCSP_DEFAULTS, type MtlsConfig } from '@harper-tls/config';
+import { createCA, createCrl, issueCertificate } from '@harper-tls/cert-gen';
+import { createRevocationChecker } from '@harper-tls/revocation';
 import { createAuthenticator, createTokenService, createMemoryUserStore, type UserStore, type TokenService } from '../src/index.js';
 import { makePki, type TestPki, type Pem } from './certs.js';
 import { fakeChecker, rawRequests, startServer } from './helpers.js';
@@ -454,5 +457,113 @@ describe('intermediate CA', () => {
       expect(second.replies[0]?.status).toBe(200);
       expect(checker.state.calls).toBe(2);
     });
+
+    it(`${version}: a session resumed on another process (shared ticket keys) that never saw the intermediate is authenticated once the first one shared it`, async () => {
+      const ticketKeys = randomBytes(48);
+      const mtls = { required: true, user: { kind: 'cn' }, certificateVerification: VERIFY } as const;
+      const shared: Uint8Array[][] = [];
+      const checkerB = fakeChecker('good');
+      const authB = createAuthenticator({ users, tokens, mtls, trustedCas: [pki.caA.x509], revocation: checkerB });
+      // Process A shares what it verified; the server's workers do this over IPC (workers/share.ts).
+      const authA = createAuthenticator({ users, tokens, mtls, trustedCas: [pki.caA.x509], revocation: fakeChecker('good'), shareIntermediates: async (ders) => void (shared.push(ders), authB.addIntermediates(ders)) });
+      const tls = { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: true, ticketKeys, sessionIdContext: 'harper-tls-test' };
+      const a = await startServer(authA, tls);
+      const b = await startServer(authB, tls);
+      cleanups.push(a.close, b.close);
+      const opts = { ca: [pki.caA.cert], cert: pki.dave.cert + pki.inter.cert, key: pki.dave.key, minVersion: version, maxVersion: version };
+      const first = await rawRequests(a.port, opts, [{}, {}]);
+      expect(first.replies.map((r) => r.body.username)).toEqual(['dave', 'dave']);
+      expect(shared.map((ders) => ders.map((d) => new X509Certificate(d).fingerprint256))).toEqual([[pki.inter.x509.fingerprint256]]);
+      const second = await rawRequests(b.port, { ...opts, session: first.session }, [{}]);
+      expect(second.replies[0]?.reused).toBe(true);
+      expect(second.replies[0]?.body).toMatchObject({ username: 'dave', authenticatedBy: 'mtls' });
+      // Still a full check on B: revocation asked there.
+      expect(checkerB.state.calls).toBe(1);
+    });
   }
+
+  it('addIntermediates takes only CA certificates, and they are only path candidates: a leaf of another CA stays untrusted', async () => {
+    const auth = createAuthenticator({ users, tokens, mtls: { required: false, user: { kind: 'cn' }, certificateVerification: false }, trustedCas: [pki.caB.x509] });
+    // The intermediate is under CA A, which this listener does not trust; a garbage DER and a leaf are ignored.
+    auth.addIntermediates([new Uint8Array(pki.inter.x509.raw), new Uint8Array([1, 2, 3]), new Uint8Array(pki.alice.x509.raw)]);
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    const r = await rawRequests(s.port, { ca: [pki.caA.cert], cert: pki.dave.cert, key: pki.dave.key }, [{}]);
+    expect(r.replies[0]?.status).toBe(401);
+    expect(String(r.replies[0]?.body.reason)).toMatch(/does not chain to a trusted CA/);
+  });
+});
+
+describe('an open connection checks its certificate again (notAfter, revocation re-check interval)', () => {
+  const DAY = 86_400_000;
+  const TTL = 60_000;
+
+  it('a keep-alive connection gets 401 on the first request after the leaf passes notAfter', async () => {
+    let t = Date.now();
+    const auth = createAuthenticator({ users, tokens, mtls: { required: false, user: { kind: 'cn' }, certificateVerification: false }, trustedCas: [pki.caA.x509], now: () => new Date(t) });
+    const s = await startServer(auth, { key: pki.server.key, cert: pki.server.cert, ca: [pki.caA.cert], requestCert: true, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    const r = await rawRequests(s.port, client(pki.alice), [{}, {}, {}], 10_000, async (n) => {
+      if (n === 2) t = new Date(pki.alice.x509.validTo).getTime() + 1000; // alice is valid for 10 days
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.replies.map((x) => x.status)).toEqual([200, 200, 401]);
+    expect(String(r.replies[2]!.body.reason)).toMatch(/expired/);
+  });
+
+  /** Root → alice (CRL distribution point on a local HTTP server whose answer the test sets), and a real revocation checker on the test clock. */
+  async function crlSetup() {
+    let t = Date.now();
+    const now = () => new Date(t);
+    let answer: { status: number; body?: Uint8Array } = { status: 503 };
+    const crlServer = createHttpServer((_req, res) => {
+      if (!answer.body) return void res.writeHead(answer.status).end();
+      res.writeHead(200, { 'content-type': 'application/pkix-crl', 'content-length': answer.body.length }).end(answer.body);
+    });
+    await new Promise<void>((resolve) => crlServer.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((r) => { crlServer.closeAllConnections(); crlServer.close(() => r()); }));
+    const url = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}/root.crl`;
+    const root = await createCA({ commonName: 'Recheck Test Root' });
+    const server = await issueCertificate({ ca: root, kind: 'server', commonName: 'localhost', sans: ['DNS:localhost', 'IP:127.0.0.1'] });
+    const alice = await issueCertificate({ ca: root, kind: 'client', commonName: 'alice', crlUrl: url });
+    let crlNumber = 0;
+    const serveCrl = async (revoked: string[]) => {
+      answer = { status: 200, body: await createCrl({ ca: root, crlNumber: ++crlNumber, revoked: revoked.map((serialHex) => ({ serialHex, revokedAt: new Date(t - 1000), reason: 'keyCompromise' as const })), thisUpdate: new Date(Date.now() - 60_000), nextUpdate: new Date(Date.now() + 7 * DAY) }) };
+    };
+    // Re-check interval = min(crl.cacheTtl, ocsp.errorCacheTtl) = TTL.
+    const verification = { enabled: true, failureMode: 'fail-closed', crl: { ...CRL_DEFAULTS, cacheTtl: TTL }, ocsp: { ...OCSP_DEFAULTS, enabled: false, errorCacheTtl: TTL } } as const;
+    const checker = createRevocationChecker({ config: verification, now });
+    cleanups.push(() => checker.close());
+    const auth = createAuthenticator({ users, tokens, mtls: { required: false, user: { kind: 'cn' }, certificateVerification: verification }, trustedCas: [new X509Certificate(root.certificatePem)], revocation: checker, now });
+    const s = await startServer(auth, { key: server.privateKeyPem, cert: server.certificatePem, ca: [root.certificatePem], requestCert: true, rejectUnauthorized: false });
+    cleanups.push(s.close);
+    const opts = { ca: [root.certificatePem], cert: alice.certificatePem, key: alice.privateKeyPem };
+    return { port: s.port, opts, alice, serveCrl, advance: (ms: number) => (t += ms), fail: () => (answer = { status: 503 }) };
+  }
+
+  it('a refreshed CRL that lists the leaf reaches the open connection after the re-check interval', async () => {
+    const x = await crlSetup();
+    await x.serveCrl([]);
+    const r = await rawRequests(x.port, x.opts, [{}, {}, {}], 10_000, async (n) => {
+      if (n === 1) await x.serveCrl([x.alice.serialHex]);
+      if (n === 2) x.advance(TTL + 1000);
+    });
+    expect(r.error).toBeUndefined();
+    // Within the interval the connection keeps its outcome; after it, the new CRL applies.
+    expect(r.replies.map((y) => y.status)).toEqual([200, 200, 401]);
+    expect(r.replies[2]!.body.error).toBe('Certificate revoked or verification failed');
+  });
+
+  it('a fail-closed refusal while the CRL server is down recovers on the same connection', async () => {
+    const x = await crlSetup();
+    x.fail();
+    const r = await rawRequests(x.port, x.opts, [{}, {}, {}], 10_000, async (n) => {
+      if (n === 1) await x.serveCrl([]);
+      if (n === 2) x.advance(TTL + 1000);
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.replies.map((y) => y.status)).toEqual([401, 401, 200]);
+    expect(r.replies[0]!.body.error).toBe('Certificate revoked or verification failed');
+    expect(r.replies[2]!.body).toMatchObject({ username: 'alice', authenticatedBy: 'mtls' });
+  });
 });

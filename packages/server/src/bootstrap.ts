@@ -31,7 +31,7 @@ import { userStoreOver } from './storage/user-records.js';
 import { openCluster, clusterTokenSecret, unavailableAs503, clusterMetrics, coalesce } from './cluster/cluster.js';
 import type { ClusterStores } from '@harper-tls/store';
 import type { WorkerPeers } from './workers/peers.js';
-import { applyPeerChanges, replicatedOperations, sharedRevocation, sharedUsers, TOPICS } from './workers/share.js';
+import { applyPeerChanges, replicatedOperations, sharedIntermediates, sharedRevocation, sharedUsers, TOPICS } from './workers/share.js';
 import { clusterKeySealer } from './cluster/key-sealer.js';
 
 const DAY_MS = 86_400_000;
@@ -144,6 +144,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     registry.contexts('operations-api').onUpdate(() => trust.bump());
     if (peers) applyPeerChanges(peers, { registry, trust });
     const shared = peers ? sharedRevocation(peers) : undefined;
+    const intermediates = peers ? sharedIntermediates(peers) : undefined;
 
     const checkers = new Map<MtlsConfig, RevocationChecker>();
     const checkerFor = (mtls: MtlsConfig | false): RevocationChecker | undefined => {
@@ -170,11 +171,16 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
         trustedCas: (socket: TLSSocket) => contexts.trustedCas((socket as TLSSocket & { servername?: string | false }).servername || undefined),
         revocation: checkerFor(mtls),
         trustGeneration: () => trust.value,
+        // The same clock as the revocation checkers: an open connection's certificate is checked again past its notAfter and the revocation re-check interval.
+        now,
         userCacheTtlMs: config.authentication.cacheTtlMs,
         credentialCacheTtlMs: config.authentication.cacheTtlMs,
         ...(api === 'app' && forwarded ? { forwarded } : {}),
+        // A session resumed on another worker carries only the leaf: that worker needs the intermediates this one verified.
+        ...(intermediates ? { shareIntermediates: (ders: Uint8Array[]) => intermediates.publish(ders) } : {}),
         // No logger: HarperServer writes the one audit line per refused request (with its request id).
       });
+      intermediates?.subscribe(auth);
       const listener: ListenerName = via === 'socket' ? 'operations-socket' : api === 'app' ? (secure ? 'https' : 'http') : secure ? 'operations-secure' : 'operations';
       const base: Authenticate = (req) => auth.authenticate(req);
       const check = config.authentication.authorizeLocal
@@ -209,6 +215,8 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
       host: opts.host,
       // SPEC.md section 8: a worker's in-flight requests get up to 10 s when it is stopped.
       ...(peers ? { closeGraceMs: 10_000 } : {}),
+      // One set of session ticket keys on every worker, kept through certificate changes: a ticket from one resumes on another (and is re-checked there).
+      ...(peers ? { ticketKeys: peers.ticketKeys } : {}),
       operations: ((ops) => (peers ? replicatedOperations(ops, peers, logger) : ops))([authOps, certificateOperations(registry), localCaOperations(localCa, () => trust.bump())].map((op) => (cluster ? unavailableAs503(op) : op))),
       health: cluster ? () => ({ cluster: cluster.health().status }) : undefined,
       appRoutes: localCa ? [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] : [],
@@ -219,8 +227,6 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     for (const l of listeners) {
       const s = server.server(l.name);
       metrics.countRequests(s, l.name);
-      // One set of session ticket keys on every worker: a ticket from one resumes on another (and is re-checked there).
-      if (l.tls && peers) (s as import('node:tls').Server | undefined)?.setTicketKeys(peers.ticketKeys);
       if (l.tls) {
         s?.on('secureConnection', (socket: TLSSocket) => {
           // `authorized` means a verified client certificate (always so with mtls.required) and costs

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
 import type { HarperConfig, ListenerLimits, MtlsConfig } from '@harper-tls/config';
 import type { Logger } from './logger.js';
@@ -81,6 +81,13 @@ export interface HarperServerOptions {
   applications?: Applications;
   /** Extra fields of `GET /health` (a cluster node: `cluster: "ok" | "degraded"`). */
   health?: () => Record<string, unknown>;
+  /**
+   * TLS session ticket keys (48 bytes) of every secure listener, kept through every certificate
+   * change (`setSecureContext`), so tickets stay valid across processes that share them (the
+   * workers). Default: Node's random keys per context. Set here, not with `setTicketKeys()`:
+   * that changes only the current context, and the next certificate change would drop them.
+   */
+  ticketKeys?: Buffer;
 }
 
 export interface ListeningInfo {
@@ -204,8 +211,11 @@ export class HarperServer {
       return withUpgrades(plain);
     }
     const { contexts, mtls } = plan.tls;
+    const ticketKeys = this.#opts.ticketKeys;
+    // SNI contexts need none: OpenSSL issues and decrypts tickets with the listener's initial context.
+    const withKeys = (opts: SecureContextOptions): SecureContextOptions => (ticketKeys ? { ...opts, ticketKeys } : opts);
     const tlsOptions = {
-      ...contexts.defaultOptions(),
+      ...withKeys(contexts.defaultOptions()),
       SNICallback: contexts.sniCallback,
       requestCert: mtls !== false,
       rejectUnauthorized: mtls !== false && mtls.required,
@@ -217,7 +227,7 @@ export class HarperServer {
       // http.http2 off (the default): HTTP/1.1 only; ALPN offers nothing else (Http2SecureServer always adds h2).
       const h1 = https.createServer({ ...tlsOptions, ...limits, ALPNProtocols: ['http/1.1'] }, handler);
       Object.assign(h1, limits);
-      contexts.onUpdate((opts) => h1.setSecureContext(opts));
+      contexts.onUpdate((opts) => h1.setSecureContext(withKeys(opts)));
       h1.on('tlsClientError', onTlsError);
       return withUpgrades(h1);
     }
@@ -232,7 +242,7 @@ export class HarperServer {
     );
     // The HTTP/1.1 side of an Http2SecureServer reads these from the server object (connectionsCheckingInterval on 'listening').
     Object.assign(server, limits);
-    contexts.onUpdate((opts) => server.setSecureContext(opts));
+    contexts.onUpdate((opts) => server.setSecureContext(withKeys(opts)));
     const conns = { sessions: new Set<http2.ServerHttp2Session>(), http1: new Map<Socket, number>() };
     this.#secureConnections.set(server, conns);
     server.on('session', (session: http2.ServerHttp2Session) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http2 from 'node:http2';
 import https from 'node:https';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { createCA, issueCertificate, type KeyAndCert } from '@harper-tls/cert-gen';
 import { HarperServer, type AuthOutcome } from '../src/server.js';
 import { TlsContextSet } from '../src/tls/context-set.js';
@@ -114,4 +114,76 @@ describe('ServerMetrics and /metrics', () => {
     await metricsRoute(() => metrics.render(), { requireAuthentication: false })(req, r4 as never, url, ctx({ ok: false, status: 401, error: 'Login failed' }));
     expect(r4.status).toBe(200);
   });
+});
+
+describe('shared session ticket keys (ticketKeys) survive certificate changes', () => {
+  /** GET /whoami on a new connection (no agent), resuming `session` when given; else waits for the session the server hands out (bounded). */
+  function whoami(port: number, ca: string, servername: string, version: 'TLSv1.2' | 'TLSv1.3', session?: Buffer): Promise<{ status: number; reused: boolean; session?: Buffer }> {
+    return new Promise((resolve, reject) => {
+      let got: Buffer | undefined;
+      let answer: { status: number; reused: boolean } | undefined;
+      const timer = setTimeout(() => reject(new Error('no session ticket within 10 s')), 10_000);
+      const done = () => {
+        if (!answer || (!got && !session)) return;
+        clearTimeout(timer);
+        resolve({ ...answer, session: got });
+      };
+      const req = https.request({ host: '127.0.0.1', port, path: '/whoami', servername, ca, agent: false, session, minVersion: version, maxVersion: version } as https.RequestOptions, (res) => {
+        const reused = (res.socket as import('node:tls').TLSSocket).isSessionReused();
+        res.resume().on('end', () => {
+          answer = { status: res.statusCode!, reused };
+          done();
+        });
+      });
+      req.on('socket', (s) => s.on('session', (b: Buffer) => ((got = b), done())));
+      req.on('error', (e) => (clearTimeout(timer), reject(e)));
+      req.end();
+    });
+  }
+
+  for (const http2 of [false, true]) {
+    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+      it(`${http2 ? 'HTTP/2 listener' : 'HTTP/1.1 listener'}, ${version}: after a run-time certificate change getTicketKeys() is still the shared keys and a ticket from before resumes on the other server, authenticated again`, async () => {
+        const { logger } = memoryLogger('warn');
+        const ca = await createCA({ commonName: 'Ticket CA', days: 10 });
+        const leaf = await issueCertificate({ ca, kind: 'server', commonName: 'localhost', sans: ['DNS:localhost'], days: 10 });
+        const other = await issueCertificate({ ca, kind: 'server', commonName: 'other.test', sans: ['DNS:other.test'], days: 10 });
+        const ticketKeys = randomBytes(48);
+        const base = () => buildEntry({ certPem: leaf.certificatePem, keyPem: leaf.privateKeyPem, name: 'tls' });
+        const checks: boolean[] = [];
+        const authenticate = async (req: import('node:http').IncomingMessage): Promise<AuthOutcome> => {
+          checks.push((req.socket as import('node:tls').TLSSocket).isSessionReused());
+          return { ok: true, user: { username: 'root', role: 'super_user' }, method: 'basic' };
+        };
+        // Two "workers": the same material, label and keys, each its own contexts.
+        const workers = await Promise.all(
+          [0, 1].map(async () => {
+            const contexts = new TlsContextSet({ entries: [base()], defaultIndex: 0 }, 'https');
+            const server = new HarperServer({ logger, host: '127.0.0.1', ticketKeys, listeners: [{ name: 'https', api: 'app', port: 0, tls: { contexts, mtls: false }, authenticate, http2 }], operations: [] });
+            const [info] = await server.listen();
+            return { contexts, server, port: info!.port };
+          }),
+        );
+        try {
+          const [a, b] = workers as [(typeof workers)[0], (typeof workers)[0]];
+          const before = await whoami(a.port, ca.certificatePem, 'localhost', version);
+          expect(before.status).toBe(200);
+          // add_certificate on every worker: a new SNI entry, the contexts rebuilt.
+          for (const w of workers) w.contexts.update({ entries: [buildEntry({ certPem: other.certificatePem, keyPem: other.privateKeyPem, name: 'other' }), base()], defaultIndex: 1 });
+          for (const w of workers) expect((w.server.server('https') as unknown as import('node:tls').Server).getTicketKeys().equals(ticketKeys)).toBe(true);
+          checks.length = 0;
+          const resumed = await whoami(b.port, ca.certificatePem, 'localhost', version, before.session!);
+          expect([resumed.reused, resumed.status]).toEqual([true, 200]);
+          // A ticket for the new SNI entry, made on one worker after the change, resumes on the other.
+          const sni = await whoami(b.port, ca.certificatePem, 'other.test', version);
+          const sniResumed = await whoami(a.port, ca.certificatePem, 'other.test', version, sni.session!);
+          expect([sniResumed.reused, sniResumed.status]).toEqual([true, 200]);
+          // Resumed or not, every request went through authentication.
+          expect(checks).toEqual([true, false, true]);
+        } finally {
+          for (const w of workers) await w.server.close();
+        }
+      });
+    }
+  }
 });

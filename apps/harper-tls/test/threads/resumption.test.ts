@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createCA, issueCertificate } from '@harper-tls/cert-gen';
 import { runToEnd } from '../helpers/run.js';
 import { fresh, op, spread, startCluster, type Cluster } from './cluster.js';
 
@@ -43,6 +44,16 @@ describe('session resumption with threads.count 2', { timeout: 120_000 }, () => 
     const session = await sessionOf('gina');
     const rs = await spread(c, 'https', N, () => resumed('gina', session));
     expect(rs.map((r) => [r.reused, r.status, r.body.username])).toEqual(Array(N).fill([true, 200, 'gina']));
+  });
+
+  it('a ticket from before a run-time certificate change still resumes on every worker (the shared keys survive setSecureContext)', async () => {
+    const session = await sessionOf('gina');
+    const ca = await createCA({ commonName: 'Resumption Extra CA' });
+    const extra = await issueCertificate({ ca, kind: 'server', commonName: 'extra.test', sans: ['DNS:extra.test'] });
+    expect((await op(c, { operation: 'add_certificate', name: 'extra', certificate: extra.certificatePem, private_key: extra.privateKeyPem })).status).toBe(200);
+    const rs = await spread(c, 'https', N, () => resumed('gina', session));
+    expect(rs.map((r) => [r.reused, r.status, r.body.username])).toEqual(Array(N).fill([true, 200, 'gina']));
+    expect((await op(c, { operation: 'remove_certificate', name: 'extra' })).status).toBe(200);
   });
 
   it('a resumed session never skips revocation: after revoke_certificate every worker refuses it', async () => {

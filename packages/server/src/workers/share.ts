@@ -13,6 +13,7 @@ export const TOPICS = {
   configured: 'configured-files',
   trust: 'trust',
   revocation: 'revocation',
+  intermediates: 'intermediates',
 } as const;
 
 /** What the operations change on every worker, by operation name. */
@@ -94,5 +95,30 @@ export function sharedRevocation(peers: WorkerPeers): () => SharedRevocation {
         local.push(fn);
       },
     };
+  };
+}
+
+/**
+ * Intermediate CA certificates the authenticators verified, handed to every other worker: a TLS
+ * session resumed there carries only the leaf (shared ticket keys), and without the intermediate
+ * its chain could not be built. Public certificates only (DER as base64); a receiving
+ * authenticator uses them as path candidates, every link still checked up to its own anchors.
+ * `publish` (an authenticator's `shareIntermediates`) resolves once every other worker has them;
+ * `subscribe` registers one of this worker's authenticators.
+ */
+export function sharedIntermediates(peers: WorkerPeers): { publish(ders: Uint8Array[]): Promise<void>; subscribe(auth: { addIntermediates(ders: readonly Uint8Array[]): void }): void } {
+  const local: Array<{ addIntermediates(ders: readonly Uint8Array[]): void }> = [];
+  peers.on(TOPICS.intermediates, (payload) => {
+    if (!Array.isArray(payload)) return;
+    const ders = payload.filter((b): b is string => typeof b === 'string').map((b) => new Uint8Array(Buffer.from(b, 'base64')));
+    for (const auth of local) auth.addIntermediates(ders);
+  });
+  return {
+    async publish(ders) {
+      // This worker's other authenticators (another listener) learn them too.
+      for (const auth of local) auth.addIntermediates(ders);
+      await peers.broadcast(TOPICS.intermediates, ders.map((d) => Buffer.from(d).toString('base64')));
+    },
+    subscribe: (auth) => void local.push(auth),
   };
 }
