@@ -60,7 +60,7 @@ describe('OCSP response without nonce and without nextUpdate', () => {
     let requests = 0;
     const fetch = async () => {
       requests++;
-      return new Response(response, { status: 200, headers: { 'content-type': 'application/ocsp-response' } });
+      return new Response(Buffer.from(response), { status: 200, headers: { 'content-type': 'application/ocsp-response' } });
     };
     const make = (offsetMs: number, mode: 'fail-open' | 'fail-closed') => {
       const config = defaultCertificateVerification();
