@@ -124,14 +124,23 @@ export const MAX_OCSP_REQUEST_BYTES = 64 * 1024;
 /**
  * A node:http handler for a responder: `POST` with `application/ocsp-request`, or
  * `GET /<url-encoded base64 request>` (RFC 6960 appendix A.1). Answers
- * `application/ocsp-response`.
+ * `application/ocsp-response`; a request that is not one (garbage, or a GET path that is not
+ * valid percent-encoding) gets `malformedRequest` (RFC 6960 section 2.3), as from the responder.
  */
 export function createOcspHttpHandler(responder: OcspResponder) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let der: Uint8Array;
     if (req.method === 'GET') {
       const path = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
-      der = new Uint8Array(Buffer.from(decodeURIComponent(path), 'base64'));
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(path);
+      } catch {
+        res.writeHead(200, { 'content-type': 'application/ocsp-response', 'content-length': MALFORMED.byteLength });
+        res.end(MALFORMED);
+        return;
+      }
+      der = new Uint8Array(Buffer.from(decoded, 'base64'));
     } else if (req.method === 'POST') {
       const chunks: Buffer[] = [];
       let size = 0;

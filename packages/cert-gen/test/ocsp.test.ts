@@ -87,6 +87,28 @@ describe('createOcspResponder answers openssl ocsp over HTTP', () => {
     expect(huge instanceof Error || huge.status === 413).toBe(true);
   });
 
+  it('answers malformedRequest to a GET whose path is not valid percent-encoding (/%ZZ), without throwing', async () => {
+    // As the server does: a handler that throws becomes a 500.
+    const thrown: unknown[] = [];
+    const handler = createOcspHttpHandler(createOcspResponder({ issuer: ca, lookup: () => ({ status: 'good' }) }));
+    const s = http.createServer((req, res) =>
+      void handler(req, res).catch((err: unknown) => {
+        thrown.push(err);
+        res.writeHead(500).end();
+      }),
+    );
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    servers.push(s);
+    const base = `http://127.0.0.1:${(s.address() as { port: number }).port}`;
+    for (const path of ['/%ZZ', '/%', '/ab%E0%A4%A']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/ocsp-response');
+      expect(Buffer.from(await res.arrayBuffer()).toString('hex')).toBe('30030a0101');
+    }
+    expect(thrown).toEqual([]);
+  });
+
   it('refuses a delegated signer without OCSPSigning', async () => {
     expect(() => createOcspResponder({ issuer: ca, signer: good, lookup: () => ({ status: 'good' }) })).toThrow(/OCSPSigning/);
   });

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { parseCertificate, type CertInfo } from '@harper-tls/revocation';
 import { usernameFromCertificate } from './identity.js';
 
 /** What verifyClientChain reads of a certificate; a pure function of its DER. */
@@ -9,6 +10,19 @@ export interface CertificateFacts {
   ca: boolean;
   keyUsage: string[] | undefined;
   subject: string;
+  /** The extensions read from the DER (basicConstraints, keyUsage, nameConstraints, SANs, ...), or why they cannot be read. */
+  parsed: CertInfo | { error: string };
+}
+
+/** A certificate's facts, straight from it. */
+export function readCertificateFacts(cert: X509Certificate): CertificateFacts {
+  let parsed: CertificateFacts['parsed'];
+  try {
+    parsed = parseCertificate(new Uint8Array(cert.raw));
+  } catch (err) {
+    parsed = { error: (err as Error).message };
+  }
+  return { notBefore: new Date(cert.validFrom).getTime(), notAfter: new Date(cert.validTo).getTime(), ca: cert.ca, keyUsage: cert.keyUsage, subject: cert.subject, parsed };
 }
 
 /**
@@ -76,7 +90,7 @@ export class CertificateCache {
   readonly facts = (cert: X509Certificate): CertificateFacts => {
     let f = this.#facts.get(cert);
     if (!f) {
-      f = { notBefore: new Date(cert.validFrom).getTime(), notAfter: new Date(cert.validTo).getTime(), ca: cert.ca, keyUsage: cert.keyUsage, subject: cert.subject };
+      f = readCertificateFacts(cert);
       this.#facts.set(cert, f);
     }
     return f;

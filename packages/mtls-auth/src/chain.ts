@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import type { CertificateFacts } from './cert-cache.js';
+import { chainConstraintProblem, type CertInfo } from '@harper-tls/revocation';
+import { readCertificateFacts, type CertificateFacts } from './cert-cache.js';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EKU = '2.5.29.37.0';
@@ -37,17 +38,16 @@ export function peerChainFromSocket(socket: TLSSocket): X509Certificate[] {
   return out;
 }
 
-function readFacts(cert: X509Certificate): CertificateFacts {
-  return { notBefore: new Date(cert.validFrom).getTime(), notAfter: new Date(cert.validTo).getTime(), ca: cert.ca, keyUsage: cert.keyUsage, subject: cert.subject };
-}
-
 export type ChainResult = { ok: true; path: X509Certificate[]; anchor: X509Certificate } | { ok: false; reason: string };
 
 /**
  * Verifies the client chain ourselves against `trusted`: signatures, validity at `now` for every
- * certificate, CA flags on issuers, and clientAuth on the leaf when it has an EKU. Needed because
- * with `required: false` the TLS layer accepts any certificate, and a resumed session carries
- * the certificate of its first handshake, possibly from another listener or trust store.
+ * certificate, CA flags on issuers, clientAuth on the leaf when it has an EKU, and what a
+ * handshake checks beyond that (chainConstraintProblem of @harper-tls/revocation: no unhandled
+ * critical extension, keyCertSign on issuers with keyUsage, pathLenConstraint, nameConstraints).
+ * Needed because with `required: false` the TLS layer accepts any certificate, a forwarded
+ * certificate had no handshake here, and a resumed session carries the certificate of its first
+ * handshake, possibly from another listener or trust store.
  */
 export function verifyClientChain(
   presented: readonly X509Certificate[],
@@ -56,7 +56,7 @@ export function verifyClientChain(
   /** "was `cert` issued and signed by `issuer`"; default checkIssued + verify (the authenticator passes a memoized one). */
   issued: (cert: X509Certificate, issuer: X509Certificate) => boolean = (c, i) => c.checkIssued(i) && c.verify(i.publicKey),
   /** What is read of each certificate; default straight from it (the authenticator passes a memoized one). */
-  facts: (cert: X509Certificate) => CertificateFacts = readFacts,
+  facts: (cert: X509Certificate) => CertificateFacts = readCertificateFacts,
 ): ChainResult {
   const leaf = presented[0];
   if (!leaf) return { ok: false, reason: 'no client certificate' };
@@ -75,6 +75,14 @@ export function verifyClientChain(
       for (const c of [...path.slice(1), anchor]) if (!facts(c).ca) return { ok: false, reason: `issuer ${facts(c).subject.replace(/\n/g, ', ')} is not a CA` };
       const eku = facts(leaf).keyUsage;
       if (eku && eku.length && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) return { ok: false, reason: 'the certificate is not for client authentication (extended key usage)' };
+      const infos: CertInfo[] = [];
+      for (const c of [...path, anchor]) {
+        const p = facts(c).parsed;
+        if ('error' in p) return { ok: false, reason: `certificate ${facts(c).subject.replace(/\n/g, ', ')} cannot be read: ${p.error}` };
+        infos.push(p);
+      }
+      const problem = chainConstraintProblem(infos);
+      if (problem) return { ok: false, reason: problem };
       return { ok: true, path, anchor };
     }
     const next = presented.find((p) => !path.includes(p) && issued(current, p));

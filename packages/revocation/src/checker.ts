@@ -226,6 +226,7 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
           maxBytes: Math.min(maxBytes, 1024 * 1024),
           fetch: options.fetch,
           now,
+          maxAgeMs: config.ocsp.cacheTtl,
           responders,
           onRequest: () => void stats.ocspRequests++,
         }).catch((err: unknown) => {

@@ -5,7 +5,7 @@ export type { SharedRevocation, SharedRevocationEvent } from './cache/shared.js'
 export type { CertificateInput } from './input.js';
 export { normalizeChain, ParsedCertificateCache } from './input.js';
 export { parseCertificate } from './cert/parse.js';
-export type { CertInfo, KeyUsage } from './cert/parse.js';
+export type { CertInfo, KeyUsage, NameConstraints } from './cert/parse.js';
 export type { DistributionPoint, GeneralName } from './cert/general-names.js';
 export { verifySignature, isIssuedBy } from './cert/verify.js';
 export { parseCrl, parseCrlAsync } from './crl/parse.js';
@@ -16,6 +16,7 @@ export { checkCertificateWithCrls, verifyCrlSignature, ALL_REASONS } from './crl
 export type { CrlCheckArgs, CrlCheckResult } from './crl/evaluate.js';
 export { validatePath, buildPath } from './path/validate.js';
 export type { PathResult } from './path/validate.js';
+export { chainConstraintProblem } from './path/constraints.js';
 export { buildOcspRequest, certIdFor, ocspGetUrl } from './ocsp/request.js';
 export type { CertId, CertIdHash } from './ocsp/request.js';
 export { verifyOcspResponse, parseOcspResponse, OcspFailure } from './ocsp/response.js';

@@ -56,6 +56,12 @@ interface Entry {
   refreshAt: number;
   /** From here (fetchedAt + cacheTtl, or nextUpdate if sooner) a lookup waits for a new copy. */
   expiresAt: number;
+  /**
+   * Downloaded already past its nextUpdate (the CA is late, or the copy comes from a stale
+   * mirror): no new download before this (fetchedAt + the retry back-off); lookups meanwhile get
+   * this copy as `stale`. 0 otherwise.
+   */
+  retryAt: number;
 }
 
 export interface CrlLookup {
@@ -70,6 +76,13 @@ export interface CrlLookup {
 }
 
 const noop = () => undefined;
+
+/**
+ * Back-off after a failed CRL download, or after one whose CRL is already past its nextUpdate,
+ * ms (at most `cacheTtl`): until it ends, lookups of that URL start no download and answer at
+ * once with the usable stale copy (until nextUpdate + gracePeriod) or the last download error.
+ */
+export const CRL_RETRY_BACKOFF_MS = 60_000;
 
 export interface CrlCacheOptions {
   timeoutMs: number;
@@ -98,7 +111,8 @@ const STORE_PREFIX = 'crl:';
  * Downloaded CRLs by URL: one parsed copy each, one download at a time per URL, reused for
  * `cacheTtl` (bounded by nextUpdate), refreshed in the background after that, persisted so a
  * restart does not download again, and served stale until nextUpdate + gracePeriod when a
- * refresh fails.
+ * refresh fails. After a failed download, or one already past its nextUpdate, the URL is not
+ * downloaded again for CRL_RETRY_BACKOFF_MS (at most cacheTtl).
  */
 export class CrlCache {
   readonly #entries = new Map<string, Entry>();
@@ -106,6 +120,8 @@ export class CrlCache {
   readonly #opts: CrlCacheOptions;
   /** Downloads started, for tests and metrics. */
   downloads = 0;
+  /** The last failed download of each URL, until its back-off ends. Bounded: the oldest go first. */
+  readonly #failed = new Map<string, { until: number; error: RevocationError }>();
 
   constructor(opts: CrlCacheOptions) {
     this.#opts = opts;
@@ -121,7 +137,8 @@ export class CrlCache {
     const expiresAt = crl.nextUpdate ? Math.min(ttlEnd, crl.nextUpdate.getTime()) : ttlEnd;
     // Refresh during the last fifth of the lifetime so that steady traffic never waits.
     const refreshAt = fetchedAt + Math.max(0, expiresAt - fetchedAt) * 0.8;
-    const e: Entry = { crl, fetchedAt, refreshAt, expiresAt, leases: 0, retired: false, mapped: mapped?.mapped === true };
+    const retryAt = expiresAt <= fetchedAt ? fetchedAt + this.#backoffMs : 0;
+    const e: Entry = { crl, fetchedAt, refreshAt, expiresAt, retryAt, leases: 0, retired: false, mapped: mapped?.mapped === true };
     if (mapped) {
       this.#live++;
       let given = false;
@@ -171,6 +188,30 @@ export class CrlCache {
     for (const e of this.#entries.values()) this.#retire(e);
     this.#entries.clear();
     return this.#live === 0 ? Promise.resolve() : new Promise((r) => this.#drained.push(r));
+  }
+
+  get #backoffMs(): number {
+    return Math.min(this.#opts.cacheTtlMs, CRL_RETRY_BACKOFF_MS);
+  }
+
+  /** A copy that needs no new download now: before its refresh time, or within its retry back-off. */
+  #current(e: Entry, now: number): boolean {
+    return now < e.refreshAt || now < e.retryAt;
+  }
+
+  /** #download, remembering a failure for the back-off (and forgetting it on success). */
+  async #attempt(url: string): Promise<Entry> {
+    try {
+      const e = await this.#download(url);
+      this.#failed.delete(url);
+      return e;
+    } catch (err) {
+      const error = err instanceof RevocationError ? err : new RevocationError('ERR_REVOCATION_FETCH', (err as Error).message);
+      this.#failed.delete(url);
+      this.#failed.set(url, { until: this.#opts.now().getTime() + this.#backoffMs, error });
+      while (this.#failed.size > 10_000) this.#failed.delete(this.#failed.keys().next().value!);
+      throw error;
+    }
   }
 
   #usable(e: Entry, now: number): boolean {
@@ -229,10 +270,10 @@ export class CrlCache {
         // Another process downloaded it while this one waited: its publish already reloaded it here,
         // or (when this process had no copy) it is in the store.
         const current = this.#entries.get(url);
-        if (current && current !== before && now < current.refreshAt) return current;
+        if (current && current !== before && this.#current(current, now)) return current;
         if (!before) {
           const stored = await this.#fromStore(url);
-          if (stored && now < stored.refreshAt) {
+          if (stored && this.#current(stored, now)) {
             this.#replace(url, stored);
             return stored;
           }
@@ -255,7 +296,7 @@ export class CrlCache {
       try {
         return await store.lock!(STORE_PREFIX + url, async () => {
           const e = await this.#fromStore(url);
-          if (e && this.#opts.now().getTime() < e.refreshAt) {
+          if (e && this.#current(e, this.#opts.now().getTime())) {
             this.#replace(url, e);
             return e;
           }
@@ -352,20 +393,29 @@ export class CrlCache {
     const now = this.#opts.now().getTime();
     const e = this.#entries.get(url) ?? (await this.#loadStored(url));
     if (e && now < e.refreshAt) return this.#leased(e, 'hit');
+    let failed = this.#failed.get(url);
+    if (failed && now >= failed.until) {
+      this.#failed.delete(url);
+      failed = undefined;
+    }
     if (e && now < e.expiresAt) {
       // Due for a refresh but still within cacheTtl: serve it, refresh behind the scenes.
       // A failure is reported by #download (rate-limited); the cached CRL is still current.
-      if (!opts.noFetch) this.#download(url).catch(() => undefined);
+      if (!opts.noFetch && !failed) this.#attempt(url).catch(() => undefined);
       return this.#leased(e, 'hit');
     }
     if (opts.noFetch) return e ? this.#leased(e, 'stale') : { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', `${url} is not cached and fetching is off`), done: noop };
+    // Within the back-off of a failed download, or of one already past its nextUpdate: no new
+    // download, an answer at once (the evaluation still judges nextUpdate + gracePeriod).
+    if (failed) return e && this.#usable(e, now) ? this.#leased(e, 'stale', failed.error) : { cache: 'miss', error: failed.error, done: noop };
+    if (e && now < e.retryAt) return this.#leased(e, 'stale');
     try {
-      const fresh = await this.#download(url);
+      const fresh = await this.#attempt(url);
       if (this.#closed) return { cache: 'miss', error: new RevocationError('ERR_REVOCATION_FETCH', 'the CRL cache is closed'), done: noop };
       // The current entry is the one downloaded or a newer one (never a released one).
       return this.#leased(this.#entries.get(url) ?? fresh, 'miss');
     } catch (err) {
-      const error = err instanceof RevocationError ? err : new RevocationError('ERR_REVOCATION_FETCH', (err as Error).message);
+      const error = err as RevocationError; // #attempt throws RevocationErrors only
       const cur = this.#entries.get(url) ?? (e && !e.retired ? e : undefined);
       if (cur && this.#usable(cur, now)) return this.#leased(cur, 'stale', error);
       return { cache: 'miss', error, done: noop };

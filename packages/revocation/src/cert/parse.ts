@@ -52,6 +52,23 @@ export interface CertInfo {
   unknownCriticalExtensions: string[];
   /** OIDs of extensions present more than once (RFC 5280 section 4.2: "MUST NOT include more than one instance"). */
   duplicateExtensions: string[];
+  /** subjectAltName entries (empty without the extension). */
+  subjectAltNames: GeneralName[];
+  /** The nameConstraints extension of a CA (RFC 5280 section 4.2.1.10), when present. */
+  nameConstraints?: NameConstraints;
+}
+
+/**
+ * NameConstraints ::= SEQUENCE { permittedSubtrees [0] GeneralSubtrees OPTIONAL, excludedSubtrees [1] GeneralSubtrees OPTIONAL }
+ * GeneralSubtree ::= SEQUENCE { base GeneralName, minimum [0] BaseDistance DEFAULT 0, maximum [1] BaseDistance OPTIONAL }
+ * `unsupported` says why the constraints cannot be evaluated (a minimum or maximum, which RFC 5280
+ * forbids; a base of a form other than dNSName, rfc822Name, URI, directoryName, iPAddress).
+ */
+export interface NameConstraints {
+  critical: boolean;
+  permitted: GeneralName[];
+  excluded: GeneralName[];
+  unsupported?: string;
 }
 
 const OID = {
@@ -65,6 +82,8 @@ const OID = {
   ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
   ocsp: '1.3.6.1.5.5.7.48.1',
   caIssuers: '1.3.6.1.5.5.7.48.2',
+  san: '2.5.29.17',
+  nameConstraints: '2.5.29.30',
 };
 /**
  * Extensions accepted when critical: OpenSSL's X509_supported_extension list (less the Netscape,
@@ -160,6 +179,7 @@ function parse(der: Uint8Array): CertInfo {
     signatureValue: bitStringOf(der, sigT).bits,
     unknownCriticalExtensions: [],
     duplicateExtensions: [],
+    subjectAltNames: [],
   };
   let key: KeyObject | undefined | null = null;
   Object.defineProperty(info, 'publicKey', {
@@ -241,6 +261,24 @@ function readExtension(der: Uint8Array, ext: Tlv, info: CertInfo): string {
     case OID.ocspNoCheck:
       info.hasOcspNoCheck = true;
       break;
+    case OID.san:
+      info.subjectAltNames = parseGeneralNames(der, children(der, v));
+      break;
+    case OID.nameConstraints: {
+      const nc: NameConstraints = { critical, permitted: [], excluded: [] };
+      for (const part of children(der, v)) {
+        if (part.tag !== 0xa0 && part.tag !== 0xa1) continue;
+        for (const subtree of children(der, part)) {
+          const [base, ...distance] = children(der, subtree);
+          const name = parseGeneralNames(der, [base!])[0]!;
+          if (distance.length) nc.unsupported = 'a minimum or maximum BaseDistance';
+          else if (name.type === 'other') nc.unsupported = `a subtree of a name form not evaluated (${name.value.slice(0, 2)})`;
+          (part.tag === 0xa0 ? nc.permitted : nc.excluded).push(name);
+        }
+      }
+      info.nameConstraints = nc;
+      break;
+    }
   }
   return oid;
 }

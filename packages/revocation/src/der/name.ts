@@ -29,19 +29,38 @@ export function nameText(b: Uint8Array, name: Tlv): string {
   return parts.join(', ');
 }
 
-/** Canonical form for comparison: case-folded, internal white space collapsed (RFC 5280 7.1, simplified). */
+/** Canonical form of each RDN, in order: case-folded, internal white space collapsed (RFC 5280 7.1, simplified). */
+function canonicalRdnList(b: Uint8Array, name: Tlv): string[] {
+  return children(b, name).map((rdn) =>
+    children(b, rdn)
+      .map((atv) => {
+        const [type, value] = children(b, atv);
+        return `${oidOf(b, type!)}=${valueText(b, value!).trim().replace(/\s+/g, ' ').toLowerCase()}`;
+      })
+      .sort()
+      .join('+'),
+  );
+}
+
 function canonical(b: Uint8Array, name: Tlv): string {
-  return children(b, name)
-    .map((rdn) =>
-      children(b, rdn)
-        .map((atv) => {
-          const [type, value] = children(b, atv);
-          return `${oidOf(b, type!)}=${valueText(b, value!).trim().replace(/\s+/g, ' ').toLowerCase()}`;
-        })
-        .sort()
-        .join('+'),
-    )
-    .join(',');
+  return canonicalRdnList(b, name).join(',');
+}
+
+/** The canonical RDNs of a Name's DER, in order (for directoryName subtree prefixes, RFC 5280 section 7.1). */
+export function canonicalRdns(der: Uint8Array): string[] {
+  return canonicalRdnList(der, readTlv(der, 0, der.length));
+}
+
+/** The values of attribute `oid` in a Name's DER, with their string tags. */
+export function nameAttributes(der: Uint8Array, oid: string): Array<{ tag: number; text: string }> {
+  const out: Array<{ tag: number; text: string }> = [];
+  for (const rdn of children(der, readTlv(der, 0, der.length))) {
+    for (const atv of children(der, rdn)) {
+      const [type, value] = children(der, atv);
+      if (oidOf(der, type!) === oid) out.push({ tag: value!.tag, text: valueText(der, value!) });
+    }
+  }
+  return out;
 }
 
 /** Name equality: identical DER, or equal after RFC 5280 section 7.1 style folding. */

@@ -37,6 +37,8 @@ export interface OcspQueryOptions {
   maxBytes: number;
   fetch?: FetchLike;
   now: () => Date;
+  /** Oldest thisUpdate accepted in a response without nextUpdate, ms (`ocsp.cacheTtl`). */
+  maxAgeMs?: number;
   responders: ResponderMemory;
   /** Called before each HTTP request (for counters). */
   onRequest?: () => void;
@@ -76,7 +78,7 @@ export async function queryOcsp(cert: CertInfo, issuer: CertInfo, url: string, o
     const certId = certIdFor(cert, issuer, hash);
     const req = buildOcspRequest(certId, { nonce: o.nonce });
     const der = await send(req.der);
-    return verifyOcspResponse(der, { certId, issuer, nonce: req.nonce, at: o.now() });
+    return verifyOcspResponse(der, { certId, issuer, nonce: req.nonce, at: o.now(), maxAgeMs: o.maxAgeMs });
   }
 
   async function send(body: Uint8Array): Promise<Uint8Array> {

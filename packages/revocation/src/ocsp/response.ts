@@ -12,6 +12,13 @@ const OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
 const STATUS_NAMES = ['successful', 'malformedRequest', 'internalError', 'tryLater', '(4)', 'sigRequired', 'unauthorized'];
 /** Clock skew tolerated on thisUpdate and nextUpdate, ms. */
 export const OCSP_CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Oldest thisUpdate accepted, by default, in a response without nextUpdate, ms (the default
+ * `ocsp.cacheTtl`). Such a response says newer information is always available (RFC 6960 section
+ * 4.2.2.1); without a nonce echo, an old one could be a replay of a signed "good" from before a
+ * revocation.
+ */
+export const OCSP_MAX_AGE_WITHOUT_NEXT_UPDATE_MS = 3_600_000;
 
 interface SingleResponse {
   hashOid: string;
@@ -164,9 +171,11 @@ function matchesCertId(s: SingleResponse, id: CertId, issuer: CertInfo): boolean
  * does not verify, a signer that is neither the issuer nor a delegated responder it certified
  * with id-kp-OCSPSigning (and no unhandled critical or duplicate extension), no SingleResponse for this certificate (its CertID recomputed with the
  * hash algorithm the response uses), a wrong nonce, stale or future
- * dates. Refused (`unavailable`): an unsuccessful responseStatus or a malformed response.
+ * dates (without nextUpdate: a thisUpdate older than `maxAgeMs`, default
+ * OCSP_MAX_AGE_WITHOUT_NEXT_UPDATE_MS, plus the clock skew). Refused (`unavailable`): an
+ * unsuccessful responseStatus or a malformed response.
  */
-export function verifyOcspResponse(der: Uint8Array, ctx: { certId: CertId; issuer: CertInfo; nonce?: Uint8Array; at: Date }): OcspAnswer {
+export function verifyOcspResponse(der: Uint8Array, ctx: { certId: CertId; issuer: CertInfo; nonce?: Uint8Array; at: Date; maxAgeMs?: number }): OcspAnswer {
   const r = parseOcspResponse(der);
   if (r.tbs === undefined) throw new OcspFailure('unavailable', `the OCSP responder answered ${r.statusName}`, r.statusName);
   const { issuer, at } = ctx;
@@ -193,6 +202,10 @@ export function verifyOcspResponse(der: Uint8Array, ctx: { certId: CertId; issue
   }
   if (mine!.thisUpdate.getTime() > at.getTime() + OCSP_CLOCK_SKEW_MS) invalid('the OCSP response thisUpdate is in the future');
   if (mine!.nextUpdate && mine!.nextUpdate.getTime() < at.getTime() - OCSP_CLOCK_SKEW_MS) invalid('the OCSP response is stale (nextUpdate has passed)');
+  const maxAgeMs = ctx.maxAgeMs ?? OCSP_MAX_AGE_WITHOUT_NEXT_UPDATE_MS;
+  if (!mine!.nextUpdate && mine!.thisUpdate.getTime() < at.getTime() - maxAgeMs - OCSP_CLOCK_SKEW_MS) {
+    invalid(`the OCSP response is stale (no nextUpdate, and thisUpdate ${mine!.thisUpdate.toISOString()} is older than ${maxAgeMs} ms)`);
+  }
   return {
     status: mine!.status,
     reason: mine!.status === 'revoked' ? (REASON_NAMES[mine!.reasonCode ?? 0] ?? `reason ${mine!.reasonCode}`) : undefined,

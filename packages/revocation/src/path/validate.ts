@@ -31,7 +31,8 @@ export function buildPath(leaf: CertInfo, pool: CertInfo[], anchors: CertInfo[],
  * Basic RFC 5280 path validation with revocation checking of every certificate below the
  * anchor from the given CRLs: signatures, validity at `at`, CA constraints on issuers
  * (basicConstraints cA, keyCertSign, path length), unknown critical extensions. Policy
- * processing and name constraints are outside its scope (a TLS stack did them already).
+ * processing and name constraints are outside its scope (a TLS stack did them already;
+ * chainConstraintProblem in constraints.ts evaluates name constraints for chains that had no handshake).
  */
 export function validatePath(opts: { leaf: CertInfo; pool: CertInfo[]; anchors: CertInfo[]; at: Date; crls: ParsedCrl[]; gracePeriodMs?: number }): PathResult {
   const { path, anchor } = buildPath(opts.leaf, opts.pool, opts.anchors);

@@ -131,3 +131,77 @@ describe('CrlCache store values', () => {
     expect(Buffer.from(first.der).equals(Buffer.from(der))).toBe(true);
   });
 });
+
+describe('CrlCache back-off (no download on every check of an expired CRL or a failing distribution point)', () => {
+  const MIN = 60_000;
+  const backoffCache = (fetch: FetchLike, now: () => number) => new CrlCache({ timeoutMs: 5000, cacheTtlMs: 3_600_000, gracePeriodMs: 86_400_000, maxBytes: 1 << 20, fetch, now: () => new Date(now()) });
+  const nextUpdateOf = () => new CrlCache({ timeoutMs: 5000, cacheTtlMs: 1000, gracePeriodMs: 0, maxBytes: 1 << 20, fetch: serving(() => der).fetch, now: () => new Date() }).get(URL).then((r) => r.crl!.nextUpdate!.getTime());
+
+  it('a CRL already past nextUpdate (inside the grace period): ten sequential checks, one download; again after the back-off', async () => {
+    let now = (await nextUpdateOf()) + 60 * MIN; // an hour past nextUpdate, a day of grace
+    const src = serving(() => der);
+    const c = backoffCache(src.fetch, () => now);
+    const answers = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await c.get(URL);
+      r.done();
+      answers.push(r.cache);
+      now += 1000;
+    }
+    expect(src.count()).toBe(1);
+    expect(answers).toEqual(['miss', ...Array(9).fill('stale')]);
+    now += MIN;
+    expect((await c.get(URL)).cache).toBe('miss');
+    expect(src.count()).toBe(2);
+  });
+
+  it('a failing distribution point: the next check answers at once from the error (no copy) or the stale copy, without a download, until the back-off ends', async () => {
+    let now = Date.now();
+    let down = true;
+    let downloads = 0;
+    const fetch: FetchLike = async () => {
+      downloads++;
+      return down ? new Response('no', { status: 503 }) : new Response(Buffer.from(der));
+    };
+    const c = backoffCache(fetch, () => now);
+    // No copy yet: the error, remembered.
+    const first = await c.get(URL);
+    expect(first.cache).toBe('miss');
+    expect(first.crl).toBeUndefined();
+    expect(first.error?.code).toBe('ERR_REVOCATION_FETCH');
+    now += 1000;
+    const second = await c.get(URL);
+    expect(second.crl).toBeUndefined();
+    expect(second).toMatchObject({ cache: 'miss', error: first.error });
+    expect(downloads).toBe(1);
+    now += MIN;
+    down = false;
+    const got = await c.get(URL);
+    expect(got.cache).toBe('miss');
+    expect(downloads).toBe(2);
+    // Past nextUpdate (within grace) and the distribution point down: one attempt, then the stale copy at once.
+    const nextUpdate = got.crl!.nextUpdate!.getTime();
+    now = nextUpdate + MIN;
+    down = true;
+    const stale = await c.get(URL);
+    expect(stale).toMatchObject({ cache: 'stale', crl: got.crl });
+    expect(downloads).toBe(3);
+    for (let i = 0; i < 5; i++) {
+      now += 1000;
+      expect(await c.get(URL)).toMatchObject({ cache: 'stale', crl: got.crl, error: stale.error });
+    }
+    expect(downloads).toBe(3);
+    now += MIN;
+    expect((await c.get(URL)).cache).toBe('stale');
+    expect(downloads).toBe(4);
+    // Past nextUpdate + grace: never the copy, back-off or not.
+    now = nextUpdate + 86_400_000 + 1000;
+    const late = await c.get(URL);
+    expect([late.cache, late.crl]).toEqual(['miss', undefined]);
+    expect(downloads).toBe(5);
+    now += 1000;
+    const later = await c.get(URL);
+    expect([later.cache, later.crl, later.error]).toEqual(['miss', undefined, late.error]);
+    expect(downloads).toBe(5);
+  });
+});

@@ -42,11 +42,12 @@ function fakeLogger() {
   return { logger, warns: () => lines.filter((l) => l.level === 'warn'), lines };
 }
 
-function setup(extra: Partial<RevocationCheckerOptions> = {}, ocsp = false) {
+function setup(extra: Partial<RevocationCheckerOptions> = {}, ocsp = false, crlCacheTtl = 100) {
   let now = Date.parse('2026-01-01T00:00:00Z');
   const log = fakeLogger();
   const config = defaultCertificateVerification();
-  config.crl = { ...config.crl, timeout: 2000, enabled: !ocsp };
+  // cacheTtl 100 ms: a failed download is retried after 100 ms (the back-off, at most cacheTtl).
+  config.crl = { ...config.crl, timeout: 2000, enabled: !ocsp, cacheTtl: crlCacheTtl };
   config.ocsp = { ...config.ocsp, timeout: 2000, enabled: ocsp, errorCacheTtl: 1000 };
   const c = createRevocationChecker({ config, logger: log.logger, now: () => new Date(now), ...extra });
   return { c, log, advance: (ms: number) => void (now += ms), at: () => new Date(now) };
@@ -59,7 +60,8 @@ describe('fault logging', () => {
     const before = hits.get('/crl/a') ?? 0;
     for (let i = 0; i < 100; i++) {
       expect((await c.check(chain('crl500'), { at: at() })).status).toBe('unknown');
-      advance(100); // 100 checks in 10 s
+      expect((await c.check(chain('crl500'), { at: at() })).status).toBe('unknown'); // within the back-off: no download
+      advance(100); // 100 checks in 10 s, each after the back-off
     }
     expect((hits.get('/crl/a') ?? 0) - before).toBe(100); // 100 real failures, not cached ones
     expect(log.warns()).toHaveLength(1);
@@ -72,9 +74,12 @@ describe('fault logging', () => {
   });
 
   it('faultLogIntervalMs: nothing more 1 ms before the interval ends, a line with the count at its end', async () => {
-    const { c, log, advance, at } = setup({ faultLogIntervalMs: 5000 });
-    for (let i = 0; i < 10; i++) await c.check(chain('crl500'), { at: at() });
-    advance(4999);
+    const { c, log, advance, at } = setup({ faultLogIntervalMs: 5000 }, false, 1); // retried after 1 ms
+    for (let i = 0; i < 10; i++) {
+      await c.check(chain('crl500'), { at: at() });
+      advance(100);
+    }
+    advance(3999);
     await c.check(chain('crl500'), { at: at() });
     expect(log.warns()).toHaveLength(1);
     advance(1);
@@ -85,10 +90,12 @@ describe('fault logging', () => {
   });
 
   it('another URL, or another error code at the same URL, gets its own line', async () => {
-    const { c, log } = setup();
+    const { c, log, advance } = setup();
     await c.check(chain('crl500'));
     await c.check(chain('crl500b'));
+    advance(100);
     await c.check(chain('crl500'));
+    advance(100);
     garbage = true;
     try {
       await c.check(chain('crl500'));
