@@ -138,15 +138,20 @@ export function createMtlsCore(options?: MtlsOptions): MtlsCore {
   }
 
   /**
-   * Connections whose decision cannot change: every outcome but a user that `options.users` maps
-   * (called on every request). The decision object is shared by the connection's requests.
+   * The decision derived from a connection's certificate outcome, reused only while the
+   * authenticator hands back that same outcome object (it evaluates the connection again after the
+   * chain's notAfter, the revocation re-check interval, or a trust generation change, and the new
+   * outcome gets a new decision). Every outcome but a user that `options.users` maps (called on
+   * every request). The decision object is shared by the requests that reuse it.
    */
-  const decided = new WeakMap<TLSSocket, MtlsDecision>();
+  const decided = new WeakMap<TLSSocket, { outcome: CertificateOutcome; decision: MtlsDecision }>();
   function settle(socket: TLSSocket, cert: CertificateOutcome): MtlsDecision | Promise<MtlsDecision> {
+    const known = decided.get(socket);
+    if (known && known.outcome === cert) return known.decision;
     const d = fromOutcome(socket, cert);
     if (!(d instanceof Promise) && !(o.users && cert.kind === 'trusted' && cert.username !== undefined)) {
       if (d.ok && d.user) Object.freeze(d.user);
-      decided.set(socket, d);
+      decided.set(socket, { outcome: cert, decision: d });
     }
     return d;
   }
@@ -169,8 +174,7 @@ export function createMtlsCore(options?: MtlsOptions): MtlsCore {
       if (req.headers[o.forwarded.header] !== undefined) delete req.headers[o.forwarded.header];
     }
     if (socket.authorized) {
-      const known = decided.get(socket);
-      if (known) return known;
+      // Asked on every request: a value once the connection's evaluation has settled and is still current.
       const outcome = auth.certificate(req);
       return outcome instanceof Promise ? outcome.then((c) => settle(socket, c)) : settle(socket, outcome);
     }

@@ -74,6 +74,8 @@ export interface Reply {
   body: any;
   /** Whether the TLS session was resumed (only with an agent). */
   reused?: boolean;
+  /** The client side's local port: the same for requests on one connection (only with an agent). */
+  localPort?: number;
 }
 
 /** GET over a new TLS connection (or `agent`'s), presenting `as` (leaf + intermediate) when given. */
@@ -84,6 +86,7 @@ export function get(pki: AdapterPki, port: number, path: string, as?: KeyAndCert
       { host: '127.0.0.1', port, path, servername: 'localhost', ca: pki.root.certificatePem, agent: agent ?? false, headers, ...(as ? { key: as.privateKeyPem, cert: chain } : {}) },
       (res) => {
         const reused = (res.socket as TLSSocket).isSessionReused();
+        const localPort = res.socket.localPort;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -94,7 +97,7 @@ export function get(pki: AdapterPki, port: number, path: string, as?: KeyAndCert
           } catch {
             // not JSON: keep the text
           }
-          resolve(agent ? { status: res.statusCode!, body, reused } : { status: res.statusCode!, body });
+          resolve(agent ? { status: res.statusCode!, body, reused, localPort } : { status: res.statusCode!, body });
         });
         res.on('error', reject);
       },

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MtlsOptions } from '../../src/adapters/options.js';
 import { Agent } from 'node:https';
+import { X509Certificate } from 'node:crypto';
+import { createCrl } from '@harper-tls/cert-gen';
+import type { FetchLike } from '@harper-tls/revocation';
 import { get, makeAdapterPki, type AdapterPki } from './harness.js';
 
 /** Starts the framework's app with `mtls(options)` in front of GET /whoami → `{user, clientCertificate}`. */
@@ -104,6 +107,53 @@ export function adapterSuite(name: string, start: StartApp): void {
       for (let i = 0; i < 3; i++) replies.push(await get(pki, port, '/whoami', pki.bob, {}, keepAlive));
       keepAlive.destroy();
       expect(replies.map((r) => r.status)).toEqual([401, 401, 401]);
+    });
+
+    it('keep-alive: a certificate revoked later (past crl.cacheTtl) or past its notAfter gets 401 on the same open connection; a fail-closed 401 recovers', async () => {
+      const REJECTED = 'Certificate revoked or verification failed';
+      /** An app on its own clock whose CRL downloads answer per `crl`: the real ones, a failure, or this CRL for the intermediate. */
+      const clocked = async (revocation: boolean) => {
+        const state = { t: Date.now(), crl: 'real' as 'real' | 'down' | Uint8Array };
+        const fetch: FetchLike = async (url, init) => {
+          if (state.crl === 'down') throw new Error('connection refused');
+          if (state.crl !== 'real' && url.endsWith('/inter.crl')) return new Response(Buffer.from(state.crl), { status: 200, headers: { 'content-type': 'application/pkix-crl' } });
+          return globalThis.fetch(url, init);
+        };
+        const port = await app({ ...(revocation ? { revocation: { ocsp: false, crl: { cacheTtl: 60_000 } } } : {}), now: () => new Date(state.t), fetch });
+        return { state, port };
+      };
+      /** Before each request on one keep-alive connection, runs its step; the answers (200 or the error). */
+      const onOneConnection = async (port: number, steps: Array<() => unknown>) => {
+        const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+        const replies = [];
+        try {
+          for (const step of steps) {
+            step();
+            replies.push(await get(pki, port, '/whoami', pki.alice, {}, agent));
+          }
+        } finally {
+          agent.destroy();
+        }
+        expect(new Set(replies.map((r) => r.localPort)).size).toBe(1);
+        return replies.map((r) => (r.status === 200 ? 200 : `${r.status} ${r.body.error}`));
+      };
+      const revoked = await createCrl({ ca: pki.inter, crlNumber: 2, revoked: [{ serialHex: pki.alice.serialHex, revokedAt: new Date(), reason: 'keyCompromise' }], nextUpdate: new Date(Date.now() + 86_400_000) });
+      const a = await clocked(true);
+      expect(
+        await onOneConnection(a.port, [
+          () => {},
+          () => (a.state.crl = revoked), // the CA publishes a CRL listing alice: the cached CRL still holds
+          () => (a.state.t += 120_000), // past crl.cacheTtl: the connection is checked again
+          () => {},
+        ]),
+      ).toEqual([200, 200, `401 ${REJECTED}`, `401 ${REJECTED}`]);
+      const b = await clocked(true);
+      b.state.crl = 'down';
+      expect(await onOneConnection(b.port, [() => {}, () => ((b.state.crl = 'real'), (b.state.t += 120_000))])).toEqual([`401 ${REJECTED}`, 200]);
+      // No revocation checking: no re-check interval, only the chain's dates.
+      const c = await clocked(false);
+      const notAfter = new Date(new X509Certificate(pki.alice.certificatePem).validTo).getTime();
+      expect(await onOneConnection(c.port, [() => {}, () => (c.state.t = notAfter + 1000)])).toEqual([200, '401 Login failed']);
     });
 
     it('forwardedCertificate: the header from a peer outside trustedProxies never reaches the app; from a trusted proxy it is verified like a handshake certificate', async () => {
