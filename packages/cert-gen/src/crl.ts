@@ -17,11 +17,18 @@ export const REVOCATION_REASONS = {
   privilegeWithdrawn: 9,
   aACompromise: 10,
 } as const;
-export type RevocationReason = keyof typeof REVOCATION_REASONS;
+/**
+ * A reason a certificate can be revoked with: every CRLReason but removeFromCRL, which RFC 5280
+ * section 5.3.1 allows only in delta CRLs, where it takes a certificate off the CRL (a CRL entry
+ * with it says "not revoked": openssl and the revocation checker skip it).
+ */
+export type RevocationReason = Exclude<keyof typeof REVOCATION_REASONS, 'removeFromCRL'>;
+const REVOKE_REASONS = Object.keys(REVOCATION_REASONS).filter((r) => r !== 'removeFromCRL');
 
 export function checkReason(reason: unknown): RevocationReason | undefined {
   if (reason === undefined) return undefined;
-  if (typeof reason !== 'string' || !Object.hasOwn(REVOCATION_REASONS, reason)) invalid(`reason must be one of ${Object.keys(REVOCATION_REASONS).join(', ')}; got "${String(reason)}"`);
+  if (reason === 'removeFromCRL') invalid(`reason removeFromCRL does not revoke a certificate (RFC 5280 section 5.3.1: it is only for delta CRLs, where it takes a certificate off the CRL); use one of ${REVOKE_REASONS.join(', ')}`);
+  if (typeof reason !== 'string' || !Object.hasOwn(REVOCATION_REASONS, reason)) invalid(`reason must be one of ${REVOKE_REASONS.join(', ')}; got "${String(reason)}"`);
   return reason as RevocationReason;
 }
 
@@ -105,7 +112,7 @@ function revokedSequence(entries: RevokedEntry[]): Buffer | undefined {
     if (Number.isNaN(ms)) invalid(`revokedAt of serial ${e.serialHex} is not a date`);
     let reason = NO_REASON;
     if (e.reason !== undefined) {
-      if (!Object.hasOwn(REVOCATION_REASONS, e.reason)) checkReason(e.reason);
+      if (!Object.hasOwn(REVOCATION_REASONS, e.reason) || (e.reason as string) === 'removeFromCRL') checkReason(e.reason);
       reason = REVOCATION_REASONS[e.reason];
     }
     const y = e.revokedAt.getUTCFullYear();

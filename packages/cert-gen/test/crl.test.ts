@@ -64,14 +64,14 @@ describe('createCrl, verified by openssl crl', () => {
   it('writes entries byte for byte like the generic DER writer (odd digits, 00 pad, user-typed serials, GeneralizedTime, same-second runs)', async () => {
     const serials = ['1', 'f', '0x00:ff', '7f', '80', 'AB:CD:EF', '00000001', '0', 'ffffffffffffffffffffffffffffffffffffffff', '4abc', 'deadbeef'];
     const dates = [new Date('2026-05-01T10:00:00.100Z'), new Date('2026-05-01T10:00:00.900Z'), new Date('2051-01-02T03:04:05Z'), new Date('1949-12-31T23:59:59Z'), new Date('2026-05-01T10:00:01Z')];
-    const reasons = [undefined, 'keyCompromise', 'removeFromCRL', 'aACompromise'] as const;
+    const reasons = [undefined, 'keyCompromise', 'certificateHold', 'aACompromise'] as const;
     const revoked = Array.from({ length: 200 }, (_, i) => ({ serialHex: i < serials.length ? serials[i]! : (i * 7919).toString(16), revokedAt: dates[Math.floor(i / 3) % dates.length]!, reason: reasons[i % reasons.length] }));
     const der = await createCrl({ ca, crlNumber: 3, thisUpdate: new Date('2026-05-02T00:00:00Z'), nextUpdate: new Date('2026-05-03T00:00:00Z'), revoked });
     const tbs = children(der, read(der, 0))[0]!;
     const list = children(der, tbs)[5]!;
     const expected = seq(
       ...revoked.map((e) =>
-        seq(integerFromHex(normalizeSerialHex(e.serialHex)), time(e.revokedAt), ...(e.reason ? [seq(seq(tlv(0x06, Buffer.from([0x55, 0x1d, 0x15])), tlv(0x04, tlv(0x0a, Buffer.from([{ keyCompromise: 1, removeFromCRL: 8, aACompromise: 10 }[e.reason]])))))] : [])),
+        seq(integerFromHex(normalizeSerialHex(e.serialHex)), time(e.revokedAt), ...(e.reason ? [seq(seq(tlv(0x06, Buffer.from([0x55, 0x1d, 0x15])), tlv(0x04, tlv(0x0a, Buffer.from([{ keyCompromise: 1, certificateHold: 6, aACompromise: 10 }[e.reason]])))))] : [])),
       ),
     );
     expect(Buffer.from(whole(der, list)).toString('hex')).toBe(expected.toString('hex'));
@@ -82,6 +82,8 @@ describe('createCrl, verified by openssl crl', () => {
     [{ revoked: [{ serialHex: 'xyz', revokedAt: new Date() }] }, /not a hexadecimal number/],
     [{ revoked: [{ serialHex: '01', revokedAt: new Date(), reason: 'bored' }] }, /reason must be one of/],
     [{ revoked: [{ serialHex: '01', revokedAt: new Date(), reason: 'toString' }] }, /reason must be one of/],
+    // A removeFromCRL entry means "not revoked" (delta CRLs only): never written into a CRL.
+    [{ revoked: [{ serialHex: '01', revokedAt: new Date(), reason: 'removeFromCRL' }] }, /reason removeFromCRL does not revoke a certificate \(RFC 5280 section 5\.3\.1/],
     [{ revoked: [{ serialHex: '01', revokedAt: new Date(Number.NaN) }] }, /revokedAt of serial 01 is not a date/],
     [{ revoked: [{ serialHex: '01', revokedAt: '2026-01-01' }] }, /revokedAt of serial 01 is not a date/],
     [{ revoked: [{ serialHex: '01', revokedAt: new Date('+010000-01-01T00:00:00Z') }] }, /outside the years 1 to 9999/],

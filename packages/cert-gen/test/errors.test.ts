@@ -102,6 +102,9 @@ describe('revoke of an unknown serial', () => {
     expectTyped(await failure(local.revoke('not-a-serial')), 'ERR_CERTGEN_INVALID_INPUT', /serial "not-a-serial" is not a hexadecimal number of at most 20 bytes/);
     expectTyped(await failure(local.revoke('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')), 'ERR_CERTGEN_INVALID_INPUT', /the certificate cannot be read/);
     expectTyped(await failure(local.revoke(issued.serialHex, 'lostIt' as never)), 'ERR_CERTGEN_INVALID_INPUT', /reason must be one of unspecified, keyCompromise, .*; got "lostIt"/);
+    // removeFromCRL is not a revocation (RFC 5280 section 5.3.1): refused, and the record stays good.
+    expectTyped(await failure(local.revoke(issued.serialHex, 'removeFromCRL' as never)), 'ERR_CERTGEN_INVALID_INPUT', /reason removeFromCRL does not revoke a certificate .*use one of unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise$/);
+    expect(await local.status(issued.serialHex)).toEqual({ status: 'good' });
     // the serial as openssl prints it (upper case, colons) finds the record
     const colon = issued.serialHex.toUpperCase().match(/../g)!.join(':');
     await expect(local.revoke(colon, 'superseded')).resolves.toMatchObject({ status: 'revoked', reason: 'superseded' });

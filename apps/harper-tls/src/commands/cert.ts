@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { derToPem, recoverFileGroup, replaceFileGroup } from '@harper-tls/cert-gen';
+import { checkReason, derToPem, recoverFileGroup, replaceFileGroup } from '@harper-tls/cert-gen';
 import { readCertificates } from './files.js';
 import { formatFlags, parseArgs } from '../args.js';
 import type { Command } from '../context.js';
@@ -84,6 +84,11 @@ export const certRevoke: Command = {
     if (positionals.length > 1) throw new CliError(`unexpected argument "${positionals[1]}"`);
     const file = positionals[0];
     if (!file === !flags.serial) throw new CliError('give either a certificate FILE or --serial HEX');
+    try {
+      checkReason(flags.reason);
+    } catch (err) {
+      throw new CliError(`--${(err as Error).message}`);
+    }
     let target: string;
     if (file) {
       // A PEM or DER certificate file; anything else is a mistake, never read as a serial number.
