@@ -122,6 +122,8 @@ describe('harper-tls start: ca.pem replaced by the user\'s own client CA, the ge
       const renew = await runToEnd(['renew-certs', '--root', root]);
       expect(renew.code).toBe(0);
       expect(renew.stdout).toContain(`kept ${join(keys, 'certificate.pem')}: cannot be reissued: `);
+      expect(renew.stdout).not.toContain('Successfully renewed');
+      expect(renew.stdout).toContain('Nothing renewed');
       for (const [f, text] of Object.entries(before)) expect(readFileSync(join(keys, f), 'utf8')).toBe(text);
     } finally {
       await server.stop();
