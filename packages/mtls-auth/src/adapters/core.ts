@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { Server as TlsServer, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { createRevocationChecker, type RevocationChecker } from '@harper-tls/revocation';
 import { createAuthenticator, CERT_REJECTED, LOGIN_FAILED, type CertificateOutcome } from '../authenticator.js';
 import type { TokenService } from '../tokens.js';
@@ -57,8 +57,21 @@ const MAX_REMEMBERED = 1024;
  * chain again against the same CAs (dates at `now()`, clientAuth), checks revocation when
  * asked, and reads the username per `user`, once per connection. `users` maps it to a user.
  */
-export function createMtlsCore(options?: MtlsOptions): MtlsCore {
+export function createMtlsCore(options?: MtlsOptions, at?: { server?: unknown }): MtlsCore {
   const o = resolveOptions(options);
+  // Behind a TLS-terminating proxy the server has no `ca` of its own: every forwarded certificate
+  // would be refused. Said at creation when the server is known (Fastify), else once at run time.
+  if (o.forwarded && !o.ca && at?.server !== undefined && !(at.server instanceof TlsServer)) {
+    throw new AuthError('ERR_AUTH_INVALID_OPTION', 'mtls(): options.forwardedCertificate on a plain-HTTP server (behind a TLS-terminating proxy) needs options.ca, the CAs the forwarded client certificates chain to: the server has no ca of its own');
+  }
+  let warnedNoCa = false;
+  const warnNoCa = () => {
+    if (warnedNoCa) return;
+    warnedNoCa = true;
+    const msg = 'mtls(): a forwarded client certificate arrived on a plain-HTTP server and options.ca is not set: the server has no ca of its own, so every forwarded certificate is refused (401); pass options.ca';
+    if (o.logger) o.logger.warn({}, msg);
+    else process.emitWarning(msg, { code: 'HARPER_TLS_MTLS_NO_CA' });
+  };
   let checker: RevocationChecker | undefined;
   if (o.revocation) checker = createRevocationChecker({ config: o.revocation, now: o.now, fetch: o.fetch });
   const fromServer = new WeakMap<object, { source: unknown; cas: X509Certificate[] }>();
@@ -67,7 +80,10 @@ export function createMtlsCore(options?: MtlsOptions): MtlsCore {
     if (!socket.authorized && !fromTrustedProxy(socket)) return [];
     if (o.ca) return o.ca;
     const server = (socket as TLSSocket & { server?: { ca?: unknown } }).server;
-    if (!server || server.ca === undefined) return [];
+    if (!server || server.ca === undefined) {
+      if (!socket.encrypted && fromTrustedProxy(socket)) warnNoCa();
+      return [];
+    }
     const hit = fromServer.get(server);
     if (hit && hit.source === server.ca) return hit.cas;
     let cas: X509Certificate[];

@@ -20,7 +20,7 @@ const plugin: FastifyPluginCallback<MtlsOptions> = (fastify, options, done) => {
   const own = Object.fromEntries(Object.entries(options ?? {}).filter(([k]) => !REGISTER_KEYS.has(k))) as MtlsOptions;
   let core: ReturnType<typeof createMtlsCore>;
   try {
-    core = createMtlsCore(own);
+    core = createMtlsCore(own, { server: fastify.server });
   } catch (err) {
     done(err as Error);
     return;

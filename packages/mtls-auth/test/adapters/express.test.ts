@@ -1,9 +1,11 @@
 import express from 'express';
 import { createServer } from 'node:https';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mtls } from '../../src/adapters/express.js';
 import { closeServer, get, makeAdapterPki, serverTls, type AdapterPki } from './harness.js';
+import type { MtlsOptions } from '../../src/adapters/options.js';
 import { adapterSuite, type StartApp } from './suite.js';
 
 const start: StartApp = async (pki, options) => {
@@ -38,6 +40,37 @@ describe('express adapter', () => {
       expect(await get(pki, (server.address() as AddressInfo).port, '/whoami', pki.alice)).toEqual({ status: 500, body: { error: 'db down' } });
     } finally {
       await closeServer(server);
+    }
+  });
+
+  it('forwardedCertificate behind a TLS-terminating proxy (plain http server): without ca every certificate is refused and it warns once; with ca the forwarded one is the user', async () => {
+    const warnings: string[] = [];
+    const logger = { info: () => {}, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') };
+    const serve = async (options: MtlsOptions) => {
+      const app = express();
+      app.use(mtls(options));
+      app.get('/whoami', (req, res) => void res.json({ user: req.user }));
+      const server = createHttpServer(app);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return server;
+    };
+    const forwarded = { forwardedCertificate: { format: 'pem-urlencoded' as const }, trustedProxies: ['127.0.0.1'], logger };
+    const header = { 'x-ssl-client-cert': encodeURIComponent(pki.carol.certificatePem + pki.inter.certificatePem) };
+    const ask = async (server: ReturnType<typeof createHttpServer>) => {
+      const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/whoami`, { headers: header });
+      return { status: r.status, body: await r.json() };
+    };
+    const noCa = await serve(forwarded);
+    const withCa = await serve({ ...forwarded, ca: pki.root.certificatePem });
+    try {
+      expect(await ask(noCa)).toEqual({ status: 401, body: { error: 'Login failed' } });
+      expect(await ask(noCa)).toEqual({ status: 401, body: { error: 'Login failed' } });
+      expect(warnings).toEqual([expect.stringMatching(/^mtls\(\): a forwarded client certificate arrived on a plain-HTTP server and options.ca is not set: .*pass options.ca$/)]);
+      expect(await ask(withCa)).toEqual({ status: 200, body: { user: { username: 'carol', role: null, authenticatedBy: 'mtls' } } });
+      expect(warnings).toHaveLength(1);
+    } finally {
+      await closeServer(noCa);
+      await closeServer(withCa);
     }
   });
 

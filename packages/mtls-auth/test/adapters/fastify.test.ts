@@ -94,6 +94,27 @@ describe('fastify adapter', () => {
     await app.close();
   });
 
+  it('forwardedCertificate on a plain-HTTP server without ca fails register (every forwarded certificate would be refused); with ca it serves the forwarded user', async () => {
+    const forwarded = { forwardedCertificate: { format: 'pem-urlencoded' as const }, trustedProxies: ['127.0.0.1'] };
+    const bare = Fastify();
+    await expect(bare.register(mtls, forwarded).ready()).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID_OPTION', message: expect.stringMatching(/options\.forwardedCertificate on a plain-HTTP server .* needs options\.ca/) });
+    await bare.close();
+    const app = Fastify();
+    await app.register(mtls, { ...forwarded, ca: pki.root.certificatePem });
+    app.get('/whoami', async (request) => ({ user: request.user }));
+    try {
+      const port = await listen(app);
+      const r = await fetch(`http://127.0.0.1:${port}/whoami`, { headers: { 'x-ssl-client-cert': encodeURIComponent(pki.carol.certificatePem + pki.inter.certificatePem) } });
+      expect([r.status, await r.json()]).toEqual([200, { user: { username: 'carol', role: null, authenticatedBy: 'mtls' } }]);
+    } finally {
+      await app.close();
+    }
+    // A TLS server is not refused at register: its own ca is the default.
+    const tls = Fastify({ https: serverTls(pki) });
+    await expect(tls.register(mtls, forwarded).ready()).resolves.toBeDefined();
+    await tls.close();
+  });
+
   it('a users function that throws is a 500 from Fastify, not a 401', async () => {
     const app = Fastify({ https: serverTls(pki) });
     await app.register(mtls, { users: () => { throw new Error('db down'); } });
