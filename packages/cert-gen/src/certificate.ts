@@ -4,7 +4,7 @@ import * as x509 from '@peculiar/x509';
 import { CertGenError, invalid } from './errors.js';
 import { checkKeyType, defaultCrypto, DEFAULT_KEY_TYPE, exportPrivateKeyPem, generateKeyPair, importSigningKey, algorithms, type KeyType } from './keys.js';
 import { parseSan } from './san.js';
-import { normalizeSerialHex, randomSerialHex } from './serial.js';
+import { checkNewSerialHex, randomSerialHex } from './serial.js';
 
 /** A certificate with its private key, both PEM. */
 export interface KeyAndCert {
@@ -30,7 +30,7 @@ interface CommonOptions {
   crlUrl?: string;
   /** OCSP responder URL to embed (Authority Information Access). */
   ocspUrl?: string;
-  /** Serial number in hex; default a random 128-bit positive value. */
+  /** Serial number in hex (positive, at most 20 octets as a DER INTEGER); default a random 128-bit positive value. */
   serialHex?: string;
   /** Clock. Default `() => new Date()`. */
   now?: () => Date;
@@ -141,7 +141,7 @@ export async function createCA(opts: CommonOptions & { commonName: string; issue
   const days = checkDays(opts.days, 3650);
   const keyType = checkKeyType(opts.keyType ?? DEFAULT_KEY_TYPE);
   if (opts.pathLength !== undefined && (!Number.isInteger(opts.pathLength) || opts.pathLength < 0)) invalid(`pathLength must be a whole number >= 0; got ${opts.pathLength}`);
-  const serialHex = opts.serialHex ? normalizeSerialHex(opts.serialHex) : randomSerialHex();
+  const serialHex = opts.serialHex ? checkNewSerialHex(opts.serialHex) : randomSerialHex();
   const { notBefore, notAfter } = validity((opts.now ?? (() => new Date()))(), days);
   const crlUrl = checkUrl(opts.crlUrl, 'crlUrl');
   const ocspUrl = checkUrl(opts.ocspUrl, 'ocspUrl');
@@ -186,7 +186,7 @@ export async function issueCertificate(opts: CommonOptions & { ca: KeyAndCert; k
   const ocspUrl = checkUrl(opts.ocspUrl, 'ocspUrl');
   const issuer = await issuerContext(opts.ca, crypto);
   if (!issuer.isCa) invalid('the issuing certificate is not a CA (basicConstraints cA=FALSE)');
-  const serialHex = opts.serialHex ? normalizeSerialHex(opts.serialHex) : randomSerialHex();
+  const serialHex = opts.serialHex ? checkNewSerialHex(opts.serialHex) : randomSerialHex();
   const { spki, ski, privateKeyPem } = await newKey(keyType, crypto);
   const { notBefore, notAfter } = validity((opts.now ?? (() => new Date()))(), days);
   let usages = x509.KeyUsageFlags.digitalSignature;

@@ -21,3 +21,17 @@ export function normalizeSerialHex(serial: string): string {
   const t = s.replace(/^0+(?=.)/, '');
   return t;
 }
+
+/**
+ * The `serialHex` option of a new certificate, normalised: positive and at most 20 octets as a
+ * DER INTEGER, the sign pad included (RFC 5280 section 4.1.2.2). Zero is refused (the
+ * certificate library would put a random serial in the certificate and the caller would record 0).
+ */
+export function checkNewSerialHex(serial: unknown): string {
+  if (typeof serial !== 'string') invalid(`serialHex must be a hexadecimal string; got ${typeof serial}`);
+  const hex = normalizeSerialHex(serial);
+  if (hex === '0') invalid(`serial "${serial}" is zero; RFC 5280 section 4.1.2.2 requires a positive serial number`);
+  const octets = ((hex.length + 1) >> 1) + (hex.length % 2 === 0 && Number.parseInt(hex[0]!, 16) >= 8 ? 1 : 0);
+  if (octets > 20) invalid(`serial "${serial}" is ${octets} octets as a DER INTEGER (sign pad included); RFC 5280 section 4.1.2.2 allows at most 20`);
+  return hex;
+}

@@ -77,8 +77,24 @@ describe('createCA and issueCertificate, verified by openssl', () => {
     [{ kind: 'server', commonName: 'x', sans: ['URI:not a uri'] }, /not an absolute URI/],
     [{ kind: 'robot', commonName: 'x' }, /kind must be server, client or ocsp-signer/],
     [{ kind: 'client', commonName: 'x', crlUrl: 'ldap://x' }, /crlUrl must be an http\(s\) URL/],
+    // Zero: the certificate would carry a random serial while serialHex said 0.
+    [{ kind: 'client', commonName: 'x', serialHex: '0' }, /serial "0" is zero; RFC 5280 section 4.1.2.2 requires a positive serial number/],
+    [{ kind: 'client', commonName: 'x', serialHex: '00:00' }, /is zero/],
+    // 20 bytes with the top bit set: 21 octets with the sign pad; 21 bytes: 21 octets.
+    [{ kind: 'client', commonName: 'x', serialHex: '80'.repeat(20) }, /is 21 octets as a DER INTEGER \(sign pad included\); RFC 5280 section 4.1.2.2 allows at most 20/],
+    [{ kind: 'client', commonName: 'x', serialHex: '01'.repeat(21) }, /is 21 octets/],
   ])('rejects %j with a typed error', async (opts, message) => {
     await expect(issueCertificate({ ca: root, ...(opts as object) } as never)).rejects.toMatchObject({ code: 'ERR_CERTGEN_INVALID_INPUT', message: expect.stringMatching(message) });
+  });
+
+  it('a given serialHex is the certificate\'s: up to 20 octets as a DER INTEGER (sign pad included)', async () => {
+    for (const serialHex of ['1', '7f' + 'ff'.repeat(19), '80'.repeat(19)]) {
+      const cert = await issueCertificate({ ca: root, kind: 'client', commonName: 'x', serialHex });
+      expect([cert.serialHex, new X509Certificate(cert.certificatePem).serialNumber.toLowerCase().replace(/^0+(?=.)/, '')]).toEqual([serialHex, serialHex]);
+    }
+    const ca = await createCA({ commonName: 'Serial CA', serialHex: '0x0a' });
+    expect(new X509Certificate(ca.certificatePem).serialNumber).toBe('0A');
+    await expect(createCA({ commonName: 'Zero CA', serialHex: '0' })).rejects.toMatchObject({ code: 'ERR_CERTGEN_INVALID_INPUT', message: expect.stringMatching(/is zero/) });
   });
 
   it('refuses to issue from a certificate that is not a CA', async () => {
