@@ -30,4 +30,16 @@ describe('harper-tls cert revoke', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(await record(serial)).toMatchObject({ status: 'good' });
   });
+
+  it('revoking an already-revoked serial with another reason prints the stored reason and date ("already revoked on"); the record keeps the first', async () => {
+    const serial = await issue('otto');
+    const first = await runToEnd(['cert', 'revoke', '--root', root, '--serial', serial, '--reason', 'keyCompromise']);
+    expect([first.code, first.stdout]).toEqual([0, `Revoked serial ${serial} (keyCompromise)\n`]);
+    const stored = (await record(serial)) as unknown as { status: string; reason: string; revokedAt: string };
+    expect(stored).toMatchObject({ status: 'revoked', reason: 'keyCompromise' });
+    const again = await runToEnd(['cert', 'revoke', '--root', root, join(root, 'out', 'otto.pem'), '--reason', 'superseded']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`Serial ${serial} already revoked on ${stored.revokedAt} (keyCompromise): the record is kept as it was; --reason superseded not applied\n`);
+    expect(await record(serial)).toEqual(stored);
+  });
 });

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkReason, derToPem, recoverFileGroup, replaceFileGroup } from '@harper-tls/cert-gen';
@@ -97,8 +98,20 @@ export const certRevoke: Command = {
     } else target = String(flags.serial);
     const { ca, close } = await openLocalCa(ctx, flags);
     try {
+      // Revoking twice keeps the first record (date and reason): say so, with what it holds.
+      const serial = file ? new X509Certificate(target).serialNumber : target;
+      let before: Awaited<ReturnType<typeof ca.status>>;
+      try {
+        before = await ca.status(serial);
+      } catch {
+        before = undefined; // a malformed serial: revoke says what is wrong with it
+      }
       const rec = await ca.revoke(target, flags.reason as never);
-      ctx.stdout(`Revoked serial ${(rec as { serialHex?: string })?.serialHex ?? target}${flags.reason ? ` (${flags.reason})` : ''}\n`);
+      const reason = rec.reason ? ` (${rec.reason})` : '';
+      if (before?.status === 'revoked') {
+        const ignored = flags.reason && flags.reason !== rec.reason ? `; --reason ${flags.reason} not applied` : '';
+        ctx.stdout(`Serial ${rec.serialHex} already revoked on ${rec.revokedAt}${reason}: the record is kept as it was${ignored}\n`);
+      } else ctx.stdout(`Revoked serial ${rec.serialHex}${reason}\n`);
       return 0;
     } finally {
       await close();

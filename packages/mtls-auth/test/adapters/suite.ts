@@ -117,7 +117,7 @@ export function adapterSuite(name: string, start: StartApp): void {
         const fetch: FetchLike = async (url, init) => {
           if (state.crl === 'down') throw new Error('connection refused');
           if (state.crl !== 'real' && url.endsWith('/inter.crl')) return new Response(Buffer.from(state.crl), { status: 200, headers: { 'content-type': 'application/pkix-crl' } });
-          return globalThis.fetch(url, init);
+          return globalThis.fetch(url, init as RequestInit);
         };
         const port = await app({ ...(revocation ? { revocation: { ocsp: false, crl: { cacheTtl: 60_000 } } } : {}), now: () => new Date(state.t), fetch });
         return { state, port };
