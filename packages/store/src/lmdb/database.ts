@@ -60,9 +60,54 @@ export async function lmdbWrite<T>(write: () => Promise<T>, fail: (cause: Error,
 
 type WriteFail = (what: string, cause: Error, original: unknown) => Error;
 
-/** A string-valued lmdb database as the key-value shape of cert-gen's local CA and the server's certificates. */
-export function lmdbKeyValueStore(db: Database<string, string>, fail: WriteFail) {
+/** Runs `fn` holding a lock named `name` (with several worker processes: the server's node-wide `peers.exclusive`). */
+export type LmdbLock = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
+/** A lock within this process: one holder per name at a time, the others queued in order. */
+function processLock(): LmdbLock {
+  const tails = new Map<string, Promise<unknown>>();
+  return async (name, fn) => {
+    const before = tails.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = before.then(() => mine);
+    tails.set(name, tail);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (tails.get(name) === tail) tails.delete(name);
+    }
+  };
+}
+
+/**
+ * A string-valued lmdb database as the key-value shape of cert-gen's local CA and the server's
+ * certificates, with an atomic `increment` (the read and the put in one lmdb write transaction,
+ * which lmdb serialises across processes) and a `lock` (`opts.lock`, the node-wide lock of a
+ * server with several workers; else one within this process), so the local CA builds, stores and
+ * serves one CRL per revision for the node, as on a shared engine.
+ */
+export function lmdbKeyValueStore(db: Database<string, string>, fail: WriteFail, opts: { lock?: LmdbLock } = {}) {
+  const lock = opts.lock ?? processLock();
   return {
+    async increment(key: string): Promise<string> {
+      return lmdbWrite(
+        () =>
+          db.transaction(() => {
+            const current = db.get(key) ?? '0';
+            const next = (BigInt(/^\d+$/.test(current) ? current : '0') + 1n).toString();
+            // Applied inside this transaction; its own promise only repeats the block's outcome.
+            void db.put(key, next).catch(() => {});
+            return next;
+          }),
+        (c, e) => fail(key, c, e),
+      );
+    },
+    lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+      return lock(name, fn);
+    },
     async get(key: string): Promise<string | undefined> {
       return db.get(key) ?? undefined;
     },
