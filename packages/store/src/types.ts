@@ -14,6 +14,8 @@ export interface SharedKeyValueStore {
   create(key: string, value: string): Promise<boolean>;
   /** Adds one to the decimal number at `key` (absent: 0) atomically across the cluster; the new value. */
   increment(key: string): Promise<string>;
+  /** Writes `value` at `key` and increments the number at `counter`, in one commit; the counter's new value. */
+  putAndIncrement(key: string, value: string, counter: string): Promise<string>;
   /** Runs `fn` holding a cluster-wide lock named `name`, after catching up with every committed change. */
   lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Calls `listener` with each key changed by a commit (this node's or another's), after it is visible to `get`. */

@@ -52,7 +52,7 @@ describe('lmdb key-value store: atomic increment and lock', () => {
     }
   }, 60_000);
 
-  it('an absent key counts from 0; lock runs one holder at a time per name', async () => {
+  it('an absent key counts from 0; putAndIncrement writes both; lock runs one holder at a time per name', async () => {
     dir = mkdtempSync(join(tmpdir(), 'store-lmdb-inc-'));
     const db = openLmdbDatabases(dir, fail);
     const kv = lmdbKeyValueStore(db.localCa, writeFail);
@@ -72,6 +72,9 @@ describe('lmdb key-value store: atomic increment and lock', () => {
     release();
     await Promise.all([first, second]);
     expect(order).toEqual(['a in', 'other', 'a out', 'b']);
+    // A record and a counter in one commit.
+    expect(await kv.putAndIncrement('issued:01', '{"status":"revoked"}', 'meta:version')).toBe('3');
+    expect([await kv.get('issued:01'), await kv.get('meta:version')]).toEqual(['{"status":"revoked"}', '3']);
     // A given lock (the server's peers.exclusive) is the one used.
     const names: string[] = [];
     const given = lmdbKeyValueStore(db.localCa, writeFail, { lock: (name, fn) => (names.push(name), fn()) });

@@ -114,6 +114,14 @@ describe('the PostgreSQL engine over mTLS', () => {
     expect(values.map(Number).sort((x, y) => x - y).at(-1)).toBe(60);
   });
 
+  it('putAndIncrement: a record and a counter in one commit (one version), seen together by the other nodes', async () => {
+    const [a, b] = stores as [ClusterStores, ClusterStores];
+    expect(await a.localCa.putAndIncrement('issued:pai', 'revoked', 'meta:pai')).toBe('1');
+    expect(await b.localCa.putAndIncrement('issued:pai', 'revoked again', 'meta:pai')).toBe('2');
+    expect(engine.psql(`SELECT count(*) || '/' || count(DISTINCT version) FROM harper_tls_changes WHERE ns = 'local-ca' AND key IN ('issued:pai', 'meta:pai')`)).toBe('4/2');
+    await until('both on node-a', async () => (await a.localCa.get('meta:pai')) === '2' && (await a.localCa.get('issued:pai')) === 'revoked again');
+  });
+
   it('a burst of 300 changes on one node to a healthy engine all commit (they wait their turn, no timeout)', async () => {
     const a = stores[0]!;
     await Promise.all(Array.from({ length: 300 }, (_, i) => a.localCa.put(`burst:${i}`, String(i))));

@@ -109,9 +109,9 @@ function views(config: Required<Pick<HarperConfig, 'cluster' | 'rootPath'>>, sna
   };
 }
 
-/** Without the atomic increment and the lock (both write): the doctor's local CA signs a CRL it never stores. */
-function unshared<T extends { increment?: unknown; lock?: unknown }>(store: T): Omit<T, 'increment' | 'lock'> {
-  const { increment: _increment, lock: _lock, ...rest } = store;
+/** Without the atomic increments and the lock (all write): the doctor's local CA signs a CRL it never stores. */
+function unshared<T extends { increment?: unknown; putAndIncrement?: unknown; lock?: unknown }>(store: T): Omit<T, 'increment' | 'putAndIncrement' | 'lock'> {
+  const { increment: _increment, putAndIncrement: _putAndIncrement, lock: _lock, ...rest } = store;
   return rest;
 }
 

@@ -91,16 +91,25 @@ function processLock(): LmdbLock {
  */
 export function lmdbKeyValueStore(db: Database<string, string>, fail: WriteFail, opts: { lock?: LmdbLock } = {}) {
   const lock = opts.lock ?? processLock();
+  /** Inside a write transaction: the read sees the last commit of any process, and the put is part of the transaction. */
+  const incrementIn = (key: string): string => {
+    const current = db.get(key) ?? '0';
+    const next = (BigInt(/^\d+$/.test(current) ? current : '0') + 1n).toString();
+    // Applied inside the transaction; its own promise only repeats the block's outcome.
+    void db.put(key, next).catch(() => {});
+    return next;
+  };
   return {
     async increment(key: string): Promise<string> {
+      return lmdbWrite(() => db.transaction(() => incrementIn(key)), (c, e) => fail(key, c, e));
+    },
+    /** `value` at `key` and the counter's increment in one commit: both or neither. */
+    async putAndIncrement(key: string, value: string, counter: string): Promise<string> {
       return lmdbWrite(
         () =>
           db.transaction(() => {
-            const current = db.get(key) ?? '0';
-            const next = (BigInt(/^\d+$/.test(current) ? current : '0') + 1n).toString();
-            // Applied inside this transaction; its own promise only repeats the block's outcome.
-            void db.put(key, next).catch(() => {});
-            return next;
+            void db.put(key, value).catch(() => {});
+            return incrementIn(counter);
           }),
         (c, e) => fail(key, c, e),
       );
