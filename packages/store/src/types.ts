@@ -45,6 +45,11 @@ export interface UserRecords {
   /** False when the user exists. */
   create(record: UserRecord): Promise<boolean>;
   put(record: UserRecord): Promise<void>;
+  /**
+   * Reads the current record and writes `change(current)` in one write transaction (no change of
+   * another writer in between is lost); undefined, and nothing written, when the user is absent.
+   */
+  update(username: string, change: (current: UserRecord) => UserRecord): Promise<UserRecord | undefined>;
   remove(username: string): Promise<void>;
   onChange(listener: (username: string) => void): () => void;
   close(): Promise<void>;

@@ -228,6 +228,19 @@ export function openLmdbUserRecords(path: string, fail: { open: Fail; write: (ca
     // The put inside the conditional block settles with the block; its own promise only repeats the outcome.
     create: (user: LmdbUserRecord) => lmdbWrite(() => db.ifNoExists(user.username, () => void db.put(user.username, user).catch(() => {})), fail.write),
     put: async (user: LmdbUserRecord) => void (await lmdbWrite(() => db.put(user.username, user), fail.write)),
+    /** Read and write in one lmdb write transaction (serialised across processes); undefined when absent. */
+    update: (username: string, change: (current: LmdbUserRecord) => LmdbUserRecord) =>
+      lmdbWrite(
+        () =>
+          db.transaction(() => {
+            const current = db.get(username) as LmdbUserRecord | undefined;
+            if (!current) return undefined;
+            const next = change(current);
+            void db.put(username, next).catch(() => {});
+            return next;
+          }),
+        fail.write,
+      ),
     // lmdb's remove() resolves true even for a missing key: the caller looks first.
     remove: async (username: string) => void (await lmdbWrite(() => db.remove(username), fail.write)),
     close: () => db.close(),

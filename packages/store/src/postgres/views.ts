@@ -84,6 +84,15 @@ export function userRecordsView(engine: EngineView, ns = 'users'): UserRecords {
     async put(record) {
       await engine.write((tx) => tx.put(ns, record.username, encode(record)));
     },
+    // Read in the write transaction (the engine's current record, not this node's copy, which may be behind).
+    update: (username, change) =>
+      engine.write(async (tx) => {
+        const raw = await tx.get(ns, username);
+        if (!raw) return undefined;
+        const next = change(JSON.parse(raw.toString('utf8')) as UserRecord);
+        await tx.put(ns, username, encode(next));
+        return next;
+      }),
     async remove(username) {
       await engine.write((tx) => tx.remove(ns, username));
     },
