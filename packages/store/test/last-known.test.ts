@@ -10,7 +10,7 @@ vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   return { ...real, writeSync: vi.fn(real.writeSync) };
 });
-const realWriteSync = vi.mocked(fs.writeSync).getMockImplementation()!;
+const realWriteSync = vi.mocked(fs.writeSync).getMockImplementation()! as unknown as (fd: number, b: Uint8Array, offset?: number, length?: number) => number;
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -19,7 +19,7 @@ const tmp = () => {
   return d;
 };
 afterEach(() => {
-  vi.mocked(fs.writeSync).mockImplementation(realWriteSync);
+  vi.mocked(fs.writeSync).mockImplementation(realWriteSync as typeof fs.writeSync);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -65,7 +65,7 @@ describe('last-known cluster state file', () => {
     const before = readFileSync(path);
     // At most 1000 bytes per call (of a buffer, or of a string as one), as a disk short of space may do.
     const short = (fd: number, data: Uint8Array | string, offset?: unknown, length?: unknown) => {
-      const b = typeof data === 'string' ? Buffer.from(data) : data;
+      const b: Uint8Array = typeof data === 'string' ? Buffer.from(data) : data;
       const off = typeof data === 'string' ? 0 : ((offset as number | undefined) ?? 0);
       const len = typeof data === 'string' ? b.length : ((length as number | undefined) ?? b.length - off);
       return realWriteSync(fd, b, off, Math.min(len, 1000));
