@@ -18,6 +18,8 @@ export interface LocalCaStore {
    */
   create?(key: string, value: string): Promise<boolean>;
   increment?(key: string): Promise<string>;
+  /** `value` at `key` and the increment of `counter` in one commit (a revocation and the revision it makes). */
+  putAndIncrement?(key: string, value: string, counter: string): Promise<string>;
   lock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
 
@@ -118,10 +120,18 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
       } else serialHex = normalizeSerialHex(target);
       const r = await record(serialHex);
       if (!r) throw new CertGenError('ERR_CERTGEN_UNKNOWN_SERIAL', `no certificate with serial ${serialHex} was issued by this CA (see harper-tls cert list)`);
-      if (r.status === 'revoked') return r;
+      if (r.status === 'revoked') {
+        // A retry after a revocation whose revision was not written (a store without one commit
+        // for both): the revision changes now, so the CRL is re-signed with it.
+        await bumpVersion();
+        return r;
+      }
       const revoked: IssuedRecord = { ...r, status: 'revoked', revokedAt: now().toISOString(), reason };
-      await store.put(ISSUED + serialHex, JSON.stringify(revoked));
-      await bumpVersion();
+      if (store.putAndIncrement) await store.putAndIncrement(ISSUED + serialHex, JSON.stringify(revoked), VERSION);
+      else {
+        await store.put(ISSUED + serialHex, JSON.stringify(revoked));
+        await bumpVersion();
+      }
       return revoked;
     },
 

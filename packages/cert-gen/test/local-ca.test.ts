@@ -48,6 +48,40 @@ describe('createLocalCa', () => {
     expect(await server.status(issued.serialHex)).toEqual({ status: 'revoked', reason: 'keyCompromise', revokedAt: expect.any(Date) });
   });
 
+  it('a revocation whose revision failed to commit: the retried revoke puts the serial into the CRL', async () => {
+    const mem = createMemoryLocalCaStore();
+    let failNext = false;
+    const held = new Map<string, Promise<unknown>>();
+    // A shared store (increment and lock) that writes the record and the revision in two commits, the second failing once.
+    const store = {
+      ...mem,
+      async increment(key: string) {
+        if (key === 'meta:version' && failNext) {
+          failNext = false;
+          throw new Error('the engine is unreachable');
+        }
+        const next = String(Number((await mem.get(key)) ?? '0') + 1);
+        await mem.put(key, next);
+        return next;
+      },
+      async lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+        const run = (held.get(name) ?? Promise.resolve()).then(fn, fn);
+        held.set(name, run.catch(() => undefined));
+        return run;
+      },
+    };
+    const local = createLocalCa({ ca, store });
+    const erin = await local.issue({ cn: 'erin' });
+    const before = await local.crl();
+    failNext = true;
+    await expect(local.revoke(erin.serialHex, 'keyCompromise')).rejects.toThrow('unreachable');
+    await local.revoke(erin.serialHex, 'keyCompromise');
+    const after = await local.crl();
+    expect(after).not.toEqual(before);
+    const text = openssl(['crl', '-inform', 'DER', '-in', t.write('retried.der', after), '-noout', '-text']);
+    expect(text.toUpperCase()).toContain(erin.serialHex.toUpperCase());
+  });
+
   it('revoking twice keeps the first record; unknown serials and foreign certificates are errors', async () => {
     const local = createLocalCa({ ca, store: createMemoryLocalCaStore() });
     const c = await local.issue({ cn: 'carol' });

@@ -129,7 +129,7 @@ export async function startHarper(opts: StartOptions): Promise<HarperInstance> {
     // `harper-tls cert revoke` in another process) applies to the next handshake and, through the
     // trust generation, to the next request of every open connection, with no CRL cache between.
     const ca = loadAutoCa(config.rootPath);
-    const localCa = ca ? createLocalCa({ ca, store: cluster?.localCa ?? keyValueStore(database.localCa), ...localCaUrls(config), now }) : undefined;
+    const localCa = ca ? createLocalCa({ ca, store: cluster?.localCa ?? keyValueStore(database.localCa, peers ? (name, fn) => peers.exclusive(`local-ca:${name}`, fn) : undefined), ...localCaUrls(config), now }) : undefined;
     const authorities = localCa ? [{ certificate: ca!.certificatePem, status: (serial: string) => localCa.status(serial) }] : [];
     const trust = new TrustGeneration();
     closers.push(() => trust.close());

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { lmdbBytesStore, lmdbKeyValueStore, lmdbWrite, openLmdbDatabases, type LmdbDatabases } from '@harper-tls/store';
+import { lmdbBytesStore, lmdbKeyValueStore, lmdbWrite, openLmdbDatabases, type LmdbDatabases, type LmdbLock } from '@harper-tls/store';
 import { ServerError } from './errors.js';
 
 /**
@@ -26,9 +26,12 @@ export async function storeWrite<T>(what: string, write: () => Promise<T>): Prom
   return lmdbWrite(write, (cause, err) => writeFailure(what, cause, err));
 }
 
-/** Adapts a string-valued lmdb database to the store shape cert-gen's local CA expects. */
-export function keyValueStore(db: ServerDatabase['localCa']) {
-  return lmdbKeyValueStore(db, writeFailure);
+/**
+ * Adapts a string-valued lmdb database to the store shape cert-gen's local CA expects.
+ * @param lock with several workers: the node-wide lock (`peers.exclusive`), so one CRL is built per revision
+ */
+export function keyValueStore(db: ServerDatabase['localCa'], lock?: LmdbLock) {
+  return lmdbKeyValueStore(db, writeFailure, { lock });
 }
 
 /** Adapts the binary lmdb database to the revocation checker's persistent cache shape, without copying values. */

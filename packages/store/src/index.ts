@@ -11,7 +11,7 @@ import type { ClusterSnapshot } from './postgres/snapshot.js';
 
 export { StoreError, isStoreUnavailable } from './errors.js';
 // The embedded engine of one node (lmdb): the default.
-export { openLmdbDatabases, openLmdbUserRecords, lmdbKeyValueStore, lmdbBytesStore, lmdbWrite } from './lmdb/database.js';
+export { openLmdbDatabases, openLmdbUserRecords, lmdbKeyValueStore, lmdbBytesStore, lmdbWrite, type LmdbLock } from './lmdb/database.js';
 export type { MappedValue } from './lmdb/database.js';
 export type { LmdbDatabases, LmdbUserRecord } from './lmdb/database.js';
 export type { StoreErrorCode } from './errors.js';

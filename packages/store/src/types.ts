@@ -14,6 +14,8 @@ export interface SharedKeyValueStore {
   create(key: string, value: string): Promise<boolean>;
   /** Adds one to the decimal number at `key` (absent: 0) atomically across the cluster; the new value. */
   increment(key: string): Promise<string>;
+  /** Writes `value` at `key` and increments the number at `counter`, in one commit; the counter's new value. */
+  putAndIncrement(key: string, value: string, counter: string): Promise<string>;
   /** Runs `fn` holding a cluster-wide lock named `name`, after catching up with every committed change. */
   lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Calls `listener` with each key changed by a commit (this node's or another's), after it is visible to `get`. */
@@ -43,6 +45,11 @@ export interface UserRecords {
   /** False when the user exists. */
   create(record: UserRecord): Promise<boolean>;
   put(record: UserRecord): Promise<void>;
+  /**
+   * Reads the current record and writes `change(current)` in one write transaction (no change of
+   * another writer in between is lost); undefined, and nothing written, when the user is absent.
+   */
+  update(username: string, change: (current: UserRecord) => UserRecord): Promise<UserRecord | undefined>;
   remove(username: string): Promise<void>;
   onChange(listener: (username: string) => void): () => void;
   close(): Promise<void>;

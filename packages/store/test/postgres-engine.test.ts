@@ -108,10 +108,30 @@ describe('the PostgreSQL engine over mTLS', () => {
     await until('alice on both', () => a.users.get('alice') !== undefined && b.users.get('alice')?.role === a.users.get('alice')?.role);
   });
 
+  it('users: update reads the engine\'s record in its write transaction: concurrent updates on two nodes both hold; an absent user is not recreated', async () => {
+    const [a, b] = stores as [ClusterStores, ClusterStores];
+    expect(await a.users.create({ username: 'upd', role: 'super_user', active: true, passwordHash: 'h1' })).toBe(true);
+    const results = await Promise.all([a.users.update('upd', (u) => ({ ...u, role: 'reader' })), b.users.update('upd', (u) => ({ ...u, passwordHash: 'h2' }))]);
+    expect(results.every((r) => r !== undefined)).toBe(true);
+    await until('both changes on both nodes', () => [a, b].every((s) => s.users.get('upd')?.role === 'reader' && s.users.get('upd')?.passwordHash === 'h2'));
+    await a.users.remove('upd');
+    // node-b may still have the user in its copy: the update reads the engine and finds none.
+    expect(await b.users.update('upd', (u) => ({ ...u, role: 'super_user' }))).toBeUndefined();
+    expect(engine.psql(`SELECT count(*) FROM harper_tls_records WHERE ns = 'users' AND key = 'upd'`)).toBe('0');
+  });
+
   it('increment is atomic across nodes: 60 concurrent increments end at 60, every value once', async () => {
     const values = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % 3]!.localCa.increment('meta:counter')));
     expect(new Set(values).size).toBe(60);
     expect(values.map(Number).sort((x, y) => x - y).at(-1)).toBe(60);
+  });
+
+  it('putAndIncrement: a record and a counter in one commit (one version), seen together by the other nodes', async () => {
+    const [a, b] = stores as [ClusterStores, ClusterStores];
+    expect(await a.localCa.putAndIncrement('issued:pai', 'revoked', 'meta:pai')).toBe('1');
+    expect(await b.localCa.putAndIncrement('issued:pai', 'revoked again', 'meta:pai')).toBe('2');
+    expect(engine.psql(`SELECT count(*) || '/' || count(DISTINCT version) FROM harper_tls_changes WHERE ns = 'local-ca' AND key IN ('issued:pai', 'meta:pai')`)).toBe('4/2');
+    await until('both on node-a', async () => (await a.localCa.get('meta:pai')) === '2' && (await a.localCa.get('issued:pai')) === 'revoked again');
   });
 
   it('a burst of 300 changes on one node to a healthy engine all commit (they wait their turn, no timeout)', async () => {

@@ -49,7 +49,7 @@ export async function openStores(root: string, dir: string = databaseDir(root), 
   return {
     source: 'lmdb',
     certificates: db ? readOnly(keyValueStore(db.certificates), ['put', 'remove']) : undefined,
-    localCa: db ? readOnly(keyValueStore(db.localCa), ['put', 'remove']) : undefined,
+    localCa: db ? readOnly(unshared(keyValueStore(db.localCa)), ['put', 'remove']) : undefined,
     revocation: db ? readOnly(bytesStore(db.revocation), ['put']) : undefined,
     users,
     usersWhere: join(dir, 'users.mdb'),
@@ -107,6 +107,12 @@ function views(config: Required<Pick<HarperConfig, 'cluster' | 'rootPath'>>, sna
       await snap.close();
     },
   };
+}
+
+/** Without the atomic increments and the lock (all write): the doctor's local CA signs a CRL it never stores. */
+function unshared<T extends { increment?: unknown; putAndIncrement?: unknown; lock?: unknown }>(store: T): Omit<T, 'increment' | 'putAndIncrement' | 'lock'> {
+  const { increment: _increment, putAndIncrement: _putAndIncrement, lock: _lock, ...rest } = store;
+  return rest;
 }
 
 /** A copy of `store` whose write methods do nothing: the doctor reads the server's data, never changes it. */

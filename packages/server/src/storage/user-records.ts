@@ -18,6 +18,8 @@ export interface UserRecordStore {
   /** False when the user exists. */
   create(user: StoredUser): Promise<boolean>;
   put(user: StoredUser): Promise<void>;
+  /** `change` applied to the current record in one write transaction; undefined (nothing written) when absent. */
+  update(username: string, change: (current: StoredUser) => StoredUser): Promise<StoredUser | undefined>;
   remove(username: string): Promise<void>;
   /** Changes made elsewhere (another node): the user cache generation moves on. */
   onChange?(listener: (username: string) => void): () => void;
@@ -50,16 +52,19 @@ export function userStoreOver(records: UserRecordStore): UserStore {
       return publicUser(user);
     },
     async alter(username, changes) {
-      const current = getStored(checkUsername(username));
-      if (!current) throw new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
-      const next: StoredUser = { ...current };
-      if (changes.password !== undefined) next.passwordHash = await hashPassword(checkPassword(changes.password));
-      if (changes.role !== undefined) next.role = checkRole(changes.role);
+      const notFound = () => new AuthError('ERR_AUTH_USER_NOT_FOUND', `user "${username}" does not exist`);
+      if (!getStored(checkUsername(username))) throw notFound();
+      const set: Partial<StoredUser> = {};
+      if (changes.role !== undefined) set.role = checkRole(changes.role);
       if (changes.active !== undefined) {
         if (typeof changes.active !== 'boolean') throw new AuthError('ERR_AUTH_INVALID_INPUT', '"active" must be true or false');
-        next.active = changes.active;
+        set.active = changes.active;
       }
-      await records.put(next).finally(() => generation++);
+      if (changes.password !== undefined) set.passwordHash = await hashPassword(checkPassword(changes.password));
+      // Only the fields changed here, over the record as it is when written: a concurrent alter of
+      // other fields is kept, and a user dropped meanwhile (the hash takes a while) stays dropped.
+      const next = await records.update(username, (current) => ({ ...current, ...set })).finally(() => generation++);
+      if (!next) throw notFound();
       return publicUser(next);
     },
     async drop(username) {

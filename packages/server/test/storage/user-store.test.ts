@@ -10,10 +10,10 @@ vi.mock('node:crypto', async (importOriginal) => {
 });
 vi.mock('@harper-tls/mtls-auth', async (importOriginal) => {
   const real = await importOriginal<typeof import('@harper-tls/mtls-auth')>();
-  return { ...real, verifyPasswordHash: vi.fn(real.verifyPasswordHash) };
+  return { ...real, verifyPasswordHash: vi.fn(real.verifyPasswordHash), hashPassword: vi.fn(real.hashPassword) };
 });
 const crypto = await import('node:crypto');
-const { verifyPasswordHash } = await import('@harper-tls/mtls-auth');
+const { verifyPasswordHash, hashPassword } = await import('@harper-tls/mtls-auth');
 const { openUserStore } = await import('../../src/storage/user-store.js');
 const { AuthError } = await import('@harper-tls/mtls-auth');
 
@@ -64,6 +64,45 @@ describe('openUserStore', () => {
     expect(await store.version('alice')).not.toBe(before);
     expect(await store.get('bob')).toBeUndefined();
     expect(store.generation!()).toBe(generation);
+    await store.close();
+  });
+
+  it('an alter waiting for its password hash loses no concurrent change and never brings back a user dropped meanwhile', async () => {
+    const store = await openUserStore({ path: tmp() });
+    await store.create({ username: 'carol', password: 'c', role: 'super_user' });
+    await store.create({ username: 'dave', password: 'd', role: 'user' });
+    const realHash = vi.mocked(hashPassword).getMockImplementation()!;
+    /** The next hash waits for `release()` (scrypt taking a while), after it has started. */
+    const slowHash = () => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let started!: () => void;
+      const hashing = new Promise<void>((r) => (started = r));
+      vi.mocked(hashPassword).mockImplementationOnce(async (pw) => {
+        started();
+        const h = await realHash(pw);
+        await gate;
+        return h;
+      });
+      return { hashing, release };
+    };
+    // A password change and, while it hashes, a demotion: both hold.
+    let slow = slowHash();
+    const passwordChange = store.alter('carol', { password: 'c2' });
+    await slow.hashing;
+    await store.alter('carol', { role: 'reader' });
+    slow.release();
+    expect(await passwordChange).toEqual({ username: 'carol', role: 'reader', active: true });
+    expect(await store.verifyPassword('carol', 'c2')).toEqual({ username: 'carol', role: 'reader', active: true });
+    // A drop while an alter hashes: the alter finds no user, and the user stays gone.
+    slow = slowHash();
+    const alter = store.alter('dave', { password: 'd2', role: 'super_user' });
+    await slow.hashing;
+    await store.drop('dave');
+    slow.release();
+    await expect(alter).rejects.toMatchObject({ code: 'ERR_AUTH_USER_NOT_FOUND' });
+    expect(await store.get('dave')).toBeUndefined();
+    expect((await store.list()).map((u) => u.username)).toEqual(['carol']);
     await store.close();
   });
 

@@ -60,9 +60,63 @@ export async function lmdbWrite<T>(write: () => Promise<T>, fail: (cause: Error,
 
 type WriteFail = (what: string, cause: Error, original: unknown) => Error;
 
-/** A string-valued lmdb database as the key-value shape of cert-gen's local CA and the server's certificates. */
-export function lmdbKeyValueStore(db: Database<string, string>, fail: WriteFail) {
+/** Runs `fn` holding a lock named `name` (with several worker processes: the server's node-wide `peers.exclusive`). */
+export type LmdbLock = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
+/** A lock within this process: one holder per name at a time, the others queued in order. */
+function processLock(): LmdbLock {
+  const tails = new Map<string, Promise<unknown>>();
+  return async (name, fn) => {
+    const before = tails.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = before.then(() => mine);
+    tails.set(name, tail);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (tails.get(name) === tail) tails.delete(name);
+    }
+  };
+}
+
+/**
+ * A string-valued lmdb database as the key-value shape of cert-gen's local CA and the server's
+ * certificates, with an atomic `increment` (the read and the put in one lmdb write transaction,
+ * which lmdb serialises across processes) and a `lock` (`opts.lock`, the node-wide lock of a
+ * server with several workers; else one within this process), so the local CA builds, stores and
+ * serves one CRL per revision for the node, as on a shared engine.
+ */
+export function lmdbKeyValueStore(db: Database<string, string>, fail: WriteFail, opts: { lock?: LmdbLock } = {}) {
+  const lock = opts.lock ?? processLock();
+  /** Inside a write transaction: the read sees the last commit of any process, and the put is part of the transaction. */
+  const incrementIn = (key: string): string => {
+    const current = db.get(key) ?? '0';
+    const next = (BigInt(/^\d+$/.test(current) ? current : '0') + 1n).toString();
+    // Applied inside the transaction; its own promise only repeats the block's outcome.
+    void db.put(key, next).catch(() => {});
+    return next;
+  };
   return {
+    async increment(key: string): Promise<string> {
+      return lmdbWrite(() => db.transaction(() => incrementIn(key)), (c, e) => fail(key, c, e));
+    },
+    /** `value` at `key` and the counter's increment in one commit: both or neither. */
+    async putAndIncrement(key: string, value: string, counter: string): Promise<string> {
+      return lmdbWrite(
+        () =>
+          db.transaction(() => {
+            void db.put(key, value).catch(() => {});
+            return incrementIn(counter);
+          }),
+        (c, e) => fail(key, c, e),
+      );
+    },
+    lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+      return lock(name, fn);
+    },
     async get(key: string): Promise<string | undefined> {
       return db.get(key) ?? undefined;
     },
@@ -174,6 +228,19 @@ export function openLmdbUserRecords(path: string, fail: { open: Fail; write: (ca
     // The put inside the conditional block settles with the block; its own promise only repeats the outcome.
     create: (user: LmdbUserRecord) => lmdbWrite(() => db.ifNoExists(user.username, () => void db.put(user.username, user).catch(() => {})), fail.write),
     put: async (user: LmdbUserRecord) => void (await lmdbWrite(() => db.put(user.username, user), fail.write)),
+    /** Read and write in one lmdb write transaction (serialised across processes); undefined when absent. */
+    update: (username: string, change: (current: LmdbUserRecord) => LmdbUserRecord) =>
+      lmdbWrite(
+        () =>
+          db.transaction(() => {
+            const current = db.get(username) as LmdbUserRecord | undefined;
+            if (!current) return undefined;
+            const next = change(current);
+            void db.put(username, next).catch(() => {});
+            return next;
+          }),
+        fail.write,
+      ),
     // lmdb's remove() resolves true even for a missing key: the caller looks first.
     remove: async (username: string) => void (await lmdbWrite(() => db.remove(username), fail.write)),
     close: () => db.close(),

@@ -28,12 +28,41 @@ export function readEngineTls(cluster: Pick<ClusterConfig, 'tls'>): EngineTlsMat
 }
 
 /**
+ * The engine's own keepalive probes on every session (seconds): a node whose host dies without
+ * closing its connections (power, network) is seen gone after 10 + 5 * 3 = 25 s, and its
+ * session ends with the row and advisory locks it held (a write in progress, its node name),
+ * instead of after the kernel's default of about 2 hours.
+ */
+export const ENGINE_KEEPALIVE = { idle: 10, interval: 5, count: 3 } as const;
+
+/** Server-side limits of one session, in ms (0: none, whatever the server's own setting). */
+export interface SessionLimits {
+  /** idle_in_transaction_session_timeout: a session silent inside a transaction this long is ended (its locks released). */
+  idleInTransactionMs?: number;
+  /** lock_timeout: a statement waiting this long for a lock fails. */
+  lockTimeoutMs?: number;
+}
+
+/** The `options` startup parameter: keepalives always, the limits given. */
+export function sessionOptions(limits: SessionLimits = {}): string {
+  const set: Array<[string, number]> = [
+    ['tcp_keepalives_idle', ENGINE_KEEPALIVE.idle],
+    ['tcp_keepalives_interval', ENGINE_KEEPALIVE.interval],
+    ['tcp_keepalives_count', ENGINE_KEEPALIVE.count],
+  ];
+  if (limits.idleInTransactionMs !== undefined) set.push(['idle_in_transaction_session_timeout', Math.max(0, Math.round(limits.idleInTransactionMs))]);
+  if (limits.lockTimeoutMs !== undefined) set.push(['lock_timeout', Math.max(0, Math.round(limits.lockTimeoutMs))]);
+  return set.map(([k, v]) => `-c ${k}=${v}`).join(' ');
+}
+
+/**
  * The settings of one engine connection: TLS always, the server verified against
  * cluster.tls.certificateAuthority with its name checked (verify-full), the node's client
  * certificate, no password. A fresh `ssl` object per client: pg makes `ssl.key` non-enumerable
  * on the object it is given, so one object shared by two clients loses the key for the second.
+ * The session gets the engine-side keepalives and `limits` (ENGINE_KEEPALIVE, SessionLimits).
  */
-export function clientConfig(cluster: ClusterConfig, tls: EngineTlsMaterial, purpose: string): pg.ClientConfig {
+export function clientConfig(cluster: ClusterConfig, tls: EngineTlsMaterial, purpose: string, limits: SessionLimits = {}): pg.ClientConfig {
   const { host, port, user, database } = cluster.engine;
   return {
     host,
@@ -42,6 +71,7 @@ export function clientConfig(cluster: ClusterConfig, tls: EngineTlsMaterial, pur
     database,
     password: undefined,
     application_name: `harper-tls ${cluster.nodeName} ${purpose}`.slice(0, 63),
+    options: sessionOptions(limits),
     keepAlive: true,
     ssl: {
       ca: tls.ca,

@@ -3,10 +3,15 @@ import { StoreError } from '../errors.js';
 
 /** SQLSTATE classes that mean the connection (not the statement) failed. */
 const CONNECTION_CLASSES = ['08', '57', '53'];
+/** The engine ended this session: idle_in_transaction_session_timeout. */
+const SESSION_ENDED = '25P03';
+/** lock_timeout: another node holds the lock too long (a write waiting its turn), as an engine not answering. */
+const LOCK_TIMEOUT = '55P03';
 
 /** True for a failure of the connection (network, TLS, the engine going away), not of a statement. */
 export function isConnectionFailure(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
+  if (code === SESSION_ENDED) return true;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return CONNECTION_CLASSES.includes(code.slice(0, 2));
   return true;
 }
@@ -130,5 +135,6 @@ export function destroyClient(c: pg.Client): void {
 export function toStoreError(err: unknown, what: string): Error {
   if (err instanceof StoreError) return err;
   if (isConnectionFailure(err)) return new StoreError('ERR_STORE_UNAVAILABLE', `${what}: the cluster engine is unreachable (${(err as Error)?.message ?? String(err)})`, { cause: err });
+  if ((err as { code?: unknown })?.code === LOCK_TIMEOUT) return new StoreError('ERR_STORE_UNAVAILABLE', `${what}: the cluster engine is busy (${(err as Error).message})`, { cause: err });
   return new StoreError('ERR_STORE_ENGINE', `${what}: the cluster engine refused the statement (${(err as Error).message})`, { cause: err });
 }

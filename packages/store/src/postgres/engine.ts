@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { ClusterConfig } from '@harper-tls/config';
 import { isStoreUnavailable, StoreError } from '../errors.js';
 import type { ClusterHealth, StoreLogger } from '../types.js';
-import { clientConfig, readEngineTls, type EngineTlsMaterial } from './connect.js';
+import { clientConfig, readEngineTls, type EngineTlsMaterial, type SessionLimits } from './connect.js';
 import { Connection, toStoreError } from './connection.js';
 import { checkSchema } from './schema.js';
 import { Mirror } from './mirror.js';
@@ -66,10 +66,15 @@ export class PostgresEngine {
   constructor(opts: PostgresEngineOptions) {
     this.#opts = { writeTimeoutMs: 3000, readTimeoutMs: 3000, lockTimeoutMs: 30_000, claimNodeName: false, lastKnownPath: '', ...opts };
     this.#tls = readEngineTls(opts.cluster);
-    this.#writer = new Connection(() => this.#client('writer'), 'cluster write');
-    this.#reader = new Connection(() => this.#client('reader'), 'cluster read');
+    const { writeTimeoutMs, readTimeoutMs } = this.#opts;
+    // A write or read that outlives its deadline has been given up here (its connection
+    // destroyed): the engine ends a session silent in a transaction for twice that, so a node
+    // that stalls or dies mid-write (no FIN) releases the version row lock every write takes, and
+    // a statement waits for a lock a little less than the write is given.
+    this.#writer = new Connection(() => this.#client('writer', { idleInTransactionMs: 2 * writeTimeoutMs, lockTimeoutMs: Math.floor(writeTimeoutMs * 0.9) }), 'cluster write');
+    this.#reader = new Connection(() => this.#client('reader', { idleInTransactionMs: 2 * readTimeoutMs, lockTimeoutMs: Math.floor(readTimeoutMs * 0.9) }), 'cluster read');
     this.#listener = new ChangeListener({
-      client: () => this.#client('listen'),
+      client: () => this.#client('listen', { idleInTransactionMs: 2 * readTimeoutMs }),
       timeoutMs: this.#opts.readTimeoutMs,
       logger: opts.logger,
       onNotify: (version) => {
@@ -87,8 +92,8 @@ export class PostgresEngine {
     return this.#opts.cluster.nodeName;
   }
 
-  #client(purpose: string): pg.Client {
-    return new pg.Client({ ...clientConfig(this.#opts.cluster, this.#tls, purpose), connectionTimeoutMillis: this.#opts.readTimeoutMs });
+  #client(purpose: string, limits: SessionLimits): pg.Client {
+    return new pg.Client({ ...clientConfig(this.#opts.cluster, this.#tls, purpose, limits), connectionTimeoutMillis: this.#opts.readTimeoutMs });
   }
 
   /** Connects, checks the schema, loads every record, starts listening and polling. */
@@ -295,7 +300,11 @@ export class PostgresEngine {
    * after catching up, so `fn` sees what the previous holder wrote.
    */
   async lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const unlock = await takeLock(this.#client('lock'), name, { answerMs: this.#opts.readTimeoutMs, lockMs: this.#opts.lockTimeoutMs });
+    // The lock's transaction stays open, silent, while `fn` runs (a CRL download, a signature):
+    // no idle-in-transaction limit there (the keepalives still end a dead host's session); its
+    // wait for the lock is bounded here by lockMs, and by the engine a little after.
+    const lockLimits = { idleInTransactionMs: 0, lockTimeoutMs: this.#opts.lockTimeoutMs + this.#opts.readTimeoutMs };
+    const unlock = await takeLock(this.#client('lock', lockLimits), name, { answerMs: this.#opts.readTimeoutMs, lockMs: this.#opts.lockTimeoutMs });
     try {
       await this.sync();
       return await fn();

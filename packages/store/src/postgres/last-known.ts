@@ -43,16 +43,19 @@ export function writeLastKnown(path: string, state: LastKnown): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const text = JSON.stringify({ format: FORMAT, nodeName: state.nodeName, engine: state.engine, version: state.version, savedAt: state.savedAt, omitted: state.omitted ?? 0, records: state.records.map((r) => [r.ns, r.key, r.value.toString('base64')]) });
   const tmp = `${path}.${process.pid}.tmp`;
+  const bytes = Buffer.from(text, 'utf8');
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    try {
+      // writeSync may write less than asked (a nearly full disk): until every byte is written.
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (err) {
+    // The previous file stays as it was, and no partial temporary file is left behind.
     rmSync(tmp, { force: true });
     throw err;
   }

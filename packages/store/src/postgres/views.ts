@@ -1,5 +1,6 @@
 import type { SharedBytesStore, SharedKeyValueStore, UserRecord, UserRecords } from '../types.js';
 import type { PostgresEngine } from './engine.js';
+import type { Tx } from './write-tx.js';
 
 /** What the views use of an engine: its copy, its writes and its locks (a snapshot refuses writes). */
 export type EngineView = Pick<PostgresEngine, 'mirror' | 'write' | 'lock'>;
@@ -8,6 +9,12 @@ const text = (b: Buffer | undefined) => (b === undefined ? undefined : b.toStrin
 
 /** A namespace of string values (local CA records, run-time certificates), read from the node's copy. */
 export function keyValueView(engine: EngineView, ns: string): SharedKeyValueStore {
+  const incrementIn = async (tx: Tx, key: string) => {
+    const current = text(await tx.get(ns, key)) ?? '0';
+    const next = (BigInt(/^\d+$/.test(current) ? current : '0') + 1n).toString();
+    await tx.put(ns, key, Buffer.from(next, 'utf8'));
+    return next;
+  };
   return {
     async get(key) {
       return text(engine.mirror.get(ns, key));
@@ -26,11 +33,12 @@ export function keyValueView(engine: EngineView, ns: string): SharedKeyValueStor
     },
     async increment(key) {
       // Every write transaction first locks the version row, so this read-modify-write is atomic.
+      return engine.write((tx) => incrementIn(tx, key));
+    },
+    async putAndIncrement(key, value, counter) {
       return engine.write(async (tx) => {
-        const current = text(await tx.get(ns, key)) ?? '0';
-        const next = (BigInt(/^\d+$/.test(current) ? current : '0') + 1n).toString();
-        await tx.put(ns, key, Buffer.from(next, 'utf8'));
-        return next;
+        await tx.put(ns, key, Buffer.from(value, 'utf8'));
+        return incrementIn(tx, counter);
       });
     },
     lock: (name, fn) => engine.lock(`${ns}:${name}`, fn),
@@ -76,6 +84,15 @@ export function userRecordsView(engine: EngineView, ns = 'users'): UserRecords {
     async put(record) {
       await engine.write((tx) => tx.put(ns, record.username, encode(record)));
     },
+    // Read in the write transaction (the engine's current record, not this node's copy, which may be behind).
+    update: (username, change) =>
+      engine.write(async (tx) => {
+        const raw = await tx.get(ns, username);
+        if (!raw) return undefined;
+        const next = change(JSON.parse(raw.toString('utf8')) as UserRecord);
+        await tx.put(ns, username, encode(next));
+        return next;
+      }),
     async remove(username) {
       await engine.write((tx) => tx.remove(ns, username));
     },
