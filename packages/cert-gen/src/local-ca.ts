@@ -34,6 +34,17 @@ export interface IssuedRecord {
   reason?: RevocationReason;
 }
 
+/**
+ * A stored record as this version reads it. Earlier versions accepted `removeFromCRL` as a
+ * revocation reason, which on a CRL means "no longer revoked" (RFC 5280 section 5.3.1): such a
+ * record was meant as a revocation, so it is read as one without a reason (unspecified).
+ */
+function readIssuedRecord(text: string): IssuedRecord {
+  const r = JSON.parse(text) as IssuedRecord;
+  if ((r.reason as string | undefined) === 'removeFromCRL') delete r.reason;
+  return r;
+}
+
 /** A Map-backed store, for tests and for users who do not need persistence. */
 export function createMemoryLocalCaStore(): LocalCaStore {
   const map = new Map<string, string>();
@@ -68,7 +79,7 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
 
   const record = async (serialHex: string): Promise<IssuedRecord | undefined> => {
     const text = await store.get(ISSUED + serialHex);
-    return text ? (JSON.parse(text) as IssuedRecord) : undefined;
+    return text ? readIssuedRecord(text) : undefined;
   };
   const withExpiry = (r: IssuedRecord): IssuedRecord => (r.status === 'good' && new Date(r.notAfter) < now() ? { ...r, status: 'expired' } : r);
   const bumpVersion = async () => (store.increment ? void (await store.increment(VERSION)) : store.put(VERSION, String(Number((await store.get(VERSION)) ?? '0') + 1)));
@@ -151,7 +162,7 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
     },
 
     async list(): Promise<IssuedRecord[]> {
-      return (await store.list(ISSUED)).map(([, v]) => withExpiry(JSON.parse(v) as IssuedRecord));
+      return (await store.list(ISSUED)).map(([, v]) => withExpiry(readIssuedRecord(v)));
     },
 
     /** The current CRL (DER): re-signed after any revocation (by any process) or half its validity. */
@@ -163,7 +174,7 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
       const crlNumber = BigInt((await store.get(CRL_NUMBER)) ?? '0') + 1n;
       await store.put(CRL_NUMBER, crlNumber.toString());
       const revoked = (await store.list(ISSUED))
-        .map(([, v]) => JSON.parse(v) as IssuedRecord)
+        .map(([, v]) => readIssuedRecord(v))
         .filter((r) => r.status === 'revoked')
         .map((r) => ({ serialHex: r.serialHex, revokedAt: new Date(r.revokedAt!), reason: r.reason }));
       const der = await createCrl({ ca: opts.ca, revoked, crlNumber, thisUpdate: new Date(at), nextUpdate: new Date(at + CRL_VALIDITY_MS) });
@@ -200,7 +211,7 @@ export function createLocalCa(opts: { ca: Pick<KeyAndCert, 'certificatePem' | 'p
         const crlNumber = BigInt(await store.increment!(CRL_NUMBER));
         const at = now().getTime();
         const revoked = (await store.list(ISSUED))
-          .map(([, v]) => JSON.parse(v) as IssuedRecord)
+          .map(([, v]) => readIssuedRecord(v))
           .filter((r) => r.status === 'revoked')
           .map((r) => ({ serialHex: r.serialHex, revokedAt: new Date(r.revokedAt!), reason: r.reason }));
         const der = await createCrl({ ca: opts.ca, revoked, crlNumber, thisUpdate: new Date(at), nextUpdate: new Date(at + CRL_VALIDITY_MS) });

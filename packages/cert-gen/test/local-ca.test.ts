@@ -48,6 +48,21 @@ describe('createLocalCa', () => {
     expect(await server.status(issued.serialHex)).toEqual({ status: 'revoked', reason: 'keyCompromise', revokedAt: expect.any(Date) });
   });
 
+  it('a record an earlier version revoked with removeFromCRL is read as revoked without a reason: the CRL builds and lists it', async () => {
+    const store = createMemoryLocalCaStore();
+    const local = createLocalCa({ ca, store });
+    const erin = await local.issue({ cn: 'erin' });
+    const key = `issued:${erin.serialHex}`;
+    const old = { ...JSON.parse((await store.get(key))!), status: 'revoked', revokedAt: '2026-03-01T00:00:00.000Z', reason: 'removeFromCRL' };
+    await store.put(key, JSON.stringify(old));
+    await store.put('meta:version', '7');
+    const text = openssl(['crl', '-inform', 'DER', '-in', t.write('old-reason.der', await local.crl()), '-noout', '-text']);
+    expect(text.toUpperCase()).toContain(erin.serialHex.toUpperCase());
+    expect(text).not.toMatch(/Remove From CRL/i);
+    expect(await local.status(erin.serialHex)).toEqual({ status: 'revoked', revokedAt: new Date('2026-03-01T00:00:00Z') });
+    expect((await local.list())[0]).not.toHaveProperty('reason');
+  });
+
   it('a revocation whose revision failed to commit: the retried revoke puts the serial into the CRL', async () => {
     const mem = createMemoryLocalCaStore();
     let failNext = false;
