@@ -1,15 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '@harper-tls/config';
 import { initClusterSchema, openClusterStores, type ClusterStores } from '../src/index.js';
 import { opensslPki, startEngine, type Engine } from './helpers/postgres.js';
 import { freePort } from './helpers/free-port.js';
+import { childScript, PACKAGE } from './helpers/child-script.js';
 
 /**
  * The engine-side limits of a node's sessions (connect.ts): keepalive probes on every session,
@@ -81,7 +80,7 @@ describe('engine sessions: server-side keepalives and timeouts', () => {
   });
 
   it('a node that goes silent (SIGSTOP) inside a write transaction blocks the other writers only until the engine ends its session', async () => {
-    child = spawn(process.execPath, ['--input-type=module', '-e', await childScript(), JSON.stringify(clusterConfig('node-b'))], { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, ['--input-type=module', '-e', await childScript(CHILD, 'silent-writer.ts'), JSON.stringify(clusterConfig('node-b'))], { cwd: PACKAGE, stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       child!.stdout!.on('data', (d) => {
@@ -107,7 +106,6 @@ describe('engine sessions: server-side keepalives and timeouts', () => {
 });
 
 /** The silent node: this package's engine (source bundled now), writing, stopping inside the transaction. */
-const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = `
 import { PostgresEngine } from './src/postgres/engine.ts';
 const engine = new PostgresEngine({ cluster: JSON.parse(process.argv[1]), writeTimeoutMs: 5000 });
@@ -119,17 +117,3 @@ void engine.write(async (tx) => {
 }).catch(() => {});
 `;
 
-async function childScript(): Promise<string> {
-  const out = await build({
-    stdin: { contents: CHILD, resolveDir: PACKAGE, loader: 'ts', sourcefile: 'silent-writer.ts' },
-    bundle: true,
-    write: false,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    conditions: ['@harper-tls/source'],
-    external: ['lmdb', 'pg'],
-    logLevel: 'silent',
-  });
-  return out.outputFiles[0]!.text;
-}

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lmdbKeyValueStore, openLmdbDatabases } from '../src/index.js';
+import { childScript, PACKAGE } from './helpers/child-script.js';
 
 /**
  * `lmdbKeyValueStore().increment`: the read and the put in one lmdb write transaction, so two
@@ -24,7 +23,7 @@ describe('lmdb key-value store: atomic increment and lock', () => {
     const db = openLmdbDatabases(dir, fail);
     const kv = lmdbKeyValueStore(db.localCa, writeFail);
     await kv.put('meta:crlNumber', '0');
-    const child = spawn(process.execPath, ['--input-type=module', '-e', await childScript(), dir, String(PER_PROCESS)], { cwd: PACKAGE, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', await childScript(CHILD, 'increment-child.ts'), dir, String(PER_PROCESS)], { cwd: PACKAGE, stdio: ['pipe', 'pipe', 'inherit'] });
     try {
       const lines: string[] = [];
       let buf = '';
@@ -85,7 +84,6 @@ describe('lmdb key-value store: atomic increment and lock', () => {
 });
 
 /** The other process: this package's source bundled now (no build needed); lmdb stays external. */
-const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = `
 import { lmdbKeyValueStore, openLmdbDatabases } from './src/index.ts';
 const db = openLmdbDatabases(process.argv[1], (m) => new Error(m));
@@ -100,17 +98,3 @@ process.stdin.once('data', async () => {
 });
 `;
 
-async function childScript(): Promise<string> {
-  const out = await build({
-    stdin: { contents: CHILD, resolveDir: PACKAGE, loader: 'ts', sourcefile: 'increment-child.ts' },
-    bundle: true,
-    write: false,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    conditions: ['@harper-tls/source'],
-    external: ['lmdb', 'pg'],
-    logLevel: 'silent',
-  });
-  return out.outputFiles[0]!.text;
-}

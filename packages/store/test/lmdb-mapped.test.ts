@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
-import { build } from 'esbuild';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lmdbBytesStore, openLmdbDatabases, type LmdbDatabases } from '../src/index.js';
+import { childScript, PACKAGE } from './helpers/child-script.js';
 
 /**
  * `lmdbBytesStore().getMapped`: big values as views of lmdb's memory map, valid (unchanged)
@@ -134,7 +133,7 @@ describe('lmdb mapped values', () => {
     await store.put('crl', generation(7));
     const m = (await store.getMapped('crl'))!;
     expect(isGeneration(m.bytes, 7)).toBe(true);
-    const child = spawn(process.execPath, ['--input-type=module', '-e', await childScript(), dir], { cwd: PACKAGE, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', await childScript(CHILD, 'mapped-child.ts'), dir], { cwd: PACKAGE, stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = new Promise((r) => child.once('exit', r));
     try {
       const ready = await new Promise<string>((resolve, reject) => {
@@ -182,7 +181,6 @@ function mappingOf(smaps: string, file: string): { rss: number; shared: number; 
  * needs no build), reads every page, says so, waits for stdin to close. lmdb (native) stays
  * external and resolves from the package folder, the child's cwd.
  */
-const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = `
 import { lmdbBytesStore, openLmdbDatabases } from './src/index.ts';
 const db = openLmdbDatabases(process.argv[1], (m) => new Error(m));
@@ -195,17 +193,3 @@ process.stdout.write((m.mapped ? 'mapped ' : 'copied ') + g + '\\n');
 process.stdin.resume();
 process.stdin.on('end', async () => { m.release(); await db.close(); process.exit(0); });
 `;
-async function childScript(): Promise<string> {
-  const out = await build({
-    stdin: { contents: CHILD, resolveDir: PACKAGE, loader: 'ts', sourcefile: 'mapped-child.ts' },
-    bundle: true,
-    write: false,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    conditions: ['@harper-tls/source'],
-    external: ['lmdb', 'pg'],
-    logLevel: 'silent',
-  });
-  return out.outputFiles[0]!.text;
-}
