@@ -196,10 +196,14 @@ export class HarperServer {
         server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
           if (/^\s*websocket\s*$/i.test(String(req.headers.upgrade ?? ''))) return this.#upgrade(plan, req, socket, head);
           // Any other upgrade (h2c from curl --http2 on plain HTTP) is answered as the plain HTTP/1.1 request it also is, then closed.
+          // Node took its own 'error' listener off the upgraded socket: without one, a client that resets the
+          // connection before the answer is written would crash the process. The socket is destroyed when done.
+          socket.on('error', () => socket.destroy());
           const res = new http.ServerResponse(req);
           res.shouldKeepAlive = false;
           res.assignSocket(socket);
-          res.once('finish', () => socket.end());
+          res.once('finish', () => socket.destroySoon());
+          res.once('close', () => socket.destroy());
           handler(req, res);
         });
       }
