@@ -13,6 +13,8 @@ import { requestId } from './http/request-id.js';
 import { applyCors, corsPolicy, type CorsPolicy } from './http/cors.js';
 import { applyForwardingPolicy } from './http/forwarding-policy.js';
 import { clientAddress } from './http/client-address.js';
+import { canonicalPath } from './http/canonical-path.js';
+import { writeRaw } from './applications/proxy.js';
 import type { Caller, OperationHandler, OperationResult } from './operations/types.js';
 import type { Applications, AppRequestContext } from './applications/router.js';
 
@@ -100,8 +102,6 @@ export interface ListeningInfo {
 }
 
 const NOT_FOUND = { error: 'Not found' };
-/** A path `new URL()` would return unchanged: no query, dot segments, escapes or leading `//`. */
-const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_\-/]*$/;
 
 /**
  * The harper-tls HTTP(S) server. Building it opens nothing; `listen()` binds the planned
@@ -276,15 +276,10 @@ export class HarperServer {
    * write their own responses, get it through `setHeader` before they run.
    */
   async #handle(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const raw = req.url ?? '/';
-    // A plain path (the common case) is its own pathname; anything else goes through URL parsing.
-    let pathname: string;
-    try {
-      pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
-    } catch {
-      // A request target URL parsing refuses (`//[`): the client's error, not the server's.
-      return sendJson(res, 400, { error: 'invalid request target' }, { 'x-request-id': id });
-    }
+    // Routing, authorization and forwarding all see the canonical path (SPEC decisions: path canonicalization).
+    const canonical = canonicalPath(req.url ?? '/');
+    if (!canonical.ok) return sendJson(res, 400, { error: canonical.error }, { 'x-request-id': id });
+    const pathname = canonical.pathname;
     // --- CORS (issue 18): only listeners with cors on, only requests that carry Origin.
     if (plan.cors !== undefined) {
       const origin = req.headers.origin;
@@ -310,9 +305,10 @@ export class HarperServer {
   }
 
   /** Runs the extra routes; a route that answers 401 after a failed `ctx.authenticate()` gets the refusal logged once. */
-  async #routes(routes: ExtraRoute[], plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, reqId: string): Promise<boolean> {
+  async #routes(routes: ExtraRoute[], plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, reqId: string, pathname: string): Promise<boolean> {
     if (routes.length === 0) return false;
     const url = new URL(req.url ?? '/', 'http://localhost');
+    url.pathname = pathname;
     if (!res.headersSent) res.setHeader('x-request-id', reqId);
     let auth: Promise<AuthOutcome> | undefined;
     const ctx: RouteContext = { listener: plan.name, authenticate: () => (auth ??= plan.authenticate(req)) };
@@ -336,7 +332,7 @@ export class HarperServer {
       }
       return sendJson(res, 200, { username: auth.user.username, role: auth.user.role, authenticatedBy: auth.method }, { 'x-request-id': reqId });
     }
-    if (await this.#routes(this.#opts.appRoutes ?? [], plan, req, res, reqId)) return;
+    if (await this.#routes(this.#opts.appRoutes ?? [], plan, req, res, reqId, pathname)) return;
     if (this.#opts.applications && (await this.#opts.applications.handle(req, res, pathname, this.#appContext(plan, req, reqId, pathname)))) return;
     sendJson(res, 404, NOT_FOUND, { 'x-request-id': reqId });
   }
@@ -355,13 +351,12 @@ export class HarperServer {
   #upgrade(plan: ListenerPlan, req: IncomingMessage, socket: Socket, head: Buffer): void {
     applyForwardingPolicy(req);
     const id = requestId(req);
-    const raw = req.url ?? '/';
-    let pathname: string;
-    try {
-      pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
-    } catch {
-      pathname = '/';
+    const canonical = canonicalPath(req.url ?? '/');
+    if (!canonical.ok) {
+      socket.on('error', () => socket.destroy());
+      return writeRaw(socket, 400, { error: canonical.error }, id);
     }
+    const pathname = canonical.pathname;
     this.#opts.applications!.upgrade(req, socket, head, pathname, this.#appContext(plan, req, id, pathname)).catch((err) => {
       this.#opts.logger.error({ err, reqId: id, listener: plan.name, url: req.url }, 'upgrade failed');
       socket.destroy();
@@ -371,7 +366,7 @@ export class HarperServer {
   async #handleOperations(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, pathname: string, reqId: string): Promise<void> {
     res.setHeader('x-request-id', reqId);
     if (req.method !== 'POST' || pathname !== '/') {
-      if (await this.#routes(this.#opts.operationsRoutes ?? [], plan, req, res, reqId)) return;
+      if (await this.#routes(this.#opts.operationsRoutes ?? [], plan, req, res, reqId, pathname)) return;
       return sendJson(res, 404, NOT_FOUND);
     }
     let body: Record<string, unknown>;

@@ -36,8 +36,9 @@ export interface Applications {
  * The entry with the longest `path` that is `pathname` itself or a prefix of it ending at a `/`
  * boundary (`/api` serves `/api` and `/api/x`, never `/apix`); `/` matches everything.
  */
-export function matchApplication<T extends { path: string }>(apps: readonly T[], pathname: string): T | undefined {
+export function matchApplication<T extends { path: string }>(apps: readonly T[], path: string): T | undefined {
   let best: T | undefined;
+  const pathname = withoutParams(path);
   for (const a of apps) {
     const p = a.path;
     const hit = p === '/' || pathname === p || (pathname.startsWith(p) && pathname.charCodeAt(p.length) === 47);
@@ -46,15 +47,27 @@ export function matchApplication<T extends { path: string }>(apps: readonly T[],
   return best;
 }
 
+/**
+ * A path without the `;` parameters of its segments, which Java servlet containers drop before
+ * routing (`/admin;x=1/users` is their `/admin/users`): entries are matched on this form, so such
+ * a path gets the `/admin` entry's authentication. The path is forwarded as it came.
+ */
+function withoutParams(pathname: string): string {
+  return pathname.includes(';') ? pathname.replace(/;[^/]*/g, '') : pathname;
+}
+
 /** The path an entry hands on: without its prefix when `stripPrefix`, always starting with `/`. */
 export function innerPath(app: ApplicationConfig, pathname: string): string {
   if (!app.stripPrefix || app.path === '/') return pathname;
+  // The prefix matched without `;` parameters: drop as many whole segments as it has.
+  if (pathname.includes(';')) return `/${pathname.split('/').slice(app.path.split('/').length).join('/')}`;
   const rest = pathname.slice(app.path.length);
   return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
 /** The server's own paths (SPEC.md section 6): never an application's, whatever the method. */
-export function isServerPath(pathname: string): boolean {
+export function isServerPath(path: string): boolean {
+  const pathname = withoutParams(path);
   return pathname === '/health' || pathname === '/whoami' || pathname === '/metrics' || pathname === '/ca' || pathname.startsWith('/ca/');
 }
 
