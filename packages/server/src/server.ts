@@ -369,6 +369,11 @@ export class HarperServer {
       if (await this.#routes(this.#opts.operationsRoutes ?? [], plan, req, res, reqId, pathname)) return;
       return sendJson(res, 404, NOT_FOUND);
     }
+    // A browser (it sends Origin) must send JSON as JSON: a text/plain or form POST needs no CORS
+    // preflight, so a cross-site page could otherwise run an operation with the browser's credentials.
+    if (req.headers.origin !== undefined && !isJsonContentType(req.headers['content-type'])) {
+      return sendJson(res, 415, { error: 'a request with an Origin header needs Content-Type: application/json' });
+    }
     let body: Record<string, unknown>;
     try {
       body = await readJsonObject(req, this.#opts.bodyLimit ?? 1024 * 1024);
@@ -433,6 +438,11 @@ function nodeLimits(l: ListenerLimits | undefined) {
     timeout: l?.timeout ?? 0,
     ...(l?.maxHeaderSize !== undefined ? { maxHeaderSize: l.maxHeaderSize } : {}),
   };
+}
+
+/** `application/json`, with any parameters (`; charset=utf-8`). */
+function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && value.split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
 /** Operations that carry their own credentials in the body. */
