@@ -240,7 +240,7 @@ export class HarperServer {
       {
         ...tlsOptions,
         allowHTTP1: true,
-        ...(plan.limits?.maxHeaderSize !== undefined ? { settings: { maxHeaderListSize: plan.limits.maxHeaderSize } } : {}),
+        settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, ...(plan.limits?.maxHeaderSize !== undefined ? { maxHeaderListSize: plan.limits.maxHeaderSize } : {}) },
       },
       handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
@@ -249,6 +249,11 @@ export class HarperServer {
     contexts.onUpdate((opts) => server.setSecureContext(withKeys(opts)));
     const conns = { sessions: new Set<http2.ServerHttp2Session>(), http1: new Map<Socket, number>() };
     this.#secureConnections.set(server, conns);
+    // A stream without activity for `timeout` (else the request timeout) is reset, as an HTTP/1.1 socket is closed.
+    const streamTimeout = limits.timeout > 0 ? limits.timeout : limits.requestTimeout;
+    server.on('stream', (stream: http2.ServerHttp2Stream) => {
+      stream.setTimeout(streamTimeout, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    });
     server.on('session', (session: http2.ServerHttp2Session) => {
       conns.sessions.add(session);
       session.once('close', () => conns.sessions.delete(session));
@@ -411,6 +416,9 @@ export class HarperServer {
     return undefined;
   }
 }
+
+/** SETTINGS_MAX_CONCURRENT_STREAMS of an HTTP/2 session (Node's default is 2^32-1; nginx's 128): more are refused (REFUSED_STREAM). */
+const HTTP2_MAX_CONCURRENT_STREAMS = 100;
 
 /** Node's defaults for what is not configured (SPEC.md section 11: "Node's"), and `timeout` 120000 ms. */
 const NODE_KEEP_ALIVE_MS = 5_000;

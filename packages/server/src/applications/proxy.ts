@@ -13,7 +13,12 @@ import { sendJson } from '../http/respond.js';
 export interface ProxyOptions {
   serverCas: string[];
   logger: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
+  /** Connections per upstream at most; more requests wait for one. Default UPSTREAM_CONNECTIONS. */
+  upstreamConnections?: number;
 }
+
+/** Connections one upstream's pool opens at most (undici's default is no limit: every concurrent request, e.g. each HTTP/2 stream, its own). */
+export const UPSTREAM_CONNECTIONS = 128;
 
 const BAD_GATEWAY = { error: 'Bad gateway' };
 const GATEWAY_TIMEOUT = { error: 'Gateway timeout' };
@@ -48,6 +53,7 @@ export class UpstreamProxy {
     const https = app.origin.startsWith('https:');
     this.#pool = new Pool(app.origin, {
       pipelining: 1,
+      connections: opts.upstreamConnections ?? UPSTREAM_CONNECTIONS,
       headersTimeout: app.timeout,
       // A body may take as long as it takes; a stalled one still ends with the client's connection.
       bodyTimeout: 0,

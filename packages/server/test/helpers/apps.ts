@@ -41,9 +41,9 @@ export async function echoUpstream(): Promise<{ origin: string; server: http.Ser
 }
 
 /** A HarperServer with one plain application listener serving `apps`. */
-export async function appServer(apps: ApplicationConfig[], opts: { plan?: Partial<ListenerPlan>; server?: Partial<HarperServerOptions> } = {}) {
+export async function appServer(apps: ApplicationConfig[], opts: { plan?: Partial<ListenerPlan>; server?: Partial<HarperServerOptions>; upstreamConnections?: number } = {}) {
   const { logger, lines } = memoryLogger();
-  const applications = await createApplications(apps, { rootPath: tmpdir(), serverCas: [], logger });
+  const applications = await createApplications(apps, { rootPath: tmpdir(), serverCas: [], logger, upstreamConnections: opts.upstreamConnections });
   const server = new HarperServer({
     logger,
     host: '127.0.0.1',
