@@ -112,11 +112,26 @@ export class HarperServer {
   readonly #servers = new Map<ListenerName, http.Server | https.Server | http2.Http2SecureServer>();
   /** Per secure server: open HTTP/2 sessions and HTTP/1.1 sockets (with their in-flight count), for a graceful close. */
   readonly #secureConnections = new Map<http2.Http2SecureServer, { sessions: Set<http2.ServerHttp2Session>; http1: Map<Socket, number> }>();
+  /** Every raw connection of each server (TCP, TLS, upgraded), destroyed when the close grace period ends. */
+  readonly #sockets = new Map<object, Set<Socket>>();
   #info: ListeningInfo[] = [];
 
   constructor(opts: HarperServerOptions) {
     this.#opts = opts;
-    for (const plan of opts.listeners) this.#servers.set(plan.name, this.#createServer(plan));
+    for (const plan of opts.listeners) this.#servers.set(plan.name, this.#track(this.#createServer(plan)));
+  }
+
+  #track<S extends http.Server | https.Server | http2.Http2SecureServer>(server: S): S {
+    const sockets = new Set<Socket>();
+    const add = (socket: Socket) => {
+      if (sockets.has(socket)) return;
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    };
+    server.on('connection', add);
+    if ('setSecureContext' in server) server.on('secureConnection', add); // TLS: the TLS socket over the TCP one
+    this.#sockets.set(server, sockets);
+    return server;
   }
 
   get listening(): ListeningInfo[] {
@@ -159,8 +174,11 @@ export class HarperServer {
     const grace = this.#opts.closeGraceMs ?? 5000;
     await Promise.all(
       [...this.#servers.values()].map((s) => {
+        const leftovers = () => {
+          for (const socket of this.#sockets.get(s) ?? []) socket.destroy();
+        };
         const conns = this.#secureConnections.get(s as http2.Http2SecureServer);
-        if (!conns) return closeGracefully(s as http.Server, grace);
+        if (!conns) return closeGracefully(s as http.Server, grace, leftovers);
         // HTTP/2: GOAWAY lets open streams finish; idle HTTP/1.1 keep-alive sockets close now, busy ones after their response.
         return closeGracefully(
           Object.assign(s, {
@@ -174,6 +192,7 @@ export class HarperServer {
             },
           }) as unknown as http.Server,
           grace,
+          leftovers,
         );
       }),
     );
@@ -194,6 +213,8 @@ export class HarperServer {
       // --- applications (issue 12): WebSocket upgrades to upstream entries; nothing else listens for upgrades.
       if (plan.api === 'app' && this.#opts.applications) {
         server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+          // Node dropped its own timeout handling with the upgrade: `timeout` is now the tunnel's idle timeout.
+          if (limits.timeout > 0) socket.setTimeout(limits.timeout, () => socket.destroy());
           if (/^\s*websocket\s*$/i.test(String(req.headers.upgrade ?? ''))) return this.#upgrade(plan, req, socket, head);
           // Any other upgrade (h2c from curl --http2 on plain HTTP) is answered as the plain HTTP/1.1 request it also is, then closed.
           // Node took its own 'error' listener off the upgraded socket: without one, a client that resets the
