@@ -48,7 +48,7 @@ describe('Operations API: requests a cross-site page can make', () => {
   });
 
   it('with authorizeLocal, a JSON POST from another origin or site is not local: 401', async () => {
-    for (const headers of [{ origin: 'http://evil.example' }, { origin: 'null' }, { origin: `http://127.0.0.1:${port + 1}` }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }]) {
+    for (const headers of [{ origin: 'http://evil.example' }, { origin: 'null' }, { origin: `http://127.0.0.1:${port + 1}` }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }] as Array<Record<string, string>>) {
       const r = await request(port, { method: 'POST', body: addUser('mallory'), headers: { 'content-type': 'application/json', ...headers } });
       expect(r, JSON.stringify(headers)).toMatchObject({ status: 401, body: { error: 'Login failed' } });
     }
