@@ -13,6 +13,8 @@ import { requestId } from './http/request-id.js';
 import { applyCors, corsPolicy, type CorsPolicy } from './http/cors.js';
 import { applyForwardingPolicy } from './http/forwarding-policy.js';
 import { clientAddress } from './http/client-address.js';
+import { canonicalPath } from './http/canonical-path.js';
+import { writeRaw } from './applications/proxy.js';
 import type { Caller, OperationHandler, OperationResult } from './operations/types.js';
 import type { Applications, AppRequestContext } from './applications/router.js';
 
@@ -100,8 +102,6 @@ export interface ListeningInfo {
 }
 
 const NOT_FOUND = { error: 'Not found' };
-/** A path `new URL()` would return unchanged: no query, dot segments, escapes or leading `//`. */
-const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_\-/]*$/;
 
 /**
  * The harper-tls HTTP(S) server. Building it opens nothing; `listen()` binds the planned
@@ -112,11 +112,26 @@ export class HarperServer {
   readonly #servers = new Map<ListenerName, http.Server | https.Server | http2.Http2SecureServer>();
   /** Per secure server: open HTTP/2 sessions and HTTP/1.1 sockets (with their in-flight count), for a graceful close. */
   readonly #secureConnections = new Map<http2.Http2SecureServer, { sessions: Set<http2.ServerHttp2Session>; http1: Map<Socket, number> }>();
+  /** Every raw connection of each server (TCP, TLS, upgraded), destroyed when the close grace period ends. */
+  readonly #sockets = new Map<object, Set<Socket>>();
   #info: ListeningInfo[] = [];
 
   constructor(opts: HarperServerOptions) {
     this.#opts = opts;
-    for (const plan of opts.listeners) this.#servers.set(plan.name, this.#createServer(plan));
+    for (const plan of opts.listeners) this.#servers.set(plan.name, this.#track(this.#createServer(plan)));
+  }
+
+  #track<S extends http.Server | https.Server | http2.Http2SecureServer>(server: S): S {
+    const sockets = new Set<Socket>();
+    const add = (socket: Socket) => {
+      if (sockets.has(socket)) return;
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    };
+    server.on('connection', add);
+    if ('setSecureContext' in server) server.on('secureConnection', add); // TLS: the TLS socket over the TCP one
+    this.#sockets.set(server, sockets);
+    return server;
   }
 
   get listening(): ListeningInfo[] {
@@ -159,8 +174,11 @@ export class HarperServer {
     const grace = this.#opts.closeGraceMs ?? 5000;
     await Promise.all(
       [...this.#servers.values()].map((s) => {
+        const leftovers = () => {
+          for (const socket of this.#sockets.get(s) ?? []) socket.destroy();
+        };
         const conns = this.#secureConnections.get(s as http2.Http2SecureServer);
-        if (!conns) return closeGracefully(s as http.Server, grace);
+        if (!conns) return closeGracefully(s as http.Server, grace, leftovers);
         // HTTP/2: GOAWAY lets open streams finish; idle HTTP/1.1 keep-alive sockets close now, busy ones after their response.
         return closeGracefully(
           Object.assign(s, {
@@ -174,6 +192,7 @@ export class HarperServer {
             },
           }) as unknown as http.Server,
           grace,
+          leftovers,
         );
       }),
     );
@@ -194,12 +213,18 @@ export class HarperServer {
       // --- applications (issue 12): WebSocket upgrades to upstream entries; nothing else listens for upgrades.
       if (plan.api === 'app' && this.#opts.applications) {
         server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+          // Node dropped its own timeout handling with the upgrade: `timeout` is now the tunnel's idle timeout.
+          if (limits.timeout > 0) socket.setTimeout(limits.timeout, () => socket.destroy());
           if (/^\s*websocket\s*$/i.test(String(req.headers.upgrade ?? ''))) return this.#upgrade(plan, req, socket, head);
           // Any other upgrade (h2c from curl --http2 on plain HTTP) is answered as the plain HTTP/1.1 request it also is, then closed.
+          // Node took its own 'error' listener off the upgraded socket: without one, a client that resets the
+          // connection before the answer is written would crash the process. The socket is destroyed when done.
+          socket.on('error', () => socket.destroy());
           const res = new http.ServerResponse(req);
           res.shouldKeepAlive = false;
           res.assignSocket(socket);
-          res.once('finish', () => socket.end());
+          res.once('finish', () => socket.destroySoon());
+          res.once('close', () => socket.destroy());
           handler(req, res);
         });
       }
@@ -236,7 +261,7 @@ export class HarperServer {
       {
         ...tlsOptions,
         allowHTTP1: true,
-        ...(plan.limits?.maxHeaderSize !== undefined ? { settings: { maxHeaderListSize: plan.limits.maxHeaderSize } } : {}),
+        settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, ...(plan.limits?.maxHeaderSize !== undefined ? { maxHeaderListSize: plan.limits.maxHeaderSize } : {}) },
       },
       handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
@@ -245,6 +270,11 @@ export class HarperServer {
     contexts.onUpdate((opts) => server.setSecureContext(withKeys(opts)));
     const conns = { sessions: new Set<http2.ServerHttp2Session>(), http1: new Map<Socket, number>() };
     this.#secureConnections.set(server, conns);
+    // A stream without activity for `timeout` (else the request timeout) is reset, as an HTTP/1.1 socket is closed.
+    const streamTimeout = limits.timeout > 0 ? limits.timeout : limits.requestTimeout;
+    server.on('stream', (stream: http2.ServerHttp2Stream) => {
+      stream.setTimeout(streamTimeout, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    });
     server.on('session', (session: http2.ServerHttp2Session) => {
       conns.sessions.add(session);
       session.once('close', () => conns.sessions.delete(session));
@@ -272,15 +302,10 @@ export class HarperServer {
    * write their own responses, get it through `setHeader` before they run.
    */
   async #handle(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const raw = req.url ?? '/';
-    // A plain path (the common case) is its own pathname; anything else goes through URL parsing.
-    let pathname: string;
-    try {
-      pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
-    } catch {
-      // A request target URL parsing refuses (`//[`): the client's error, not the server's.
-      return sendJson(res, 400, { error: 'invalid request target' }, { 'x-request-id': id });
-    }
+    // Routing, authorization and forwarding all see the canonical path (SPEC decisions: path canonicalization).
+    const canonical = canonicalPath(req.url ?? '/');
+    if (!canonical.ok) return sendJson(res, 400, { error: canonical.error }, { 'x-request-id': id });
+    const pathname = canonical.pathname;
     // --- CORS (issue 18): only listeners with cors on, only requests that carry Origin.
     if (plan.cors !== undefined) {
       const origin = req.headers.origin;
@@ -306,9 +331,10 @@ export class HarperServer {
   }
 
   /** Runs the extra routes; a route that answers 401 after a failed `ctx.authenticate()` gets the refusal logged once. */
-  async #routes(routes: ExtraRoute[], plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, reqId: string): Promise<boolean> {
+  async #routes(routes: ExtraRoute[], plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, reqId: string, pathname: string): Promise<boolean> {
     if (routes.length === 0) return false;
     const url = new URL(req.url ?? '/', 'http://localhost');
+    url.pathname = pathname;
     if (!res.headersSent) res.setHeader('x-request-id', reqId);
     let auth: Promise<AuthOutcome> | undefined;
     const ctx: RouteContext = { listener: plan.name, authenticate: () => (auth ??= plan.authenticate(req)) };
@@ -332,7 +358,7 @@ export class HarperServer {
       }
       return sendJson(res, 200, { username: auth.user.username, role: auth.user.role, authenticatedBy: auth.method }, { 'x-request-id': reqId });
     }
-    if (await this.#routes(this.#opts.appRoutes ?? [], plan, req, res, reqId)) return;
+    if (await this.#routes(this.#opts.appRoutes ?? [], plan, req, res, reqId, pathname)) return;
     if (this.#opts.applications && (await this.#opts.applications.handle(req, res, pathname, this.#appContext(plan, req, reqId, pathname)))) return;
     sendJson(res, 404, NOT_FOUND, { 'x-request-id': reqId });
   }
@@ -351,13 +377,12 @@ export class HarperServer {
   #upgrade(plan: ListenerPlan, req: IncomingMessage, socket: Socket, head: Buffer): void {
     applyForwardingPolicy(req);
     const id = requestId(req);
-    const raw = req.url ?? '/';
-    let pathname: string;
-    try {
-      pathname = PLAIN_PATH.test(raw) ? raw : new URL(raw, 'http://localhost').pathname;
-    } catch {
-      pathname = '/';
+    const canonical = canonicalPath(req.url ?? '/');
+    if (!canonical.ok) {
+      socket.on('error', () => socket.destroy());
+      return writeRaw(socket, 400, { error: canonical.error }, id);
     }
+    const pathname = canonical.pathname;
     this.#opts.applications!.upgrade(req, socket, head, pathname, this.#appContext(plan, req, id, pathname)).catch((err) => {
       this.#opts.logger.error({ err, reqId: id, listener: plan.name, url: req.url }, 'upgrade failed');
       socket.destroy();
@@ -367,8 +392,13 @@ export class HarperServer {
   async #handleOperations(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, pathname: string, reqId: string): Promise<void> {
     res.setHeader('x-request-id', reqId);
     if (req.method !== 'POST' || pathname !== '/') {
-      if (await this.#routes(this.#opts.operationsRoutes ?? [], plan, req, res, reqId)) return;
+      if (await this.#routes(this.#opts.operationsRoutes ?? [], plan, req, res, reqId, pathname)) return;
       return sendJson(res, 404, NOT_FOUND);
+    }
+    // A browser (it sends Origin) must send JSON as JSON: a text/plain or form POST needs no CORS
+    // preflight, so a cross-site page could otherwise run an operation with the browser's credentials.
+    if (req.headers.origin !== undefined && !isJsonContentType(req.headers['content-type'])) {
+      return sendJson(res, 415, { error: 'a request with an Origin header needs Content-Type: application/json' });
     }
     let body: Record<string, unknown>;
     try {
@@ -408,6 +438,9 @@ export class HarperServer {
   }
 }
 
+/** SETTINGS_MAX_CONCURRENT_STREAMS of an HTTP/2 session (Node's default is 2^32-1; nginx's 128): more are refused (REFUSED_STREAM). */
+const HTTP2_MAX_CONCURRENT_STREAMS = 100;
+
 /** Node's defaults for what is not configured (SPEC.md section 11: "Node's"), and `timeout` 120000 ms. */
 const NODE_KEEP_ALIVE_MS = 5_000;
 const NODE_HEADERS_TIMEOUT_MS = 60_000;
@@ -434,6 +467,11 @@ function nodeLimits(l: ListenerLimits | undefined) {
     timeout: l?.timeout ?? 0,
     ...(l?.maxHeaderSize !== undefined ? { maxHeaderSize: l.maxHeaderSize } : {}),
   };
+}
+
+/** `application/json`, with any parameters (`; charset=utf-8`). */
+function isJsonContentType(value: string | undefined): boolean {
+  return value !== undefined && value.split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
 /** Operations that carry their own credentials in the body. */

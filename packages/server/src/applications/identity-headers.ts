@@ -58,9 +58,9 @@ export interface ForwardOptions {
 
 const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(:\d{1,5})?$/;
 
-/** The request's host, when it is a well-formed `host[:port]`. */
+/** The request's host, when it is a well-formed `host[:port]` a URL can carry (`a:99999`, `1.2.3.256` or `%` are not). */
 export function requestHost(raw: string | undefined): string | undefined {
-  return raw !== undefined && HOST.test(raw) ? raw : undefined;
+  return raw !== undefined && HOST.test(raw) && URL.canParse(`http://${raw}/`) ? raw : undefined;
 }
 
 /** Any character outside visible ASCII and space is percent-encoded, so a value can never break a header line. */

@@ -13,7 +13,12 @@ import { sendJson } from '../http/respond.js';
 export interface ProxyOptions {
   serverCas: string[];
   logger: { warn(obj: object, msg?: string): void; debug(obj: object, msg?: string): void };
+  /** Connections per upstream at most; more requests wait for one. Default UPSTREAM_CONNECTIONS. */
+  upstreamConnections?: number;
 }
+
+/** Connections one upstream's pool opens at most (undici's default is no limit: every concurrent request, e.g. each HTTP/2 stream, its own). */
+export const UPSTREAM_CONNECTIONS = 128;
 
 const BAD_GATEWAY = { error: 'Bad gateway' };
 const GATEWAY_TIMEOUT = { error: 'Gateway timeout' };
@@ -48,6 +53,7 @@ export class UpstreamProxy {
     const https = app.origin.startsWith('https:');
     this.#pool = new Pool(app.origin, {
       pipelining: 1,
+      connections: opts.upstreamConnections ?? UPSTREAM_CONNECTIONS,
       headersTimeout: app.timeout,
       // A body may take as long as it takes; a stalled one still ends with the client's connection.
       bodyTimeout: 0,
@@ -130,6 +136,6 @@ export class UpstreamProxy {
 export function writeRaw(socket: Duplex, status: number, body: object, reqId: string): void {
   if (socket.destroyed) return;
   const text = JSON.stringify(body);
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 504: 'Gateway Timeout' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 504: 'Gateway Timeout' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nx-request-id: ${reqId}\r\nconnection: close\r\n\r\n${text}`);
 }

@@ -36,8 +36,9 @@ export interface Applications {
  * The entry with the longest `path` that is `pathname` itself or a prefix of it ending at a `/`
  * boundary (`/api` serves `/api` and `/api/x`, never `/apix`); `/` matches everything.
  */
-export function matchApplication<T extends { path: string }>(apps: readonly T[], pathname: string): T | undefined {
+export function matchApplication<T extends { path: string }>(apps: readonly T[], path: string): T | undefined {
   let best: T | undefined;
+  const pathname = withoutParams(path);
   for (const a of apps) {
     const p = a.path;
     const hit = p === '/' || pathname === p || (pathname.startsWith(p) && pathname.charCodeAt(p.length) === 47);
@@ -46,15 +47,27 @@ export function matchApplication<T extends { path: string }>(apps: readonly T[],
   return best;
 }
 
+/**
+ * A path without the `;` parameters of its segments, which Java servlet containers drop before
+ * routing (`/admin;x=1/users` is their `/admin/users`): entries are matched on this form, so such
+ * a path gets the `/admin` entry's authentication. The path is forwarded as it came.
+ */
+function withoutParams(pathname: string): string {
+  return pathname.includes(';') ? pathname.replace(/;[^/]*/g, '') : pathname;
+}
+
 /** The path an entry hands on: without its prefix when `stripPrefix`, always starting with `/`. */
 export function innerPath(app: ApplicationConfig, pathname: string): string {
   if (!app.stripPrefix || app.path === '/') return pathname;
+  // The prefix matched without `;` parameters: drop as many whole segments as it has.
+  if (pathname.includes(';')) return `/${pathname.split('/').slice(app.path.split('/').length).join('/')}`;
   const rest = pathname.slice(app.path.length);
   return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
 /** The server's own paths (SPEC.md section 6): never an application's, whatever the method. */
-export function isServerPath(pathname: string): boolean {
+export function isServerPath(path: string): boolean {
+  const pathname = withoutParams(path);
   return pathname === '/health' || pathname === '/whoami' || pathname === '/metrics' || pathname === '/ca' || pathname.startsWith('/ca/');
 }
 
@@ -100,8 +113,24 @@ async function gate(app: ApplicationConfig, req: IncomingMessage, ctx: AppReques
   };
 }
 
+function rawHost(req: IncomingMessage): string | undefined {
+  return (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+}
+
 function hostOf(req: IncomingMessage): string | undefined {
-  return requestHost((req.headers[':authority'] as string | undefined) ?? req.headers.host);
+  return requestHost(rawHost(req));
+}
+
+/** TRACE and TRACK echo the request (cross-site tracing) and a WHATWG Request refuses them. */
+const REFUSED_METHODS = new Set(['TRACE', 'TRACK']);
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/** What no application gets: a Host that is not a valid `host[:port]` (400), TRACE or TRACK (405). */
+function refusal(req: IncomingMessage): { status: number; body: object; headers?: Record<string, string> } | undefined {
+  if (REFUSED_METHODS.has(req.method ?? 'GET')) return { status: 405, body: { error: `method ${req.method} is not allowed` }, headers: { allow: ALLOWED_METHODS } };
+  const host = rawHost(req);
+  if (host !== undefined && requestHost(host) === undefined) return { status: 400, body: { error: 'invalid Host header' } };
+  return undefined;
 }
 
 function queryOf(req: IncomingMessage): string {
@@ -206,6 +235,11 @@ export async function createApplications(apps: readonly ApplicationConfig[], opt
     async handle(req, res, pathname, ctx) {
       const app = isServerPath(pathname) ? undefined : matchApplication(sorted, pathname);
       if (!app) return false;
+      const refused = refusal(req);
+      if (refused) {
+        sendJson(res, refused.status, refused.body, { 'x-request-id': ctx.reqId, ...refused.headers });
+        return true;
+      }
       const g = await gate(app, req, ctx);
       if (!g.ok) {
         sendJson(res, g.status, g.body, { 'x-request-id': ctx.reqId });
@@ -224,6 +258,8 @@ export async function createApplications(apps: readonly ApplicationConfig[], opt
       const app = isServerPath(pathname) ? undefined : matchApplication(sorted, pathname);
       if (!app) return writeRaw(socket, 404, { error: 'Not found' }, ctx.reqId);
       if (app.kind !== 'upstream') return writeRaw(socket, 501, { error: 'WebSocket upgrades reach upstream applications only' }, ctx.reqId);
+      const refused = refusal(req);
+      if (refused) return writeRaw(socket, refused.status, refused.body, ctx.reqId);
       const g = await gate(app, req, ctx);
       if (!g.ok) return writeRaw(socket, g.status, g.body, ctx.reqId);
       const path = app.basePath + innerPath(app, pathname) + queryOf(req);

@@ -35,13 +35,36 @@ function hasPeerCertificate(req: IncomingMessage): boolean {
 }
 
 /**
+ * Whether a browser sent the request for another site's page (cross-site request forgery): a
+ * `Sec-Fetch-Site` of `cross-site` or `same-site`, or an `Origin` whose host:port is not the
+ * request's own `Host` (an opaque `null` origin included). A page on the internet can make a
+ * browser on this machine send requests to localhost; they are never local.
+ */
+export function fromAnotherSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+  if (host === undefined) return true;
+  try {
+    const o = new URL(origin);
+    if (o.protocol !== 'http:' && o.protocol !== 'https:') return true;
+    return new URL(`${o.protocol}//${host}`).host !== o.host;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * A request that presents no credentials at all and is local (SPEC.md section 11): on the domain
  * socket, or from a loopback peer, and in both cases not through a proxy and without any
- * `X-Forwarded-For`, `Forwarded` or `X-Real-IP` header. Harper lacks the proxy checks: behind a
+ * `X-Forwarded-For`, `Forwarded` or `X-Real-IP` header, and not sent for another site's page (`fromAnotherSite`). Harper lacks the proxy checks: behind a
  * proxy on the same machine every request would be local.
  */
 export function isLocalRequest(req: IncomingMessage, opts: Pick<AuthorizeLocalOptions, 'viaSocket' | 'cameThroughProxy'>): boolean {
   if (!opts.viaSocket && !isLoopback(req.socket?.remoteAddress)) return false;
+  if (fromAnotherSite(req)) return false;
   for (const h of FORWARDED_HEADERS) if (req.headers[h] !== undefined) return false;
   // What the forwarding policy resolved (SPEC.md section 7): a trusted-proxy peer, a PROXY
   // header, or a forwarded address the request carried even if it was removed as untrusted.

@@ -23,11 +23,18 @@ export function listen(server: Server, port: number, host: string | undefined, w
   });
 }
 
-/** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left. */
-export function closeGracefully(server: Server & { closeIdleConnections?: () => void; closeAllConnections?: () => void }, graceMs: number): Promise<void> {
+/**
+ * Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left:
+ * the server's own connections, and `leftovers` (sockets Node's connection list does not hold:
+ * upgraded ones, WebSocket tunnels, TLS handshakes in progress).
+ */
+export function closeGracefully(server: Server & { closeIdleConnections?: () => void; closeAllConnections?: () => void }, graceMs: number, leftovers?: () => void): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
-    const timer = setTimeout(() => server.closeAllConnections?.(), graceMs);
+    const timer = setTimeout(() => {
+      server.closeAllConnections?.();
+      leftovers?.();
+    }, graceMs);
     timer.unref();
     server.close(() => {
       clearTimeout(timer);

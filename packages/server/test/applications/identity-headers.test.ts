@@ -121,3 +121,10 @@ describe('X-Forwarded-Client-Cert (Envoy format)', () => {
     }
   });
 });
+
+describe('requestHost and URLs', () => {
+  it('refuses what a URL cannot carry: a port over 65535, a bad IPv4, a stray %', () => {
+    for (const h of ['a:99999', '1.2.3.256', '%', 'a%zz']) expect(requestHost(h)).toBeUndefined();
+    expect(requestHost('a.example:65535')).toBe('a.example:65535');
+  });
+});

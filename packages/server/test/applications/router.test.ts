@@ -25,3 +25,13 @@ describe('matchApplication', () => {
     for (const p of ['/healthz', '/cab', '/api']) expect(isServerPath(p)).toBe(false);
   });
 });
+
+describe('matchApplication with ;parameters', () => {
+  it('matches on the path without segment parameters; stripPrefix drops whole segments', () => {
+    expect(matchApplication(apps, '/api;x=1/y')?.path).toBe('/api');
+    expect(matchApplication(apps, '/api;x/v2;y/z')?.path).toBe('/api/v2');
+    expect(innerPath({ path: '/api', stripPrefix: true } as never, '/api;x/y;z')).toBe('/y;z');
+    expect(innerPath({ path: '/api', stripPrefix: true } as never, '/api;x')).toBe('/');
+    expect(isServerPath('/whoami;x')).toBe(true);
+  });
+});
