@@ -25,7 +25,7 @@ describe('HTTP/2 sessions: concurrent streams and stalled streams', () => {
       logger: memoryLogger('warn').logger,
       host: '127.0.0.1',
       closeGraceMs: 100,
-      listeners: [{ name: 'https', api: 'app', port: 0, authenticate, http2: true, tls: { contexts, mtls: false }, limits: { timeout: 1500 } }],
+      listeners: [{ name: 'https', api: 'app', port: 0, authenticate, http2: true, tls: { contexts, mtls: false }, limits: { timeout: 3000 } }],
       operations: [],
       appRoutes: [
         (_req, res, url) => {
