@@ -99,12 +99,38 @@ function readPrefix(ctx: ResolveContext, path: PathPart[]): string | undefined {
     ctx.issue(path, v, 'expected a URL path starting with "/" (e.g. "/api"), without query, "//", "." or ".." segments');
     return undefined;
   }
-  const p = v.length > 1 ? v.replace(/\/+$/, '') : v;
+  if (v.includes(';')) {
+    ctx.issue(path, v, 'expected a path without ";" parameters: requests are matched on their path without them (SPEC.md section 6)');
+    return undefined;
+  }
+  const canonical = canonicalEntryPath(v);
+  if (canonical === undefined || canonical.split('/').some((s) => s === '.' || s === '..')) {
+    ctx.issue(path, v, 'expected a path without an encoded "/", "\\" or NUL (%2F, %5C, %00) and without "." or ".." segments, encoded or not');
+    return undefined;
+  }
+  const p = canonical.length > 1 ? canonical.replace(/\/+$/, '') : canonical;
   if (SERVER_PATHS.some((s) => p === s || p.startsWith(`${s}/`))) {
     ctx.issue(path, v, `${SERVER_PATHS.join(', ')} are the server's own paths; an application there would never be reached`);
     return undefined;
   }
   return p;
+}
+
+/**
+ * An entry's path in the form request paths are matched in (the server's path canonicalization,
+ * SPEC.md section 6): escapes of unreserved characters decoded, the others upper-cased, so
+ * `/%7Ebob` is matched as `/~bob`. Undefined for an encoded `/`, `\` or NUL, which no request
+ * for an application may hold.
+ */
+function canonicalEntryPath(v: string): string | undefined {
+  let refused = false;
+  const out = v.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+    const upper = hex.toUpperCase();
+    if (upper === '2F' || upper === '5C' || upper === '00') refused = true;
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /^[A-Za-z0-9\-._~]$/.test(c) ? c : `%${upper}`;
+  });
+  return refused ? undefined : out;
 }
 
 function looksLikePath(spec: string): boolean {

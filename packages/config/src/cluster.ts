@@ -61,7 +61,7 @@ export function readCluster(ctx: ResolveContext, defaultNodeName: string): Clust
       certificateAuthority: readDirectory(ctx, ['cluster', 'tls', 'certificateAuthority'], join(keys, 'ca.pem')),
     },
     pollInterval: readMs(ctx, ['cluster', 'pollInterval'], 2000, 100),
-    changeRetention: readMs(ctx, ['cluster', 'changeRetention'], DAY_MS, 1000),
+    changeRetention: readMs(ctx, ['cluster', 'changeRetention'], DAY_MS, 1000, 'span'),
   };
 }
 

@@ -26,7 +26,7 @@ function readCrl(ctx: ResolveContext, path: PathPart[]): CrlConfig {
     enabled: readBoolean(ctx, [...path, 'enabled'], true),
     timeout: readMs(ctx, [...path, 'timeout'], CRL_DEFAULTS.timeout, 1000),
     cacheTtl: readMs(ctx, [...path, 'cacheTtl'], CRL_DEFAULTS.cacheTtl, 1000),
-    gracePeriod: readMs(ctx, [...path, 'gracePeriod'], CRL_DEFAULTS.gracePeriod, 0),
+    gracePeriod: readMs(ctx, [...path, 'gracePeriod'], CRL_DEFAULTS.gracePeriod, 0, 'span'),
     failureMode: readEnum(ctx, [...path, 'failureMode'], FAILURE_MODES, 'fail-closed'),
   };
 }

@@ -34,12 +34,18 @@ export function readEnum<T extends string>(ctx: ResolveContext, path: PathPart[]
 /** The largest delay Node's timers take (2^31-1 ms, about 24.8 days); a larger one fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-/** A number of milliseconds with a minimum, at most `MAX_TIMER_MS`. */
-export function readMs(ctx: ResolveContext, path: PathPart[], def: number, min: number): number {
+/**
+ * A number of milliseconds with a minimum, at most `MAX_TIMER_MS` (a value that goes into a
+ * timer); `max: 'span'` for one that is only compared with dates (a grace period, a retention),
+ * at most Number.MAX_SAFE_INTEGER.
+ */
+export function readMs(ctx: ResolveContext, path: PathPart[], def: number, min: number, max: 'timer' | 'span' = 'timer'): number {
   const v = ctx.get(path);
   if (v === undefined) return def;
-  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= MAX_TIMER_MS) return v;
-  ctx.issue(path, v, typeof v === 'number' ? (Number.isInteger(v) && v > MAX_TIMER_MS ? `too large; expected an integer number of milliseconds ${min}-${MAX_TIMER_MS} (about 24.8 days, the longest timer Node has)` : `too small or not whole; expected an integer number of milliseconds >= ${min}`) : `expected a number of milliseconds (an integer >= ${min})`);
+  const limit = max === 'timer' ? MAX_TIMER_MS : Number.MAX_SAFE_INTEGER;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= limit) return v;
+  const tooLarge = max === 'timer' ? `too large; expected an integer number of milliseconds ${min}-${MAX_TIMER_MS} (about 24.8 days, the longest timer Node has)` : `too large; expected an integer number of milliseconds ${min}-${Number.MAX_SAFE_INTEGER}`;
+  ctx.issue(path, v, typeof v === 'number' ? (Number.isInteger(v) && v > limit ? tooLarge : `too small or not whole; expected an integer number of milliseconds >= ${min}`) : `expected a number of milliseconds (an integer >= ${min})`);
   return def;
 }
 

@@ -46,6 +46,11 @@ describe('applications: valid entries', () => {
     expect(root).toMatchObject({ kind: 'upstream', path: '/', basePath: '', timeout: 60000, identityHeaders: false, auth: 'none' });
   });
 
+  it('an entry path is kept in the form requests are matched in: unreserved escapes decoded, the others upper-cased', async () => {
+    const { config } = await load('applications:\n  - path: /%7Ebob\n    module: app.mjs\n  - path: /caf%c3%a9/\n    module: app.mjs\n');
+    expect(config.applications.map((a) => a.path)).toEqual(['/~bob', '/caf%C3%A9']);
+  });
+
   it('an installed package name is kept for resolution at load', async () => {
     const { config } = await load('applications:\n  - path: /x\n    module: "@acme/app"\n');
     expect(config.applications[0]).toMatchObject({ kind: 'module', module: '@acme/app' });
@@ -71,6 +76,10 @@ describe('applications: every mistake is an issue with key, file and line', () =
     ['path without slash', '  - path: api\n    module: app.mjs\n', 'applications[0].path', /starting with "\/"/],
     ['dot segments', '  - path: /a/../b\n    module: app.mjs\n', 'applications[0].path', /"\.\."/],
     ['server path', '  - path: /ca/x\n    module: app.mjs\n', 'applications[0].path', /server's own paths/],
+    ['; parameters', '  - path: /app;v=1\n    module: app.mjs\n', 'applications[0].path', /without ";" parameters/],
+    ['encoded /', '  - path: /a%2fb\n    module: app.mjs\n', 'applications[0].path', /encoded "\/"/],
+    ['encoded dot segment', '  - path: /a/%2e%2E/b\n    module: app.mjs\n', 'applications[0].path', /"\.\." segments, encoded or not/],
+    ['server path, encoded', '  - path: /%63a\n    module: app.mjs\n', 'applications[0].path', /server's own paths/],
     ['no path', '  - module: app.mjs\n', 'applications[0]', /needs a path/],
     ['bad auth', '  - path: /a\n    module: app.mjs\n    auth: maybe\n', 'applications[0].auth', /"required", "optional", "none"/],
     ['roles without required', '  - path: /a\n    module: app.mjs\n    auth: optional\n    roles: [admin]\n', 'applications[0].roles', /roles need auth: required/],

@@ -358,11 +358,12 @@ describe('loadConfig: every problem at once, located', () => {
         '  keepAliveTimeout: 2147483648',
         '  mtls:',
         '    certificateVerification:',
-        '      crl: {timeout: 3000000000}',
+        '      crl: {timeout: 3000000000, gracePeriod: 2592000000}',
         '      ocsp: {timeout: 3000000000, cacheTtl: 2147483647}',
         'cluster:',
         '  url: postgres://u@db/d',
         '  pollInterval: 3000000000',
+        '  changeRetention: 2592000000',
         '',
       ].join('\n'),
     );

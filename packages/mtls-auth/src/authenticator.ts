@@ -139,8 +139,9 @@ function recheckInterval(mtls: MtlsConfig | false): number {
   if (!v) return Infinity;
   const ms = (n: number | undefined) => (typeof n === 'number' && n > 0 ? n : Infinity);
   const crl = v.crl && v.crl.enabled !== false ? ms(v.crl.cacheTtl) : Infinity;
-  const ocsp = v.ocsp && v.ocsp.enabled !== false ? ms(v.ocsp.cacheTtl) : Infinity;
-  return Math.min(crl, ocsp, ms(v.ocsp?.errorCacheTtl));
+  const ocspOn = Boolean(v.ocsp && v.ocsp.enabled !== false);
+  const ocsp = ocspOn ? ms(v.ocsp!.cacheTtl) : Infinity;
+  return Math.min(crl, ocsp, ocspOn ? ms(v.ocsp!.errorCacheTtl) : Infinity);
 }
 
 function parseAuthorization(header: string | undefined): Credentials {
@@ -316,10 +317,15 @@ export function createAuthenticator(opts: AuthenticatorOptions) {
   function mtlsOutcome(socket: TLSSocket): MtlsOutcome | Promise<MtlsOutcome> {
     if (!mtls || !socket.encrypted) return NONE;
     const g = generation();
-    const t = now().getTime();
     const done = settled.get(socket);
-    // A clock that went back also evaluates again, like the user cache.
-    if (done && done.generation === g && t < done.expiresAt && t >= done.at) return done.outcome;
+    if (done && done.generation === g) {
+      // No certificate, no bound: no clock read on the hot path.
+      if (done.expiresAt === Infinity) return done.outcome;
+      const at = now().getTime();
+      // A clock that went back also evaluates again, like the user cache.
+      if (at < done.expiresAt && at >= done.at) return done.outcome;
+    }
+    const t = now().getTime();
     const pending = perSocket.get(socket);
     if (pending && pending.generation === g && pending.promise !== done?.promise) return pending.promise;
     // An unexpected throw must not poison the connection with a 500 on every request: fail closed.

@@ -13,7 +13,7 @@ import { requestId } from './http/request-id.js';
 import { applyCors, corsPolicy, type CorsPolicy } from './http/cors.js';
 import { applyForwardingPolicy } from './http/forwarding-policy.js';
 import { clientAddress } from './http/client-address.js';
-import { canonicalPath } from './http/canonical-path.js';
+import { canonicalPath, ENCODED_SEPARATOR } from './http/canonical-path.js';
 import { writeRaw } from './applications/proxy.js';
 import type { Caller, OperationHandler, OperationResult } from './operations/types.js';
 import type { Applications, AppRequestContext } from './applications/router.js';
@@ -270,11 +270,13 @@ export class HarperServer {
     contexts.onUpdate((opts) => server.setSecureContext(withKeys(opts)));
     const conns = { sessions: new Set<http2.ServerHttp2Session>(), http1: new Map<Socket, number>() };
     this.#secureConnections.set(server, conns);
-    // A stream without activity for `timeout` (else the request timeout) is reset, as an HTTP/1.1 socket is closed.
-    const streamTimeout = limits.timeout > 0 ? limits.timeout : limits.requestTimeout;
-    server.on('stream', (stream: http2.ServerHttp2Stream) => {
-      stream.setTimeout(streamTimeout, () => stream.close(http2.constants.NGHTTP2_CANCEL));
-    });
+    // A stream without activity for `timeout` is reset, as an HTTP/1.1 socket is closed; no `timeout`
+    // (0: a programmatic server without limits), no inactivity timeout, as on HTTP/1.1.
+    if (limits.timeout > 0) {
+      server.on('stream', (stream: http2.ServerHttp2Stream) => {
+        stream.setTimeout(limits.timeout, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      });
+    }
     server.on('session', (session: http2.ServerHttp2Session) => {
       conns.sessions.add(session);
       session.once('close', () => conns.sessions.delete(session));
@@ -317,7 +319,7 @@ export class HarperServer {
     if (pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       return sendJson(res, 200, { status: 'ok', ...this.#opts.health?.() }, { 'x-request-id': id });
     }
-    if (plan.api === 'app') return this.#handleApp(plan, req, res, pathname, id);
+    if (plan.api === 'app') return this.#handleApp(plan, req, res, pathname, id, canonical.encodedSeparator);
     return this.#handleOperations(plan, req, res, pathname, id);
   }
 
@@ -349,7 +351,7 @@ export class HarperServer {
     return false;
   }
 
-  async #handleApp(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, pathname: string, reqId: string): Promise<void> {
+  async #handleApp(plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, pathname: string, reqId: string, encodedSeparator: boolean): Promise<void> {
     if (pathname === '/whoami' && req.method === 'GET') {
       const auth = await plan.authenticate(req);
       if (!auth.ok) {
@@ -359,6 +361,8 @@ export class HarperServer {
       return sendJson(res, 200, { username: auth.user.username, role: auth.user.role, authenticatedBy: auth.method }, { 'x-request-id': reqId });
     }
     if (await this.#routes(this.#opts.appRoutes ?? [], plan, req, res, reqId, pathname)) return;
+    // The server's own paths above take an encoded `/` (an OCSP GET); an application never does.
+    if (this.#opts.applications && encodedSeparator) return sendJson(res, 400, { error: ENCODED_SEPARATOR }, { 'x-request-id': reqId });
     if (this.#opts.applications && (await this.#opts.applications.handle(req, res, pathname, this.#appContext(plan, req, reqId, pathname)))) return;
     sendJson(res, 404, NOT_FOUND, { 'x-request-id': reqId });
   }
@@ -378,9 +382,9 @@ export class HarperServer {
     applyForwardingPolicy(req);
     const id = requestId(req);
     const canonical = canonicalPath(req.url ?? '/');
-    if (!canonical.ok) {
+    if (!canonical.ok || canonical.encodedSeparator) {
       socket.on('error', () => socket.destroy());
-      return writeRaw(socket, 400, { error: canonical.error }, id);
+      return writeRaw(socket, 400, { error: canonical.ok ? ENCODED_SEPARATOR : canonical.error }, id);
     }
     const pathname = canonical.pathname;
     this.#opts.applications!.upgrade(req, socket, head, pathname, this.#appContext(plan, req, id, pathname)).catch((err) => {

@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { sanEntries } from '@harper-tls/mtls-auth';
+import { canonicalHeaderName } from '../http/forwarding-policy.js';
 
 /**
  * The one place where identity headers are stripped and set, for modules and upstreams alike
@@ -30,9 +31,7 @@ export const IDENTITY_HEADER_NAMES: ReadonlySet<string> = new Set([
 const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect', 'http2-settings']);
 
 /** `X_Forwarded_User` is the same header to CGI-style servers (and nginx with underscores_in_headers). */
-function canonical(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
-}
+const canonical = canonicalHeaderName;
 
 export interface ForwardOptions {
   identity: VerifiedIdentity;

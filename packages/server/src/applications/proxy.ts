@@ -17,8 +17,12 @@ export interface ProxyOptions {
   upstreamConnections?: number;
 }
 
-/** Connections one upstream's pool opens at most (undici's default is no limit: every concurrent request, e.g. each HTTP/2 stream, its own). */
-export const UPSTREAM_CONNECTIONS = 128;
+/**
+ * Connections one upstream's pool opens at most (undici's default is no limit: every concurrent
+ * request, e.g. each HTTP/2 stream, its own); Envoy's default circuit breaker is the same 1024.
+ * A request beyond waits for a free connection, within the entry's `timeout` (then 504).
+ */
+export const UPSTREAM_CONNECTIONS = 1024;
 
 const BAD_GATEWAY = { error: 'Bad gateway' };
 const GATEWAY_TIMEOUT = { error: 'Gateway timeout' };
@@ -74,28 +78,40 @@ export class UpstreamProxy {
     const length = req.headers['content-length'];
     const hasBody = h2 ? !h2.endAfterHeaders : length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
     const opts = { path, method: method as 'GET', headers, body: hasBody ? req : null, signal: ac.signal };
+    // undici's headersTimeout starts on a connection; a request waiting for one (the pool full) is
+    // bounded by the same `timeout`, counted from here to the response headers.
+    const waiting = headersDeadline(ac, this.#app.timeout, () => this.#failed(res, reqId, { message: 'no response headers in time', code: 'UND_ERR_HEADERS_TIMEOUT' }));
     try {
       const http1 = (res as object) instanceof NodeServerResponse;
       if (http1) {
         await this.#pool.stream(opts, ({ statusCode, headers: h }) => {
+          waiting.done();
           res.writeHead(statusCode, responseHeaders(h as Record<string, string | string[]>));
           return res;
         });
       } else {
         // HTTP/2 responses are not stream.Writable: pipe the body instead.
         const up = await this.#pool.request(opts);
+        waiting.done();
         res.writeHead(up.statusCode, responseHeaders(up.headers as Record<string, string | string[]>));
         await pipeline(up.body, res as unknown as NodeJS.WritableStream);
       }
     } catch (err) {
-      if (ac.signal.aborted) return; // the client went away; the upstream request is aborted with it
-      const code = (err as { code?: string }).code ?? '';
-      this.#logger.warn({ reqId, upstream: this.#app.origin, path: this.#app.path, err: (err as Error).message, code }, 'upstream request failed');
-      if (res.headersSent) return void res.destroy();
-      sendJson(res, TIMEOUT_CODES.has(code) ? 504 : 502, TIMEOUT_CODES.has(code) ? GATEWAY_TIMEOUT : BAD_GATEWAY, { 'x-request-id': reqId });
+      // The client went away (the upstream request is aborted with it), or the deadline answered: nothing to do.
+      if (ac.signal.aborted) return;
+      this.#failed(res, reqId, err as Error & { code?: string });
     } finally {
+      waiting.done();
       res.off('close', onClose);
     }
+  }
+
+  /** An upstream request that failed before or while answering: logged, then 502/504, or the response cut short. */
+  #failed(res: ServerResponse, reqId: string, err: { message: string; code?: string }): void {
+    const code = err.code ?? '';
+    this.#logger.warn({ reqId, upstream: this.#app.origin, path: this.#app.path, err: err.message, code }, 'upstream request failed');
+    if (res.headersSent) return void res.destroy();
+    sendJson(res, TIMEOUT_CODES.has(code) ? 504 : 502, TIMEOUT_CODES.has(code) ? GATEWAY_TIMEOUT : BAD_GATEWAY, { 'x-request-id': reqId });
   }
 
   /** Hands a WebSocket upgrade over: the upstream's 101 goes back to the client, then bytes flow both ways. */
@@ -104,9 +120,15 @@ export class UpstreamProxy {
     const onClose = () => ac.abort();
     socket.once('close', onClose);
     let up: Awaited<ReturnType<Pool['upgrade']>>;
+    const waiting = headersDeadline(ac, this.#app.timeout, () => {
+      this.#logger.warn({ reqId, upstream: this.#app.origin, path: this.#app.path, err: 'no response headers in time', code: 'UND_ERR_HEADERS_TIMEOUT' }, 'upstream upgrade failed');
+      writeRaw(socket, 504, GATEWAY_TIMEOUT, reqId);
+    });
     try {
       up = await this.#pool.upgrade({ path, method: 'GET', headers, protocol: 'websocket', signal: ac.signal });
+      waiting.done();
     } catch (err) {
+      waiting.done();
       socket.off('close', onClose);
       if (ac.signal.aborted) return;
       const code = (err as { code?: string }).code ?? '';
@@ -130,6 +152,26 @@ export class UpstreamProxy {
   close(): Promise<void> {
     return this.#pool.close();
   }
+}
+
+/**
+ * No response headers within `ms`: `expired`, `ac` aborted and `onExpire()` called at once. undici
+ * settles a request still queued for a connection only once it is dispatched, so the answer (504)
+ * cannot wait for the request's own rejection. `done()` when the headers came.
+ */
+function headersDeadline(ac: AbortController, ms: number, onExpire: () => void): { readonly expired: boolean; done(): void } {
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    ac.abort();
+    onExpire();
+  }, ms);
+  return {
+    get expired() {
+      return expired;
+    },
+    done: () => clearTimeout(timer),
+  };
 }
 
 /** A JSON answer written straight to a socket (an upgrade request has no ServerResponse). */

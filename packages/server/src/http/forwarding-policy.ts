@@ -49,16 +49,21 @@ const ALWAYS = new Set(['forwarded', 'x-real-ip', 'x-forwarded-client-cert', 'x-
  * it: `X_Real_IP` and `x-real-ip` are the same header there, so both are judged as the latter.
  */
 export function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
 }
+
+/** The canonical name of each installed policy's certificate header, computed once. */
+const CANONICAL_CERTIFICATE_HEADER = new WeakMap<ForwardingPolicy, string>();
 
 /** `name`: a canonical header name (`canonicalHeaderName`). */
 const isForwardingHeader = (name: string, policy: ForwardingPolicy | undefined) =>
-  ALWAYS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('x-amzn-mtls-clientcert') || (policy?.certificateHeader !== undefined && name === canonicalHeaderName(policy.certificateHeader));
+  ALWAYS.has(name) || name.startsWith('x-forwarded-') || name.startsWith('x-amzn-mtls-clientcert') || (policy !== undefined && name === CANONICAL_CERTIFICATE_HEADER.get(policy));
 const ADDRESS_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
 
 /** Attaches `policy` to a Node server: every request it serves is judged by it. */
 export function installForwardingPolicy(server: Server, policy: ForwardingPolicy): void {
+  if (policy.certificateHeader !== undefined) CANONICAL_CERTIFICATE_HEADER.set(policy, canonicalHeaderName(policy.certificateHeader));
   (server as Server & { [POLICY]?: ForwardingPolicy })[POLICY] = policy;
 }
 

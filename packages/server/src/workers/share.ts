@@ -103,10 +103,12 @@ export function sharedRevocation(peers: WorkerPeers): () => SharedRevocation {
  * session resumed there carries only the leaf (shared ticket keys), and without the intermediate
  * its chain could not be built. Public certificates only (DER as base64); a receiving
  * authenticator uses them as path candidates, every link still checked up to its own anchors.
- * `publish` (an authenticator's `shareIntermediates`) resolves once every other worker has them;
+ * `publish` (an authenticator's `shareIntermediates`) resolves once every other worker has them, or
+ * after `waitMs` at the most: the request that carried them waits no longer for a worker that is
+ * still starting or stuck (the broadcast goes on; a session resumed there meanwhile fails closed).
  * `subscribe` registers one of this worker's authenticators.
  */
-export function sharedIntermediates(peers: WorkerPeers): { publish(ders: Uint8Array[]): Promise<void>; subscribe(auth: { addIntermediates(ders: readonly Uint8Array[]): void }): void } {
+export function sharedIntermediates(peers: WorkerPeers, waitMs = 1000): { publish(ders: Uint8Array[]): Promise<void>; subscribe(auth: { addIntermediates(ders: readonly Uint8Array[]): void }): void } {
   const local: Array<{ addIntermediates(ders: readonly Uint8Array[]): void }> = [];
   peers.on(TOPICS.intermediates, (payload) => {
     if (!Array.isArray(payload)) return;
@@ -117,7 +119,15 @@ export function sharedIntermediates(peers: WorkerPeers): { publish(ders: Uint8Ar
     async publish(ders) {
       // This worker's other authenticators (another listener) learn them too.
       for (const auth of local) auth.addIntermediates(ders);
-      await peers.broadcast(TOPICS.intermediates, ders.map((d) => Buffer.from(d).toString('base64')));
+      const sent = peers.broadcast(TOPICS.intermediates, ders.map((d) => Buffer.from(d).toString('base64')));
+      let timer: NodeJS.Timeout | undefined;
+      const later = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+      try {
+        await Promise.race([sent, later]);
+      } finally {
+        clearTimeout(timer);
+        sent.catch(() => {}); // a late failure changes nothing: the caller has moved on
+      }
     },
     subscribe: (auth) => void local.push(auth),
   };

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appServer, echoUpstream, moduleDir, moduleEntry, request, upstreamEntry } from '../helpers/apps.js';
+import { createCA, createLocalCa, createMemoryLocalCaStore, createOcspHttpHandler } from '@harper-tls/cert-gen';
+import { buildOcspRequest, certIdFor, ocspGetUrl, parseCertificate, parseOcspResponse } from '@harper-tls/revocation';
 import { canonicalPath } from '../../src/http/canonical-path.js';
+import { localCaRoute } from '../../src/routes/local-ca.js';
 
 /** One request with the target exactly as given (Node's client does not normalize it). */
 const raw = async (port: number, path: string, headers: Record<string, string> = {}) => {
@@ -10,13 +13,19 @@ const raw = async (port: number, path: string, headers: Record<string, string> =
 
 describe('canonicalPath', () => {
   it('decodes unreserved escapes, upper-cases the others, resolves dot segments', () => {
-    expect(canonicalPath('/%61dmin/users?x=%61')).toEqual({ ok: true, pathname: '/admin/users' });
-    expect(canonicalPath('/a/%2e%2E/admin')).toEqual({ ok: true, pathname: '/admin' });
-    expect(canonicalPath('/%7euser/%3a%3A')).toEqual({ ok: true, pathname: '/~user/%3A%3A' });
-    expect(canonicalPath('/plain/path')).toEqual({ ok: true, pathname: '/plain/path' });
+    expect(canonicalPath('/%61dmin/users?x=%61')).toEqual({ ok: true, pathname: '/admin/users', encodedSeparator: false });
+    expect(canonicalPath('/a/%2e%2E/admin')).toEqual({ ok: true, pathname: '/admin', encodedSeparator: false });
+    expect(canonicalPath('/%7euser/%3a%3A')).toEqual({ ok: true, pathname: '/~user/%3A%3A', encodedSeparator: false });
+    expect(canonicalPath('/plain/path')).toEqual({ ok: true, pathname: '/plain/path', encodedSeparator: false });
   });
-  it('refuses encoded /, \\ and NUL and a stray %', () => {
-    for (const p of ['/admin%2Fusers', '/admin%2fusers', '/a%5Cb', '/a%00', '/a%zz', '/a%']) expect(canonicalPath(p).ok).toBe(false);
+  it('refuses an encoded NUL and a stray %', () => {
+    for (const p of ['/a%00', '/a%zz', '/a%']) expect(canonicalPath(p).ok).toBe(false);
+  });
+  it('keeps an encoded / or \\ as it is (upper-cased) and flags it: the server\'s own paths take it, applications refuse it', () => {
+    expect(canonicalPath('/admin%2fusers')).toEqual({ ok: true, pathname: '/admin%2Fusers', encodedSeparator: true });
+    expect(canonicalPath('/a%5Cb')).toEqual({ ok: true, pathname: '/a%5Cb', encodedSeparator: true });
+    // An OCSP GET (RFC 6960 appendix A.1): URL-encoded base64, `/` `+` `=` included.
+    expect(canonicalPath('/ca/ocsp/MEow%2FSDBGMEQw%2B%3D')).toEqual({ ok: true, pathname: '/ca/ocsp/MEow%2FSDBGMEQw%2B%3D', encodedSeparator: true });
   });
 });
 
@@ -74,5 +83,33 @@ describe('entries are matched on the canonical path, which is also what is forwa
     expect((await raw(app.port, '/%6Dod/x', admin)).body).toEqual({ url: '/mod/x' });
     expect((await raw(app.port, '/mod%2Fx', admin)).status).toBe(400);
     expect(app.errors()).toEqual([]);
+  });
+});
+
+describe("the server's own paths take an encoded /: the local CA's OCSP GET (RFC 6960 appendix A.1) beside applications", () => {
+  it('GET /ca/ocsp/<url-encoded base64 with %2F> is answered by the responder; the same escape for an application is a 400', async () => {
+    const root = await createCA({ commonName: 'Canonical Path CA' });
+    const localCa = createLocalCa({ ca: root, store: createMemoryLocalCaStore() });
+    const alice = await localCa.issue({ cn: 'alice' });
+    const up = await echoUpstream();
+    const app = await appServer([upstreamEntry('/', up.origin, { auth: 'none' })], {
+      server: { appRoutes: [localCaRoute({ crl: () => localCa.crl(), ocspHttpHandler: createOcspHttpHandler(localCa.ocspResponder) })] },
+    });
+    try {
+      const id = certIdFor(parseCertificate(alice.certificatePem), parseCertificate(root.certificatePem));
+      // The nonce is random: a request whose base64 holds a "/" comes within a few tries (bounded).
+      let url: string | undefined;
+      for (let i = 0; i < 200 && !url?.includes('%2F'); i++) url = ocspGetUrl(`http://127.0.0.1:${app.port}/ca/ocsp`, buildOcspRequest(id).der);
+      expect(url).toContain('%2F');
+      const res = await fetch(url!);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/ocsp-response');
+      expect(parseOcspResponse(new Uint8Array(await res.arrayBuffer())).statusName).toBe('successful');
+      expect((await raw(app.port, '/x%2Fy')).status).toBe(400);
+      expect(app.errors()).toEqual([]);
+    } finally {
+      await app.close();
+      await up.close();
+    }
   });
 });

@@ -36,4 +36,25 @@ describe('upstream connections are capped', () => {
     expect((await Promise.all(replies)).map((r) => r.status)).toEqual([200, 200, 200]);
     expect(connections).toBe(2);
   });
+
+  it('a request waiting for a connection of a full pool gets 504 within the entry timeout, not never', async () => {
+    // One connection, held by a response that has sent its headers and streams on (a long download).
+    const streaming = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first bytes');
+    });
+    await new Promise<void>((r) => streaming.listen(0, '127.0.0.1', r));
+    const one = await appServer([upstreamEntry('/', `http://127.0.0.1:${(streaming.address() as { port: number }).port}`, { auth: 'none', timeout: 300 })], { upstreamConnections: 1 });
+    try {
+      const first = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port: one.port, path: '/download' }, resolve).on('error', reject));
+      expect(first.statusCode).toBe(200);
+      const second = await request(one.port, { path: '/next' });
+      expect(second).toMatchObject({ status: 504, body: { error: 'Gateway timeout' } });
+      first.destroy();
+    } finally {
+      await one.close();
+      streaming.closeAllConnections();
+      await new Promise((r) => streaming.close(r));
+    }
+  });
 });

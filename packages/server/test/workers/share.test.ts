@@ -46,4 +46,12 @@ describe('sharedIntermediates', () => {
     await peers[0]!.broadcast(TOPICS.intermediates, [42, 'AQI=']);
     expect(got).toEqual([[new Uint8Array([1, 2])]]);
   });
+
+  it('publish waits for a worker that never answers no longer than its bound', async () => {
+    const { peers } = fakeWorkers(2);
+    let broadcasts = 0;
+    const stuck: WorkerPeers = { ...peers[0]!, broadcast: () => (broadcasts++, new Promise<void>(() => {})) };
+    await sharedIntermediates(stuck, 20).publish([new Uint8Array([0x30, 0])]);
+    expect(broadcasts).toBe(1);
+  });
 });
