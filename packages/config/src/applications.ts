@@ -10,6 +10,7 @@ import { readPem } from './tls.js';
 import { walk } from './unknown-keys.js';
 import { expandHome } from './root.js';
 import { isPlainObject, readBoolean, readEnum, readMs } from './values.js';
+import { normalizePathEscapes } from './path-escapes.js';
 
 /**
  * `applications` (SPEC.md section 6): the user's own code behind harper-tls, either an ES module
@@ -117,20 +118,13 @@ function readPrefix(ctx: ResolveContext, path: PathPart[]): string | undefined {
 }
 
 /**
- * An entry's path in the form request paths are matched in (the server's path canonicalization,
- * SPEC.md section 6): escapes of unreserved characters decoded, the others upper-cased, so
- * `/%7Ebob` is matched as `/~bob`. Undefined for an encoded `/`, `\` or NUL, which no request
- * for an application may hold.
+ * An entry's path in the form request paths are matched in (normalizePathEscapes), so `/%7Ebob`
+ * is matched as `/~bob`. Undefined for an encoded `/`, `\` or NUL, which no request for an
+ * application may hold.
  */
 function canonicalEntryPath(v: string): string | undefined {
-  let refused = false;
-  const out = v.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
-    const upper = hex.toUpperCase();
-    if (upper === '2F' || upper === '5C' || upper === '00') refused = true;
-    const c = String.fromCharCode(parseInt(hex, 16));
-    return /^[A-Za-z0-9\-._~]$/.test(c) ? c : `%${upper}`;
-  });
-  return refused ? undefined : out;
+  const r = normalizePathEscapes(v);
+  return r.encodedSeparator || r.refused !== undefined ? undefined : r.path;
 }
 
 function looksLikePath(spec: string): boolean {

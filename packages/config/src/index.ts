@@ -30,6 +30,8 @@ export { normalizeCertificateVerification } from './certificate-verification.js'
 export type { NormalizedCertificateVerification } from './certificate-verification.js';
 export { HARPER_TREE } from './harper-schema.js';
 export { APPLICATION_KEYS } from './applications.js';
+export { normalizePathEscapes } from './path-escapes.js';
+export type { PathEscapes } from './path-escapes.js';
 export type { ApplicationConfig, ApplicationAuth, ModuleApplication, UpstreamApplication, UpstreamTlsConfig } from './applications.js';
 export type { HarperKey, HarperTree, HarperType } from './harper-schema.js';
 export { FORWARDED_CERTIFICATE_HEADERS, proxyEntryProblem } from './proxies.js';

@@ -336,7 +336,7 @@ export class HarperServer {
   async #routes(routes: ExtraRoute[], plan: ListenerPlan, req: IncomingMessage, res: ServerResponse, reqId: string, pathname: string): Promise<boolean> {
     if (routes.length === 0) return false;
     const url = new URL(req.url ?? '/', 'http://localhost');
-    url.pathname = pathname;
+    if (url.pathname !== pathname) url.pathname = pathname; // the canonical path; the setter re-parses
     if (!res.headersSent) res.setHeader('x-request-id', reqId);
     let auth: Promise<AuthOutcome> | undefined;
     const ctx: RouteContext = { listener: plan.name, authenticate: () => (auth ??= plan.authenticate(req)) };

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '@harper-tls/config';
 import { initClusterSchema, openClusterStores, type ClusterStores } from '../src/index.js';
-import { opensslPki, startEngine, type Engine } from './helpers/postgres.js';
+import { nodeClusterConfig, opensslPki, startEngine, type Engine } from './helpers/postgres.js';
 import { freePort } from './helpers/free-port.js';
 import { childScript, PACKAGE } from './helpers/child-script.js';
 
@@ -33,17 +33,7 @@ pg.Client = class extends Original {
   }
 } as typeof pg.Client;
 
-function clusterConfig(node: string): ClusterConfig {
-  const tls = pki.node(node);
-  return {
-    nodeName: node,
-    url: engine.url,
-    engine: { user: 'harper_tls', host: '127.0.0.1', port: engine.port, database: 'harper_tls' },
-    tls: { certificate: tls.cert, privateKey: tls.key, certificateAuthority: pki.caPath },
-    pollInterval: 500,
-    changeRetention: 86_400_000,
-  };
-}
+const clusterConfig = (node: string, extra: Record<string, unknown> = {}): ClusterConfig => nodeClusterConfig(engine, pki, node, extra);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'htls-connect-'));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '@harper-tls/config';
 import { initClusterSchema, openClusterStores, readClusterSnapshot, StoreError, type ClusterStores } from '../src/index.js';
-import { opensslPki, startEngine, type Engine } from './helpers/postgres.js';
+import { nodeClusterConfig, opensslPki, startEngine, type Engine } from './helpers/postgres.js';
 import { freePort } from './helpers/free-port.js';
 
 const NODES = ['node-a', 'node-b', 'node-c'];
@@ -13,18 +13,7 @@ let engine: Engine;
 let pki: ReturnType<typeof opensslPki>;
 const stores: ClusterStores[] = [];
 
-function clusterConfig(node: string, extra: Record<string, unknown> = {}): ClusterConfig {
-  const tls = pki.node(node);
-  return {
-    nodeName: node,
-    url: engine.url,
-    engine: { user: 'harper_tls', host: '127.0.0.1', port: engine.port, database: 'harper_tls' },
-    tls: { certificate: tls.cert, privateKey: tls.key, certificateAuthority: pki.caPath },
-    pollInterval: 500,
-    changeRetention: 86_400_000,
-    ...extra,
-  };
-}
+const clusterConfig = (node: string, extra: Record<string, unknown> = {}): ClusterConfig => nodeClusterConfig(engine, pki, node, extra);
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curlJson, makeClients, metric, startHarperTls, type Clients } from '../proxies/harness.js';
-import { dechunk, echoHandler, rawTls, values, type Seen } from './harness.js';
+import { dechunk, rawTls, startEchoUpstream, values, type Seen } from './harness.js';
 
 /**
  * SPEC.md sections 6 and 7 together: the identity user code gets (upstream headers, module
@@ -21,9 +21,9 @@ describe('applications: the forwarded certificate is the identity; forwarding he
   let upstream: http.Server;
 
   beforeAll(async () => {
-    upstream = http.createServer(echoHandler());
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const up = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    const echo = await startEchoUpstream();
+    upstream = echo.server;
+    const up = echo.origin;
     writeFileSync(join(modules, 'listener.mjs'), 'export default (req, res) => { res.setHeader("content-type", "application/json"); res.end(JSON.stringify({ user: req.user, cert: req.clientCertificate, rawHeaders: req.rawHeaders, headers: req.headers })); };\n');
     writeFileSync(join(modules, 'fetch.mjs'), 'export async function fetch(request, context) { return Response.json({ cert: context.clientCertificate, headers: [...request.headers.keys()] }); }\n');
     const entry = (o: Record<string, unknown>) => `  - ${JSON.stringify(o)}`;
@@ -144,9 +144,9 @@ describe('PROXY protocol naming no client (v1 UNKNOWN, v2 PROXY with UNSPEC or U
   let upstream: http.Server;
 
   beforeAll(async () => {
-    upstream = http.createServer(echoHandler());
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const up = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    const echo = await startEchoUpstream();
+    upstream = echo.server;
+    const up = echo.origin;
     harper = await startHarperTls(
       (p) => [`port: ${p.http}`, "trustedProxies: ['127.0.0.1']", 'proxyProtocol: true', 'mtls:', '  required: false', '  certificateVerification: true', '  forwardedCertificate: { format: pem-urlencoded }'],
       ['applications:', `  - ${JSON.stringify({ path: '/open', upstream: up, auth: 'none' })}`],

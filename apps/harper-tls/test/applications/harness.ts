@@ -71,6 +71,13 @@ function listen(server: http.Server): Promise<number> {
   });
 }
 
+/** A plain-HTTP echo upstream (`echoHandler`) on 127.0.0.1, and its origin. */
+export async function startEchoUpstream(): Promise<{ server: http.Server; origin: string }> {
+  const server = http.createServer(echoHandler());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
 /** A plain upstream, an https one that requires a client certificate from `caFile`, and a WebSocket echo (the `ws` package). */
 export async function startUpstreams(keys: { caFile: string; certFile: string; keyFile: string }): Promise<Upstreams> {
   const plain = http.createServer(echoHandler());

@@ -113,12 +113,12 @@ async function gate(app: ApplicationConfig, req: IncomingMessage, ctx: AppReques
   };
 }
 
+/**
+ * The request's Host (or `:authority`). Checked once, by `refusal()`, before any entry serves the
+ * request: past it, this is a valid `host[:port]` or undefined.
+ */
 function rawHost(req: IncomingMessage): string | undefined {
   return (req.headers[':authority'] as string | undefined) ?? req.headers.host;
-}
-
-function hostOf(req: IncomingMessage): string | undefined {
-  return requestHost(rawHost(req));
 }
 
 /** TRACE and TRACK echo the request (cross-site tracing) and a WHATWG Request refuses them. */
@@ -149,7 +149,7 @@ function forwarded(app: ApplicationConfig, req: IncomingMessage, identity: Verif
     // SPEC.md section 7: the inbound chain is believed only from a trusted proxy.
     forwardedFor: forwardedForChain(req),
     proto: secure ? 'https' : 'http',
-    host: hostOf(req),
+    host: rawHost(req),
     keepHost,
   });
 }
@@ -214,7 +214,7 @@ export async function createApplications(apps: readonly ApplicationConfig[], opt
     try {
       if (mod.kind === 'fetch') {
         const context: ModuleContext = { user, clientCertificate, remoteAddress: clientAddress(req), requestId: ctx.reqId };
-        await runFetch(mod, req, res, `${ctx.secure ? 'https' : 'http'}://${hostOf(req) ?? 'localhost'}${path}`, flat, context);
+        await runFetch(mod, req, res, `${ctx.secure ? 'https' : 'http'}://${rawHost(req) ?? 'localhost'}${path}`, flat, context);
       } else {
         // The module sees the request as the upstream would: stripped and set headers, its own URL.
         const distinct: Record<string, string[]> = {};

@@ -8,6 +8,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ClusterConfig } from '@harper-tls/config';
 
 const BIN = process.env.HARPER_TLS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const DOCS = join(dirname(fileURLToPath(import.meta.url)), '../../../../docs/cluster.md');
@@ -182,3 +183,16 @@ export function opensslPki(dir: string, opts: { engineHost: string; nodes: strin
   };
 }
 
+/** The cluster configuration of node `node` on `engine`, over mTLS with its certificate from `pki`. */
+export function nodeClusterConfig(engine: Pick<Engine, 'url' | 'port'>, pki: ReturnType<typeof opensslPki>, node: string, extra: Record<string, unknown> = {}): ClusterConfig {
+  const tls = pki.node(node);
+  return {
+    nodeName: node,
+    url: engine.url,
+    engine: { user: 'harper_tls', host: '127.0.0.1', port: engine.port, database: 'harper_tls' },
+    tls: { certificate: tls.cert, privateKey: tls.key, certificateAuthority: pki.caPath },
+    pollInterval: 500,
+    changeRetention: 86_400_000,
+    ...extra,
+  };
+}
